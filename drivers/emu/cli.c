@@ -1,0 +1,181 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "bugs.h"
+#include "cli.h"
+#include "dialect.h"
+#include "flash.h"
+
+enum {
+  OPT_DIALECT = 256, OPT_HOST, OPT_PORT, OPT_PRODUCT, OPT_DEVICE, OPT_STATE, OPT_VERSION,
+  OPT_BOOT_MS, OPT_BURN_MS, OPT_DL_TIMEOUT, OPT_RETRIES, OPT_PROGRESS_STEP, OPT_REPORT_INTERVAL,
+  OPT_BUG, OPT_HELP, OPT_VERSION_INFO,
+};
+
+static const struct option options[] = {
+    {"dialect", required_argument, NULL, OPT_DIALECT},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"product", required_argument, NULL, OPT_PRODUCT},
+    {"device", required_argument, NULL, OPT_DEVICE},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"version", required_argument, NULL, OPT_VERSION},
+    {"boot-ms", required_argument, NULL, OPT_BOOT_MS},
+    {"burn-ms", required_argument, NULL, OPT_BURN_MS},
+    {"download-timeout", required_argument, NULL, OPT_DL_TIMEOUT},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"progress-step", required_argument, NULL, OPT_PROGRESS_STEP},
+    {"report-interval", required_argument, NULL, OPT_REPORT_INTERVAL},
+    {"bug", required_argument, NULL, OPT_BUG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version-info", no_argument, NULL, OPT_VERSION_INFO},
+    {NULL, 0, NULL, 0},
+};
+
+void cli_usage(FILE *f) {
+  char bugs[512], dialects[128];
+  bugs_list(bugs, sizeof bugs);
+  dialect_names(dialects, sizeof dialects);
+  fprintf(f,
+          "usage: otadev --dialect D --host H --port P --product PK --device DN --state DIR\n"
+          "              [--version 1.0.0] [--boot-ms 100] [--burn-ms 300]\n"
+          "              [--download-timeout 5] [--retries 3] [--progress-step 10]\n"
+          "              [--report-interval 0] [--bug NAME]... [--help] [--version-info]\n"
+          "An emulated IoT device: one process, one device; DIR is its flash.\n"
+          "dialects: %s\n"
+          "bugs: %s\n",
+          dialects, bugs);
+}
+
+static int parse_long(const char *name, const char *s, long lo, long hi, long *out, char *err,
+                      size_t errlen) {
+  char *end = NULL;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != 0 || v < lo || v > hi) {
+    errmsg(err, errlen, "otadev: --%s '%s' is not an integer in %ld..%ld", name, s, lo, hi);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Names end up in MQTT topics: no wildcards, separators or control bytes. */
+static int check_name(const char *opt, const char *s, char *err, size_t errlen) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64) {
+    errmsg(err, errlen, "otadev: --%s must be 1..64 characters", opt);
+    return -1;
+  }
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c <= 0x20 || c == 0x7f || c == '/' || c == '+' || c == '#') {
+      errmsg(err, errlen, "otadev: --%s '%s' contains a character not allowed in a topic", opt, s);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen) {
+  memset(c, 0, sizeof *c);
+  c->version = "1.0.0";
+  c->boot_ms = 100;
+  c->burn_ms = 300;
+  c->download_timeout = 5;
+  c->retries = 3;
+  c->progress_step = 10;
+  c->report_interval = 0;
+  c->port = -1;
+  long v = 0;
+  opterr = 0;
+  optind = 1;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    switch (opt) {
+    case OPT_DIALECT: c->dialect = optarg; break;
+    case OPT_HOST: c->host = optarg; break;
+    case OPT_PORT:
+      if (parse_long("port", optarg, 1, 65535, &v, err, errlen)) return CLI_USAGE_ERROR;
+      c->port = (int)v;
+      break;
+    case OPT_PRODUCT: c->product = optarg; break;
+    case OPT_DEVICE: c->device = optarg; break;
+    case OPT_STATE: c->state = optarg; break;
+    case OPT_VERSION: c->version = optarg; break;
+    case OPT_BOOT_MS:
+      if (parse_long("boot-ms", optarg, 0, 600000, &c->boot_ms, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_BURN_MS:
+      if (parse_long("burn-ms", optarg, 0, 600000, &c->burn_ms, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_DL_TIMEOUT:
+      if (parse_long("download-timeout", optarg, 1, 3600, &c->download_timeout, err, errlen))
+        return CLI_USAGE_ERROR;
+      break;
+    case OPT_RETRIES:
+      if (parse_long("retries", optarg, 1, 1000, &v, err, errlen)) return CLI_USAGE_ERROR;
+      c->retries = (int)v;
+      break;
+    case OPT_PROGRESS_STEP:
+      if (parse_long("progress-step", optarg, 1, 100, &v, err, errlen)) return CLI_USAGE_ERROR;
+      c->progress_step = (int)v;
+      break;
+    case OPT_REPORT_INTERVAL:
+      if (parse_long("report-interval", optarg, 0, 86400, &c->report_interval, err, errlen))
+        return CLI_USAGE_ERROR;
+      break;
+    case OPT_BUG: {
+      unsigned bit = bugs_by_name(optarg);
+      if (!bit) {
+        char names[512];
+        bugs_list(names, sizeof names);
+        errmsg(err, errlen, "otadev: unknown --bug '%s' (known: %s)", optarg, names);
+        return CLI_USAGE_ERROR;
+      }
+      c->bugs |= bit;
+      break;
+    }
+    case OPT_HELP: return CLI_HELP;
+    case OPT_VERSION_INFO: return CLI_VERSION;
+    default:
+      if (optopt)
+        errmsg(err, errlen, "otadev: option '%s' needs a value (see --help)",
+                 argv[optind - 1]);
+      else
+        errmsg(err, errlen, "otadev: unknown option '%s' (see --help)", argv[optind - 1]);
+      return CLI_USAGE_ERROR;
+    }
+  }
+  if (optind < argc) {
+    errmsg(err, errlen, "otadev: unexpected argument '%s' (see --help)", argv[optind]);
+    return CLI_USAGE_ERROR;
+  }
+  const char *missing = !c->dialect ? "--dialect" : !c->host ? "--host" : c->port < 0 ? "--port"
+                      : !c->product ? "--product" : !c->device ? "--device" : !c->state ? "--state"
+                                                                                          : NULL;
+  if (missing) {
+    errmsg(err, errlen, "otadev: %s is required (see --help)", missing);
+    return CLI_USAGE_ERROR;
+  }
+  if (!dialect_find(c->dialect)) {
+    char names[128];
+    dialect_names(names, sizeof names);
+    errmsg(err, errlen, "otadev: unknown --dialect '%s' (known: %s)", c->dialect, names);
+    return CLI_USAGE_ERROR;
+  }
+  if (!*c->host || !*c->state) {
+    errmsg(err, errlen, "otadev: --host and --state must not be empty");
+    return CLI_USAGE_ERROR;
+  }
+  if (check_name("product", c->product, err, errlen) || check_name("device", c->device, err, errlen))
+    return CLI_USAGE_ERROR;
+  if (!*c->version || strlen(c->version) > FLASH_VERSION_MAX) {
+    errmsg(err, errlen, "otadev: --version must be 1..%u characters", FLASH_VERSION_MAX);
+    return CLI_USAGE_ERROR;
+  }
+  return CLI_RUN;
+}

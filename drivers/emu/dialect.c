@@ -1,0 +1,25 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "dialect.h"
+#include "dialect_qcloud.h"
+
+static const dialect_ops *const all[] = {&dialect_qcloud_ops};
+
+const dialect_ops *dialect_find(const char *name) {
+  if (!name) return NULL;
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (strcmp(all[i]->name, name) == 0) return all[i];
+  return NULL;
+}
+
+void dialect_names(char *buf, size_t len) {
+  size_t used = 0;
+  if (len == 0) return;
+  buf[0] = 0;
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", all[i]->name);
+    if (n < 0 || (size_t)n >= len - used) return;
+    used += (size_t)n;
+  }
+}

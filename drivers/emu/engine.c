@@ -1,0 +1,305 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "errmsg.h"
+#include "breakpoint.h"
+#include "bugs.h"
+#include "console.h"
+#include "download.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "fwimage.h"
+
+#define BURN_STEPS 10
+
+struct engine {
+  engine_config cfg;
+  char dir[4096];
+  flash *f;
+  breakpoint *bp;
+};
+
+/* One upgrade in progress. */
+typedef struct run {
+  engine *e;
+  const engine_request *req;
+  const engine_hooks *h;
+  int last_pct; /* last percent reported, -1 before the first */
+  int went_backwards;
+} run;
+
+static void report(run *r, engine_step step, int pct, engine_fail reason, const char *msg) {
+  engine_report rep = {step, pct, reason, msg ? msg : "", r->req->version};
+  r->h->report(r->h->ctx, &rep);
+}
+
+static void report_percent(run *r, int pct) {
+  int step = r->e->cfg.progress_step > 0 ? r->e->cfg.progress_step : 10;
+  int shown = pct >= 100 ? 100 : pct / step * step;
+  if (shown <= r->last_pct) return;
+  if ((r->e->cfg.bugs & BUG_PROGRESS_BACKWARDS) && !r->went_backwards && r->last_pct >= 40 &&
+      shown < 100) {
+    /* The defect: one report goes down (e.g. 30 after 40), as when a buggy
+     * client recomputes percent from a restarted counter. */
+    r->went_backwards = 1;
+    int back = r->last_pct - step < 0 ? 0 : r->last_pct - step;
+    console_log("downloading percent=%d", back);
+    report(r, ENGINE_STEP_DOWNLOADING, back, ENGINE_FAIL_NONE, "");
+    return;
+  }
+  r->last_pct = shown;
+  console_log("downloading percent=%d", shown);
+  report(r, ENGINE_STEP_DOWNLOADING, shown, ENGINE_FAIL_NONE, "");
+}
+
+static int on_progress(void *ctx, uint64_t offset, uint64_t size) {
+  run *r = ctx;
+  if (r->h->poll && r->h->poll(r->h->ctx)) return 1;
+  report_percent(r, size ? (int)(offset * 100 / size) : 100);
+  return 0;
+}
+
+static int poll_stop(run *r) { return r->h->poll && r->h->poll(r->h->ctx); }
+
+engine *engine_new(const engine_config *cfg, flash *f, char *err, size_t errlen) {
+  engine *e = calloc(1, sizeof *e);
+  if (!e) {
+    errmsg(err, errlen, "engine: out of memory");
+    return NULL;
+  }
+  size_t n = strlen(cfg->dir);
+  if (n >= sizeof e->dir) {
+    errmsg(err, errlen, "engine: state directory path too long");
+    free(e);
+    return NULL;
+  }
+  memcpy(e->dir, cfg->dir, n + 1);
+  e->cfg = *cfg;
+  e->cfg.dir = e->dir;
+  e->f = f;
+  e->bp = breakpoint_open(e->dir, !(cfg->bugs & BUG_NO_PERSIST), err, errlen);
+  if (!e->bp) {
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+void engine_boot_cleanup(engine *e) {
+  const char *v = breakpoint_version(e->bp);
+  if (v && strcmp(v, flash_active_version(e->f)) == 0) {
+    char err[256];
+    console_log("dropping breakpoint of the running version %s", v);
+    if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+  }
+}
+
+static int fail(run *r, engine_fail reason, const char *msg, int drop_breakpoint) {
+  static const char *names[] = {"none", "download", "not-found", "forbidden", "digest", "update"};
+  console_log("upgrade failed: %s: %s", names[reason], msg);
+  if (drop_breakpoint) {
+    char err[256];
+    if (breakpoint_clear(r->e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+  }
+  report(r, ENGINE_STEP_FAIL, 0, reason, msg);
+  return ENGINE_FAILED;
+}
+
+/* Chooses where the download starts, per the breakpoint and the defects. */
+static int prepare_breakpoint(run *r, int *resume, char *err, size_t errlen) {
+  engine *e = r->e;
+  const engine_request *q = r->req;
+  uint64_t off = breakpoint_offset(e->bp);
+  char desc[256];
+  breakpoint_describe(e->bp, desc, sizeof desc);
+  *resume = 1;
+  if (e->cfg.bugs & BUG_NO_RESUME) {
+    *resume = 0;
+    console_log("breakpoint ignored, downloading from 0");
+    return breakpoint_begin(e->bp, q->version, q->md5, q->size, err, errlen);
+  }
+  if ((e->cfg.bugs & BUG_STALE_RESUME) && off > 0) {
+    console_log("resuming the part file at offset=%llu without checking it (breakpoint: %s)",
+                (unsigned long long)off, desc);
+    return breakpoint_record(e->bp, q->version, q->md5, q->size, err, errlen);
+  }
+  if (breakpoint_matches(e->bp, q->version, q->md5, q->size)) {
+    console_log("breakpoint matches: resume at offset=%llu", (unsigned long long)off);
+    return 0;
+  }
+  if (breakpoint_has_record(e->bp) || off > 0)
+    console_log("dropping stale breakpoint (%s, part=%llu bytes)", desc, (unsigned long long)off);
+  return breakpoint_begin(e->bp, q->version, q->md5, q->size, err, errlen);
+}
+
+/* Copies the image into `slot_path` in BURN_STEPS writes spread over burn_ms,
+ * so a power cut can land in the middle. Returns 0, 1 (stopped) or -1. */
+static int burn(run *r, const char *src, const char *slot_path, char *err, size_t errlen) {
+  int in = open(src, O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    errmsg(err, errlen, "%s: %s", src, strerror(errno));
+    return -1;
+  }
+  int out = open(slot_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    errmsg(err, errlen, "%s: %s", slot_path, strerror(errno));
+    close(in);
+    return -1;
+  }
+  uint64_t total = r->req->size, done = 0;
+  uint64_t chunk = total / BURN_STEPS + 1;
+  long pause = r->e->cfg.burn_ms / BURN_STEPS;
+  char *buf = malloc(65536);
+  int rc = buf ? 0 : -1;
+  if (!buf) errmsg(err, errlen, "burn: out of memory");
+  for (int stepno = 1; rc == 0 && done < total; stepno++) {
+    uint64_t goal = done + chunk > total ? total : done + chunk;
+    while (rc == 0 && done < goal) {
+      size_t want = goal - done > 65536 ? 65536 : (size_t)(goal - done);
+      ssize_t n = read(in, buf, want);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        errmsg(err, errlen, "%s: short read at %llu", src, (unsigned long long)done);
+        rc = -1;
+        break;
+      }
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(out, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          errmsg(err, errlen, "%s: write: %s", slot_path, strerror(errno));
+          rc = -1;
+          break;
+        }
+        off += w;
+      }
+      done += (uint64_t)n;
+    }
+    if (rc != 0) break;
+    console_log("burning step %d/%d (%llu bytes)", stepno, BURN_STEPS, (unsigned long long)done);
+    for (long left = pause; left > 0; left -= 20) {
+      if (poll_stop(r)) {
+        rc = 1;
+        break;
+      }
+      fs_sleep_ms(left < 20 ? left : 20);
+    }
+  }
+  free(buf);
+  if (rc == 0 && fsync(out) != 0) {
+    errmsg(err, errlen, "%s: fsync: %s", slot_path, strerror(errno));
+    rc = -1;
+  }
+  close(out);
+  close(in);
+  return rc;
+}
+
+int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
+  run r = {e, req, h, -1, 0};
+  char msg[ENGINE_MSG_MAX], err[512];
+  console_log("upgrade start version=%s size=%llu md5=%s url=%s", req->version,
+              (unsigned long long)req->size, req->md5, req->url);
+  int resume = 1;
+  if (prepare_breakpoint(&r, &resume, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 0);
+
+  const char *part = breakpoint_part_path(e->bp);
+  report_percent(&r, req->size ? (int)(breakpoint_offset(e->bp) * 100 / req->size) : 0);
+  download_opts o = {
+      .url = req->url,
+      .part_path = part,
+      .size = req->size,
+      .resume = resume,
+      .stall_s = (e->cfg.bugs & BUG_NO_TIMEOUT) ? 0 : e->cfg.stall_s,
+      .retries = e->cfg.retries > 0 ? e->cfg.retries : 1,
+      .backoff_ms = 200,
+      .progress = on_progress,
+      .ctx = &r,
+  };
+  download_status st = download_run(&o, msg, sizeof msg);
+  switch (st) {
+  case DOWNLOAD_OK:
+    break;
+  case DOWNLOAD_STOPPED:
+    console_log("upgrade stopped during download (breakpoint kept)");
+    return ENGINE_STOPPED;
+  case DOWNLOAD_STALLED:
+  case DOWNLOAD_RETRIES:
+    return fail(&r, ENGINE_FAIL_DOWNLOAD, msg, 0);
+  case DOWNLOAD_NOT_FOUND:
+    return fail(&r, (e->cfg.bugs & BUG_WRONG_404_CODE) ? ENGINE_FAIL_DOWNLOAD : ENGINE_FAIL_NOT_FOUND,
+                msg, 0);
+  case DOWNLOAD_FORBIDDEN:
+    return fail(&r, (e->cfg.bugs & BUG_WRONG_403_CODE) ? ENGINE_FAIL_NOT_FOUND : ENGINE_FAIL_FORBIDDEN,
+                msg, 0);
+  case DOWNLOAD_OVERSIZE:
+    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+  case DOWNLOAD_IO:
+    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  report_percent(&r, 100);
+
+  int64_t have = fs_size(part);
+  if (have < 0 || (uint64_t)have != req->size) {
+    errmsg(msg, sizeof msg, "size mismatch: have %lld bytes, expected %llu", (long long)have,
+             (unsigned long long)req->size);
+    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+  }
+  if (e->cfg.bugs & BUG_NO_MD5) {
+    console_log("md5 check skipped");
+  } else {
+    char hex[33];
+    if (download_md5_file(part, hex, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
+    if (strcasecmp(hex, req->md5) != 0) {
+      console_log("md5 mismatch: got %s, expected %s", hex, req->md5);
+      errmsg(msg, sizeof msg, "md5 mismatch: got %s, expected %s", hex, req->md5);
+      return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+    }
+    console_log("md5 ok %s", hex);
+  }
+
+  if (e->cfg.bugs & BUG_DONE_BEFORE_BURN) report(&r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
+  char slot = flash_inactive_slot(e->f);
+  console_log("burning version=%s into slot %c", req->version, slot);
+  report(&r, ENGINE_STEP_BURNING, 0, ENGINE_FAIL_NONE, "");
+  fwimage_info info;
+  if (fwimage_check(part, &info, err, sizeof err) != 0) {
+    errmsg(msg, sizeof msg, "image rejected: %s", err);
+    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  if (info.flags & FWIMAGE_FAIL_BURN) {
+    errmsg(msg, sizeof msg, "image %s rejected at burn (flag fail-burn)", info.version);
+    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  if (strcmp(info.version, req->version) != 0) {
+    errmsg(msg, sizeof msg, "image holds version %s, the update names %s", info.version,
+             req->version);
+    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  char slot_path[4200];
+  flash_slot_path(e->f, slot, slot_path, sizeof slot_path);
+  int brc = burn(&r, part, slot_path, err, sizeof err);
+  if (brc > 0) {
+    console_log("upgrade stopped during burn (slot %c left unused)", slot);
+    return ENGINE_STOPPED;
+  }
+  if (brc < 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
+  if (flash_set_pending(e->f, slot, req->version, err, sizeof err) != 0)
+    return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
+  console_log("slot %c pending, boot attempts 0", slot);
+  if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+  if (!(e->cfg.bugs & BUG_DONE_BEFORE_BURN)) report(&r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
+  console_log("upgrade done version=%s", req->version);
+  return ENGINE_REBOOT;
+}
+
+void engine_free(engine *e) {
+  if (!e) return;
+  breakpoint_close(e->bp);
+  free(e);
+}

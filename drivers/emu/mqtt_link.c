@@ -1,0 +1,169 @@
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errmsg.h"
+#include "console.h"
+#include "fsutil.h"
+#include "mqtt_link.h"
+
+#define QUEUE_MAX 256
+
+struct mqtt_link {
+  struct mosquitto *mosq;
+  evqueue *q;
+  size_t max_payload;
+  pthread_mutex_t mu;
+  int inflight; /* QoS 1 publishes not yet acknowledged */
+};
+
+static void push(mqtt_link *l, evq_event *ev) {
+  if (evqueue_push(l->q, ev) != 0) console_log("mqtt: event queue full, event dropped");
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc) {
+  (void)m;
+  evq_event ev = {.type = rc == 0 ? EVQ_CONNECTED : EVQ_DISCONNECTED, .rc = rc};
+  push(obj, &ev);
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
+  (void)m;
+  evq_event ev = {.type = EVQ_DISCONNECTED, .rc = rc};
+  push(obj, &ev);
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid) {
+  (void)m, (void)mid;
+  mqtt_link *l = obj;
+  pthread_mutex_lock(&l->mu);
+  l->inflight--;
+  pthread_mutex_unlock(&l->mu);
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
+  (void)m;
+  mqtt_link *l = obj;
+  evq_event ev = {.type = EVQ_MESSAGE};
+  size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+  ev.len = len;
+  ev.topic = strdup(msg->topic ? msg->topic : "");
+  if (len > l->max_payload) {
+    ev.too_large = 1;
+  } else {
+    ev.payload = malloc(len + 1);
+    if (ev.payload) {
+      if (len) memcpy(ev.payload, msg->payload, len);
+      ev.payload[len] = 0;
+    }
+  }
+  if (!ev.topic || (!ev.too_large && !ev.payload)) {
+    evqueue_event_free(&ev);
+    console_log("mqtt: out of memory, message dropped");
+    return;
+  }
+  push(l, &ev);
+}
+
+mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
+  mqtt_link *l = calloc(1, sizeof *l);
+  if (!l || !(l->q = evqueue_new(QUEUE_MAX))) {
+    free(l);
+    errmsg(err, errlen, "mqtt: out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&l->mu, NULL);
+  l->max_payload = o->max_payload;
+  l->mosq = mosquitto_new(o->client_id, true, l);
+  if (!l->mosq) {
+    errmsg(err, errlen, "mqtt: mosquitto_new failed for client id %s", o->client_id);
+    evqueue_free(l->q);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
+  }
+  mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_connect_callback_set(l->mosq, on_connect);
+  mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
+  mosquitto_publish_callback_set(l->mosq, on_publish);
+  mosquitto_message_callback_set(l->mosq, on_message);
+  /* libmosquitto counts the delay in whole seconds: 1 s, then 2 s at most. */
+  mosquitto_reconnect_delay_set(l->mosq, 1, 2, false);
+  console_log("mqtt connecting to %s:%d as %s", o->host, o->port, o->client_id);
+  int rc = mosquitto_connect_async(l->mosq, o->host, o->port, o->keepalive_s);
+  if (rc != MOSQ_ERR_SUCCESS)
+    console_log("mqtt connect: %s (retrying)", rc == MOSQ_ERR_ERRNO ? "connection refused or unreachable"
+                                                                   : mosquitto_strerror(rc));
+  rc = mosquitto_loop_start(l->mosq);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    errmsg(err, errlen, "mqtt: cannot start the network thread: %s", mosquitto_strerror(rc));
+    mosquitto_destroy(l->mosq);
+    evqueue_free(l->q);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
+  }
+  return l;
+}
+
+int mqtt_link_next(mqtt_link *l, evq_event *ev, long timeout_ms) {
+  return evqueue_pop(l->q, ev, timeout_ms);
+}
+
+int mqtt_link_subscribe(mqtt_link *l, const char *topic, int qos) {
+  int rc = mosquitto_subscribe(l->mosq, NULL, topic, qos);
+  if (rc != MOSQ_ERR_SUCCESS)
+    console_log("mqtt subscribe %s: %s", topic, mosquitto_strerror(rc));
+  else
+    console_log("mqtt subscribe %s qos=%d", topic, qos);
+  return rc;
+}
+
+int mqtt_link_publish(mqtt_link *l, const char *topic, const char *payload, int qos) {
+  pthread_mutex_lock(&l->mu);
+  if (qos > 0) l->inflight++;
+  pthread_mutex_unlock(&l->mu);
+  int rc = mosquitto_publish(l->mosq, NULL, topic, (int)strlen(payload), payload, qos, false);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    pthread_mutex_lock(&l->mu);
+    if (qos > 0) l->inflight--;
+    pthread_mutex_unlock(&l->mu);
+    console_log("mqtt publish %s failed (%s): %s", topic, mosquitto_strerror(rc), payload);
+    return rc;
+  }
+  console_log("mqtt publish %s %s", topic, payload);
+  return 0;
+}
+
+int mqtt_link_flush(mqtt_link *l, long timeout_ms) {
+  for (long waited = 0;; waited += 10) {
+    pthread_mutex_lock(&l->mu);
+    int n = l->inflight;
+    pthread_mutex_unlock(&l->mu);
+    if (n <= 0) return 0;
+    if (waited >= timeout_ms) return -1;
+    fs_sleep_ms(10);
+  }
+}
+
+void mqtt_link_close(mqtt_link *l) {
+  if (!l) return;
+  if (mosquitto_disconnect(l->mosq) == MOSQ_ERR_SUCCESS) {
+    /* The network thread sends DISCONNECT and reports it; give it a second. */
+    evq_event ev;
+    for (int i = 0; i < 20; i++) {
+      if (!evqueue_pop(l->q, &ev, 50)) continue;
+      int done = ev.type == EVQ_DISCONNECTED;
+      evqueue_event_free(&ev);
+      if (done) break;
+    }
+  }
+  /* force: the thread may still be sleeping before a reconnect. */
+  mosquitto_loop_stop(l->mosq, true);
+  mosquitto_destroy(l->mosq);
+  evqueue_free(l->q);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}

@@ -1,0 +1,118 @@
+#include "power_process.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct power_process {
+  uv_loop_t *loop;
+  char **argv;
+  int stdio_fd;
+  uv_process_t *proc; /* NULL while off */
+  uv_timer_t *grace;
+  power_process_exit_cb cb;
+  void *arg;
+  int freeing;
+};
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void pp__maybe_free(power_process *p) {
+  if (!p->freeing || p->proc) return;
+  if (p->grace) uv_close((uv_handle_t *)p->grace, free_handle);
+  for (char **a = p->argv; *a; a++) free(*a);
+  free(p->argv);
+  free(p);
+}
+
+static void pp__exit(uv_process_t *proc, int64_t status, int sig) {
+  power_process *p = proc->data;
+  uv_close((uv_handle_t *)proc, free_handle);
+  p->proc = NULL;
+  if (p->grace) uv_timer_stop(p->grace);
+  if (!p->freeing && p->cb) p->cb(p->arg, status, sig);
+  pp__maybe_free(p);
+}
+
+power_process *power_process_new(uv_loop_t *loop, char *const argv[], int stdio_fd,
+                                 power_process_exit_cb cb, void *arg) {
+  power_process *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  size_t n = 0;
+  while (argv[n]) n++;
+  p->argv = calloc(n + 1, sizeof *p->argv);
+  if (!p->argv) {
+    free(p);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) p->argv[i] = strdup(argv[i]);
+  p->loop = loop;
+  p->stdio_fd = stdio_fd;
+  p->cb = cb;
+  p->arg = arg;
+  return p;
+}
+
+int power_process_on(power_process *p, char *err, size_t errlen) {
+  if (p->proc) return 0;
+  uv_process_t *proc = calloc(1, sizeof *proc);
+  if (!proc) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  uv_stdio_container_t stdio[3];
+  for (int i = 0; i < 3; i++) {
+    stdio[i].flags = p->stdio_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[i].data.fd = p->stdio_fd;
+  }
+  uv_process_options_t o = {0};
+  o.file = p->argv[0];
+  o.args = p->argv;
+  o.exit_cb = pp__exit;
+  o.stdio = stdio;
+  o.stdio_count = 3;
+  /* its own session: Ctrl-C reaches the harness only, which then cuts power */
+  o.flags = UV_PROCESS_DETACHED;
+  proc->data = p;
+  int rc = uv_spawn(p->loop, proc, &o);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
+    uv_close((uv_handle_t *)proc, free_handle);
+    return -1;
+  }
+  p->proc = proc;
+  return 0;
+}
+
+static void pp__grace_cb(uv_timer_t *t) {
+  power_process *p = t->data;
+  if (p->proc) uv_process_kill(p->proc, SIGKILL);
+}
+
+int power_process_off(power_process *p, int graceful, unsigned grace_ms) {
+  if (!p->proc) return 1;
+  if (!graceful) {
+    uv_process_kill(p->proc, SIGKILL);
+    return 0;
+  }
+  uv_process_kill(p->proc, SIGTERM);
+  if (!p->grace) {
+    p->grace = malloc(sizeof *p->grace);
+    if (!p->grace) abort();
+    uv_timer_init(p->loop, p->grace);
+    p->grace->data = p;
+  }
+  uv_timer_start(p->grace, pp__grace_cb, grace_ms, 0);
+  return 0;
+}
+
+int power_process_is_on(const power_process *p) { return p->proc != NULL; }
+int power_process_pid(const power_process *p) { return p->proc ? p->proc->pid : 0; }
+
+void power_process_free(power_process *p) {
+  if (!p) return;
+  p->freeing = 1;
+  if (p->proc) uv_process_kill(p->proc, SIGKILL);
+  pp__maybe_free(p);
+}

@@ -1,0 +1,176 @@
+/* t.fw: the firmware server as a scenario sees it (one object per case).
+ *   local img = t.fw:serve(path [, {signed_only = false}])
+ *       -> {name=, path=, url=, size=, md5=, sha256=, crc32=}
+ *   t.fw:url(img [, {expires_in = 3600}])  -> a signed URL (expires_in < 0: already expired)
+ *   t.fw:fault(img, {status = 500 | ignore_range = true | truncate_after = N | delay = s, times = n})
+ *   t.fw:next_request{ name = img.name, timeout = 10 } -> http event | nil, "timeout"
+ * Images are forgotten at the end of the case. Every request is an "http" event. */
+#include <lauxlib.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_fw.h"
+
+#define MT "otahil.fw"
+
+typedef struct fw_ud {
+  fwserver *srv;
+  evlog *log;
+  char prefix[32];  /* unique per case: images of two cases never collide */
+  char base[128];   /* http://host:port the device reaches the server at */
+  unsigned counter;
+  size_t cursor;
+} fw_ud;
+
+static fw_ud *check(lua_State *L) { return luaL_checkudata(L, 1, MT); }
+
+static const char *img_name(lua_State *L, int idx) {
+  if (lua_isstring(L, idx)) return lua_tostring(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "name");
+  const char *n = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  if (!n) luaL_error(L, "fw: expected an image (the table fw:serve returned)");
+  return n;
+}
+
+static int l_serve(lua_State *L) {
+  fw_ud *u = check(L);
+  const char *path = luaL_checkstring(L, 2);
+  unsigned flags = 0;
+  if (lua_istable(L, 3)) {
+    lua_getfield(L, 3, "signed_only");
+    if (lua_toboolean(L, -1)) flags |= FWSERVER_SIGNED_ONLY;
+    lua_pop(L, 1);
+  }
+  api_file_digest d;
+  char err[512];
+  if (api_digest_file(path, &d, err, sizeof err) != 0) {
+    luaL_where(L, 1);
+    return luaL_error(L, "%sfw:serve: %s", lua_tostring(L, -1), err);
+  }
+  char tmp[4096], name[160];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  const char *base = basename(tmp);
+  snprintf(name, sizeof name, "%s-%u-%.100s", u->prefix, ++u->counter, base);
+  for (char *p = name; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '.' || *p == '-' || *p == '_'))
+      *p = '_';
+  if (fwserver_add(u->srv, name, path, flags, err, sizeof err) != 0) {
+    luaL_where(L, 1);
+    return luaL_error(L, "%sfw:serve: %s", lua_tostring(L, -1), err);
+  }
+  cJSON *ev = evlog_add(u->log, "fw.serve");
+  cJSON_AddStringToObject(ev, "name", name);
+  cJSON_AddStringToObject(ev, "path", path);
+  cJSON_AddNumberToObject(ev, "size", (double)d.size);
+  cJSON_AddStringToObject(ev, "md5", d.md5);
+  evlog_commit(u->log);
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, path);
+  lua_setfield(L, -2, "path");
+  lua_pushfstring(L, "%s/fw/%s", u->base, name);
+  lua_setfield(L, -2, "url");
+  lua_pushinteger(L, (lua_Integer)d.size);
+  lua_setfield(L, -2, "size");
+  lua_pushstring(L, d.md5);
+  lua_setfield(L, -2, "md5");
+  lua_pushstring(L, d.sha256);
+  lua_setfield(L, -2, "sha256");
+  lua_pushinteger(L, d.crc32);
+  lua_setfield(L, -2, "crc32");
+  return 1;
+}
+
+static int l_url(lua_State *L) {
+  fw_ud *u = check(L);
+  const char *name = img_name(L, 2);
+  double expires_in = api_optnumfield(L, 3, "expires_in", 3600);
+  char path[512];
+  int64_t exp = (int64_t)time(NULL) + (int64_t)expires_in;
+  if (fwserver_sign(u->srv, name, exp, path, sizeof path) < 0)
+    return luaL_error(L, "fw:url: cannot sign '%s'", name);
+  lua_pushfstring(L, "%s%s", u->base, path);
+  return 1;
+}
+
+static int l_fault(lua_State *L) {
+  fw_ud *u = check(L);
+  const char *name = img_name(L, 2);
+  if (lua_isnoneornil(L, 3)) {
+    fwserver_set_fault(u->srv, name, NULL);
+    return 0;
+  }
+  luaL_checktype(L, 3, LUA_TTABLE);
+  fwserver_fault f = {0};
+  f.truncate_after = (int64_t)api_optnumfield(L, 3, "truncate_after", -1);
+  f.status = (int)api_optnumfield(L, 3, "status", 0);
+  f.delay_ms = (uint64_t)(api_optnumfield(L, 3, "delay", 0) * 1000);
+  f.times = (unsigned)api_optnumfield(L, 3, "times", 0);
+  lua_getfield(L, 3, "ignore_range");
+  f.ignore_range = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (fwserver_set_fault(u->srv, name, &f) != 0)
+    return luaL_error(L, "fw:fault: '%s' is not served or the fault is invalid", name);
+  cJSON *ev = evlog_add(u->log, "fault");
+  cJSON_AddStringToObject(ev, "stream", "fwserver");
+  cJSON_AddStringToObject(ev, "image", name);
+  if (f.status) cJSON_AddNumberToObject(ev, "status", f.status);
+  if (f.ignore_range) cJSON_AddTrueToObject(ev, "ignore_range");
+  if (f.truncate_after >= 0) cJSON_AddNumberToObject(ev, "truncate_after", (double)f.truncate_after);
+  if (f.delay_ms) cJSON_AddNumberToObject(ev, "delay_ms", (double)f.delay_ms);
+  evlog_commit(u->log);
+  return 0;
+}
+
+static int l_next_request(lua_State *L) {
+  fw_ud *u = check(L);
+  double timeout = api_optnumfield(L, 2, "timeout", 10);
+  api_match *m = api_match_new();
+  api_match_str(m, "kind", "http");
+  api_match_str(m, "stream", "fwserver");
+  if (lua_istable(L, 2)) {
+    lua_getfield(L, 2, "name");
+    if (lua_isstring(L, -1)) api_match_str(m, "name", lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  return api_wait_event(L, m, &u->cursor, timeout);
+}
+
+void api_fw_event(evlog *log, const fwserver_event *e) {
+  cJSON *ev = evlog_add(log, "http");
+  cJSON_AddStringToObject(ev, "stream", "fwserver");
+  cJSON_AddStringToObject(ev, "method", e->method);
+  cJSON_AddStringToObject(ev, "path", e->path);
+  if (e->name) cJSON_AddStringToObject(ev, "name", e->name);
+  if (e->range) cJSON_AddStringToObject(ev, "range", e->range);
+  cJSON_AddNumberToObject(ev, "status", e->status);
+  cJSON_AddNumberToObject(ev, "offset", (double)e->offset);
+  cJSON_AddNumberToObject(ev, "length", (double)e->length);
+  cJSON_AddNumberToObject(ev, "sent", (double)e->sent);
+  cJSON_AddBoolToObject(ev, "complete", e->complete);
+  cJSON_AddStringToObject(ev, "reason", e->reason);
+  evlog_commit(log);
+}
+
+void api_fw_push(lua_State *L, fwserver *srv, evlog *log, const char *prefix, const char *base) {
+  fw_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  memset(u, 0, sizeof *u);
+  u->srv = srv;
+  u->log = log;
+  snprintf(u->prefix, sizeof u->prefix, "%s", prefix);
+  snprintf(u->base, sizeof u->base, "%s", base);
+  if (luaL_newmetatable(L, MT)) {
+    static const luaL_Reg methods[] = {{"serve", l_serve}, {"url", l_url}, {"fault", l_fault},
+                                       {"next_request", l_next_request}, {NULL, NULL}};
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_setmetatable(L, -2);
+}

@@ -1,0 +1,53 @@
+/* device: a lab device at run time (console capture, power) and its Lua face.
+ *
+ * A device lives for the whole run; a scenario case "owns" it while it runs, and
+ * the device's events (power, console lines) go into that case's event log.
+ * Lua (t.device): the lab declaration's fields (name, product, device, version,
+ * images, timing, features) plus
+ *   dev:power_on()                     start the device (process: spawn its cmd)
+ *   dev:power_off{graceful=false, timeout=5}   cut power; waits until it is off
+ *   dev:is_on()
+ *   dev:console_next{re= | contains=, timeout=10} -> event | nil, "timeout"
+ *   dev:send(text)                     write to its console
+ */
+#ifndef OTAHIL_DEVICE_H
+#define OTAHIL_DEVICE_H
+
+#include <lua.h>
+#include <uv.h>
+
+#include "evlog.h"
+#include "lab.h"
+
+typedef struct device device;
+
+/* Placeholder values for the device's cmd ({name} -> value); NULL-terminated pairs. */
+typedef struct device_vars {
+  const char *keys[32];
+  const char *values[32];
+  int n;
+} device_vars;
+void device_vars_set(device_vars *v, const char *key, const char *value);
+
+device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t errlen);
+
+/* Binds the device to a case: events go to `log`; the cmd is expanded with `vars`.
+ * Returns 0 or -1 with err (an unknown placeholder). */
+int device_attach(device *d, evlog *log, const device_vars *vars, char *err, size_t errlen);
+
+/* Cuts power (SIGKILL) if on. Returns 1 while a process is still to be reaped. */
+int device_power_cut(device *d);
+int device_is_on(const device *d);
+
+/* Unbinds from the case (after the process is reaped). */
+void device_detach(device *d);
+const char *device_name(const device *d);
+const lab_device *device_lab(const device *d);
+
+/* Closes the console and frees once reaped; the loop must run afterwards. */
+void device_free(device *d);
+
+/* Pushes the Lua face of the device (see above). */
+void device_push(lua_State *L, device *d);
+
+#endif

@@ -1,0 +1,41 @@
+/* evlog: the event log of one scenario run.
+ *
+ * Every observable thing (MQTT in/out, HTTP request, fault applied, power change,
+ * console line, expectation met or failed) is appended as a cJSON object with a
+ * monotonic timestamp "t" (seconds since the log was created) and a "kind".
+ * Waits in the Lua API scan the log from their own cursor, so one reader never
+ * consumes what another waits for. Reports are made from the log.
+ */
+#ifndef OTAHIL_EVLOG_H
+#define OTAHIL_EVLOG_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct evlog evlog;
+
+/* Called after every append; the runtime uses it to re-check pending waits. */
+typedef void (*evlog_notify_cb)(void *arg);
+
+evlog *evlog_new(void);
+void evlog_free(evlog *log);
+void evlog_set_notify(evlog *log, evlog_notify_cb cb, void *arg);
+
+/* Seconds since the log was created (CLOCK_MONOTONIC). */
+double evlog_now(const evlog *log);
+
+/* Appends a new event of `kind` and returns it so the caller can add fields.
+ * The log owns the object. Never returns NULL (aborts on out of memory). */
+cJSON *evlog_add(evlog *log, const char *kind);
+
+/* Tells waiters that an event is complete (call after filling its fields). */
+void evlog_commit(evlog *log);
+
+size_t evlog_count(const evlog *log);
+const cJSON *evlog_get(const evlog *log, size_t index);
+
+/* The array of events (owned by the log), for reports. */
+cJSON *evlog_array(evlog *log);
+
+#endif

@@ -1,0 +1,301 @@
+#include "lab.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <lauxlib.h>
+#include <libgen.h>
+#include <limits.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "fwimage.h"
+
+#define LAB_KEY "otahil.lab"
+
+typedef struct loader {
+  lab *l;
+  const char *image_dir;
+  char dir[PATH_MAX]; /* the lab file's folder: relative paths start there */
+} loader;
+
+static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", NULL};
+static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
+                                          "cmd", "graceful", "images", "timing", "features",
+                                          "env", NULL};
+
+static loader *get_loader(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LAB_KEY);
+  loader *ld = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return ld;
+}
+
+static void list_of(const char *const *names, char *out, size_t len) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int i = 0; names[i] && n < len; i++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", names[i]);
+}
+
+static int in_list(const char *const *names, const char *s) {
+  for (int i = 0; names[i]; i++)
+    if (strcmp(names[i], s) == 0) return 1;
+  return 0;
+}
+
+/* Raises "file:line: device 'name': message" for the device being declared. */
+static int dev_error(lua_State *L, const char *name, int line, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  loader *ld = get_loader(L);
+  return luaL_error(L, "\x01%s:%d: device '%s': %s", ld->l->file, line, name, msg);
+}
+
+static void absolute(loader *ld, const char *p, char *out, size_t len) {
+  /* paths longer than PATH_MAX are cut and then simply not found */
+  if (p[0] == '/') {
+    size_t n = strlen(p);
+    if (n >= len) n = len - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+  } else {
+    int n = snprintf(out, len, "%s/", ld->dir);
+    if (n < 0 || (size_t)n >= len) n = 0;
+    size_t m = strlen(p);
+    if ((size_t)n + m >= len) m = len - 1 - (size_t)n;
+    memcpy(out + n, p, m);
+    out[n + m] = 0;
+  }
+}
+
+static int file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* images = { good = {[version] = file}, fail_boot = {version=, file=}, fail_burn = {...} } */
+static void check_images(lua_State *L, loader *ld, const char *name, int line, cJSON *img) {
+  if (!cJSON_IsObject(img)) dev_error(L, name, line, "images must be a table");
+  for (cJSON *k = img->child; k; k = k->next) {
+    char path[PATH_MAX];
+    if (strcmp(k->string, "good") == 0) {
+      if (!cJSON_IsObject(k) || !k->child)
+        dev_error(L, name, line, "images.good must map versions to files, e.g. [\"2.0.0\"] = \"fw/2.0.0.bin\"");
+      for (cJSON *v = k->child; v; v = v->next) {
+        if (!cJSON_IsString(v)) dev_error(L, name, line, "images.good[\"%s\"] must be a file name", v->string);
+        absolute(ld, v->valuestring, path, sizeof path);
+        if (!file_exists(path)) dev_error(L, name, line, "images.good[\"%s\"]: file '%s' does not exist", v->string, path);
+        cJSON_SetValuestring(v, path);
+      }
+    } else if (strcmp(k->string, "fail_boot") == 0 || strcmp(k->string, "fail_burn") == 0) {
+      cJSON *ver = cJSON_GetObjectItemCaseSensitive(k, "version");
+      cJSON *file = cJSON_GetObjectItemCaseSensitive(k, "file");
+      if (!cJSON_IsString(ver) || !cJSON_IsString(file))
+        dev_error(L, name, line, "images.%s must be { version = \"...\", file = \"...\" }", k->string);
+      absolute(ld, file->valuestring, path, sizeof path);
+      if (!file_exists(path)) dev_error(L, name, line, "images.%s: file '%s' does not exist", k->string, path);
+      cJSON_SetValuestring(file, path);
+    } else {
+      dev_error(L, name, line, "images.%s is unknown (good, fail_boot, fail_burn)", k->string);
+    }
+  }
+}
+
+static void check_device(lua_State *L, loader *ld, const char *name, int line, cJSON *spec) {
+  char keys[512];
+  for (cJSON *k = spec->child; k; k = k->next) {
+    if (!in_list(device_keys, k->string)) {
+      list_of(device_keys, keys, sizeof keys);
+      dev_error(L, name, line, "key '%s' is unknown (%s)", k->string, keys);
+    }
+  }
+  static const char *const strings[] = {"dialect", "product", "device", "version", NULL};
+  for (int i = 0; strings[i]; i++) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, strings[i]);
+    if (!v) dev_error(L, name, line, "key '%s' is missing", strings[i]);
+    if (!cJSON_IsString(v) || !*v->valuestring)
+      dev_error(L, name, line, "key '%s' must be a non-empty string", strings[i]);
+  }
+  const char *dialect = cJSON_GetObjectItemCaseSensitive(spec, "dialect")->valuestring;
+  if (!in_list(dialects, dialect)) {
+    list_of(dialects, keys, sizeof keys);
+    dev_error(L, name, line, "dialect '%s' is unknown (%s)", dialect, keys);
+  }
+  cJSON *kind = cJSON_GetObjectItemCaseSensitive(spec, "kind");
+  if (!kind) kind = cJSON_AddStringToObject(spec, "kind", "process");
+  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "process") != 0)
+    dev_error(L, name, line, "kind '%s' is unknown (process)",
+              cJSON_IsString(kind) ? kind->valuestring : "?");
+  cJSON *cmd = cJSON_GetObjectItemCaseSensitive(spec, "cmd");
+  if (!cmd) dev_error(L, name, line, "key 'cmd' is missing (a process device needs its command)");
+  if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) == 0)
+    dev_error(L, name, line, "cmd must be a non-empty list of strings");
+  for (cJSON *a = cmd->child; a; a = a->next)
+    if (!cJSON_IsString(a)) dev_error(L, name, line, "cmd must hold only strings");
+  cJSON *g = cJSON_GetObjectItemCaseSensitive(spec, "graceful");
+  if (g && !cJSON_IsBool(g)) dev_error(L, name, line, "graceful must be true or false");
+  cJSON *img = cJSON_GetObjectItemCaseSensitive(spec, "images");
+  if (img) check_images(L, ld, name, line, img);
+  else cJSON_AddObjectToObject(spec, "images");
+  cJSON *timing = cJSON_GetObjectItemCaseSensitive(spec, "timing");
+  if (timing) {
+    if (!cJSON_IsObject(timing)) dev_error(L, name, line, "timing must be a table of numbers");
+    for (cJSON *t = timing->child; t; t = t->next)
+      if (!cJSON_IsNumber(t) || t->valuedouble < 0)
+        dev_error(L, name, line, "timing.%s must be a number >= 0", t->string);
+  } else {
+    cJSON_AddObjectToObject(spec, "timing");
+  }
+  cJSON *features = cJSON_GetObjectItemCaseSensitive(spec, "features");
+  if (features) {
+    if (!cJSON_IsArray(features)) dev_error(L, name, line, "features must be a list of names");
+    for (cJSON *f = features->child; f; f = f->next)
+      if (!cJSON_IsString(f)) dev_error(L, name, line, "features must hold only strings");
+  } else {
+    features = cJSON_AddArrayToObject(spec, "features");
+    cJSON_AddItemToArray(features, cJSON_CreateString("power"));
+    cJSON_AddItemToArray(features, cJSON_CreateString("console"));
+  }
+  cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
+  if (env) {
+    if (!cJSON_IsObject(env)) dev_error(L, name, line, "env must be a table of strings");
+    for (cJSON *e = env->child; e; e = e->next)
+      if (!cJSON_IsString(e)) dev_error(L, name, line, "env.%s must be a string", e->string);
+  }
+}
+
+/* device "name" { ... } */
+static int l_device_body(lua_State *L) {
+  loader *ld = get_loader(L);
+  const char *name = lua_tostring(L, lua_upvalueindex(1));
+  int line = (int)lua_tointeger(L, lua_upvalueindex(2));
+  if (!lua_istable(L, 1)) dev_error(L, name, line, "the declaration must be a table: device \"%s\" { ... }", name);
+  for (size_t i = 0; i < ld->l->count; i++)
+    if (strcmp(ld->l->devices[i].name, name) == 0)
+      dev_error(L, name, line, "declared twice (first at line %d)", ld->l->devices[i].line);
+  cJSON *spec = api_to_json(L, 1, 0);
+  if (!cJSON_IsObject(spec)) {
+    cJSON_Delete(spec);
+    dev_error(L, name, line, "the declaration must be a table with named keys");
+  }
+  /* the spec must be freed if validation raises: park it in the lab first */
+  lab_device *d = realloc(ld->l->devices, (ld->l->count + 1) * sizeof *d);
+  if (!d) return luaL_error(L, "out of memory");
+  ld->l->devices = d;
+  d[ld->l->count].name = strdup(name);
+  d[ld->l->count].line = line;
+  d[ld->l->count].spec = spec;
+  ld->l->count++;
+  check_device(L, ld, name, line, spec);
+  return 0;
+}
+
+static int l_device(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_Debug ar;
+  int line = 0;
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar)) line = ar.currentline;
+  if (!*name) {
+    loader *ld = get_loader(L);
+    return luaL_error(L, "\x01%s:%d: a device needs a name: device \"b1\" { ... }", ld->l->file, line);
+  }
+  lua_pushstring(L, name);
+  lua_pushinteger(L, line);
+  lua_pushcclosure(L, l_device_body, 2);
+  return 1;
+}
+
+/* otadev_image{ version = "2.0.0", size = 262144, fail_boot = false, fail_burn = false } -> path */
+static int l_otadev_image(lua_State *L) {
+  loader *ld = get_loader(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "version");
+  const char *version = luaL_checkstring(L, -1);
+  lua_Integer size = (lua_Integer)api_optnumfield(L, 1, "size", 262144);
+  uint32_t flags = 0;
+  lua_getfield(L, 1, "fail_boot");
+  if (lua_toboolean(L, -1)) flags |= FWIMAGE_FAIL_BOOT;
+  lua_getfield(L, 1, "fail_burn");
+  if (lua_toboolean(L, -1)) flags |= FWIMAGE_FAIL_BURN;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/otadev-%s-%lld-%u.bin", ld->image_dir, version, (long long)size,
+           flags);
+  if (!file_exists(path)) {
+    char err[512];
+    if (fwimage_build(path, version, (uint64_t)size, flags, err, sizeof err) != 0)
+      return luaL_error(L, "otadev_image: %s", err);
+  }
+  lua_pushstring(L, path);
+  return 1;
+}
+
+void lab_free(lab *l) {
+  if (!l) return;
+  for (size_t i = 0; i < l->count; i++) {
+    free(l->devices[i].name);
+    cJSON_Delete(l->devices[i].spec);
+  }
+  free(l->devices);
+  free(l->file);
+  free(l);
+}
+
+int lab_load(const char *path, const char *image_dir, lab **out, char *err, size_t errlen) {
+  lab *l = calloc(1, sizeof *l);
+  loader ld = {.l = l, .image_dir = image_dir};
+  l->file = strdup(path);
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  snprintf(ld.dir, sizeof ld.dir, "%s", dirname(tmp));
+  if (ld.dir[0] != '/' && realpath(ld.dir, tmp)) memcpy(ld.dir, tmp, sizeof ld.dir);
+  lua_State *L = luaL_newstate();
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+  lua_pop(L, 4);
+  /* a lab file declares; it does not run programs or read files */
+  static const char *const deny[] = {"dofile", "loadfile", "load", "require", "collectgarbage", NULL};
+  for (int i = 0; deny[i]; i++) {
+    lua_pushnil(L);
+    lua_setglobal(L, deny[i]);
+  }
+  lua_pushlightuserdata(L, &ld);
+  lua_setfield(L, LUA_REGISTRYINDEX, LAB_KEY);
+  lua_register(L, "device", l_device);
+  lua_register(L, "otadev_image", l_otadev_image);
+  int rc = -1;
+  if (luaL_loadfilex(L, path, "t") != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    const char *m = lua_tostring(L, -1);
+    m = m ? m : "error";
+    /* our own errors carry their location after a \x01 marker */
+    const char *mark = strchr(m, '\x01');
+    if (mark) snprintf(err, errlen, "%s", mark + 1);
+    else if (strncmp(m, "cannot open", 11) == 0) snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
+    else snprintf(err, errlen, "%s", m);
+  } else if (l->count == 0) {
+    snprintf(err, errlen, "%s: no device declared (device \"name\" { ... })", path);
+  } else {
+    rc = 0;
+  }
+  lua_close(L);
+  if (rc != 0) {
+    lab_free(l);
+    return -1;
+  }
+  *out = l;
+  return 0;
+}
+
+const char *lab_str(const lab_device *d, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(d->spec, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}

@@ -1,0 +1,223 @@
+/* otahil: the command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fwimage.h"
+#ifdef OTAHIL_HAVE_NETEM
+#include "netem_cli.h"
+#endif
+#include "runner.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB] [--broker mqtt://host:port]\n"
+          "                  [--seed N] [--timeout-multiplier X] [-j N]\n"
+          "       otahil list PATH... [--filter GLOB]\n"
+          "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
+          "       otahil netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt] --fault SPEC...\n"
+          "       otahil --help | --version\n"
+          "\n"
+          "run      runs the scenarios (files, or folders of them) against the lab's devices;\n"
+          "         each scenario runs once per device of its dialect (case id suite/file@device).\n"
+          "  --lab FILE              the lab file (devices, power, console, images, timing)\n"
+          "  --report DIR            where junit.xml, report.json, report.html and logs/ go\n"
+          "  --filter GLOB           only cases whose id matches, e.g. 'qcloud/0*'\n"
+          "  --broker mqtt://H:P     use this broker instead of starting mosquitto\n"
+          "  --seed N                seed of every random fault (recorded in the report)\n"
+          "  --timeout-multiplier X  scale every deadline and wait (slow machines, sanitizers)\n"
+          "  -j N                    run up to N cases at once (on different devices)\n"
+          "list     prints the scenarios and their names without running anything\n"
+          "fw build makes an image that the emulator otadev understands\n"
+          "netem    runs the fault-injection proxy alone (see otahil netem --help)\n"
+          "\n"
+          "exit status: 0 all passed, 1 a scenario failed, errored or timed out,\n"
+          "             2 usage, lab or scenario error found before running, 3 internal error\n");
+}
+
+/* The folder that holds scenarios/lib: $OTAHIL_ROOT, the current folder, or the
+ * source tree the binary was built from. */
+static const char *find_root(void) {
+  const char *env = getenv("OTAHIL_ROOT");
+  if (env && *env) return env;
+  struct stat st;
+  if (stat("scenarios/lib", &st) == 0 && S_ISDIR(st.st_mode)) return ".";
+  return OTAHIL_SOURCE_DIR;
+}
+
+static void find_bindir(char *out, size_t len) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    snprintf(out, len, ".");
+    return;
+  }
+  exe[n] = 0;
+  snprintf(out, len, "%s", dirname(exe));
+}
+
+static int parse_double(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_u64(const char *s, unsigned long long *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-') return -1;
+  *out = v;
+  return 0;
+}
+
+static int cmd_run(int argc, char **argv, int list_only) {
+  static const struct option opts[] = {{"lab", required_argument, 0, 'l'},
+                                       {"report", required_argument, 0, 'r'},
+                                       {"filter", required_argument, 0, 'f'},
+                                       {"broker", required_argument, 0, 'b'},
+                                       {"seed", required_argument, 0, 's'},
+                                       {"timeout-multiplier", required_argument, 0, 't'},
+                                       {"jobs", required_argument, 0, 'j'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  runner_opts o = {0};
+  o.timeout_multiplier = 1;
+  o.jobs = 1;
+  o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+    unsigned long long u;
+    switch (c) {
+    case 'l': o.lab_file = optarg; break;
+    case 'r': o.report_dir = optarg; break;
+    case 'f': o.filter = optarg; break;
+    case 'b': o.broker_url = optarg; break;
+    case 's':
+      if (parse_u64(optarg, &u) != 0) {
+        fprintf(stderr, "otahil: --seed '%s': expected a whole number\n", optarg);
+        return EXIT_USAGE;
+      }
+      o.seed = u;
+      break;
+    case 't':
+      if (parse_double(optarg, &o.timeout_multiplier) != 0 || o.timeout_multiplier <= 0) {
+        fprintf(stderr, "otahil: --timeout-multiplier '%s': expected a number > 0\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case 'j':
+      if (parse_u64(optarg, &u) != 0 || u < 1 || u > 64) {
+        fprintf(stderr, "otahil: -j '%s': expected 1..64\n", optarg);
+        return EXIT_USAGE;
+      }
+      o.jobs = (int)u;
+      break;
+    case 'h': usage(stdout); return EXIT_PASS;
+    default: usage(stderr); return EXIT_USAGE;
+    }
+  }
+  o.paths = argv + optind;
+  o.npaths = argc - optind;
+  if (o.npaths == 0) {
+    fprintf(stderr, "otahil: %s: name at least one scenario file or folder\n", argv[0]);
+    return EXIT_USAGE;
+  }
+  o.root = find_root();
+  if (list_only) return runner_list(o.paths, o.npaths, o.root, o.filter);
+  if (!o.lab_file || !o.report_dir) {
+    fprintf(stderr, "otahil: run: --lab FILE and --report DIR are required\n");
+    return EXIT_USAGE;
+  }
+  char bindir[PATH_MAX];
+  find_bindir(bindir, sizeof bindir);
+  o.bindir = bindir;
+  return runner_run(&o);
+}
+
+static int cmd_fw(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "build") != 0) {
+    fprintf(stderr, "otahil: fw: expected 'fw build --version V --size N [--fail-boot|--fail-burn] -o FILE'\n");
+    return EXIT_USAGE;
+  }
+  static const struct option opts[] = {{"version", required_argument, 0, 'v'},
+                                       {"size", required_argument, 0, 's'},
+                                       {"fail-boot", no_argument, 0, 'B'},
+                                       {"fail-burn", no_argument, 0, 'U'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {0, 0, 0, 0}};
+  const char *version = NULL, *out = NULL;
+  unsigned long long size = 262144;
+  uint32_t flags = 0;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc - 1, argv + 1, "o:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'v': version = optarg; break;
+    case 's':
+      if (parse_u64(optarg, &size) != 0) {
+        fprintf(stderr, "otahil: fw build: --size '%s': expected a number of bytes\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case 'B': flags |= FWIMAGE_FAIL_BOOT; break;
+    case 'U': flags |= FWIMAGE_FAIL_BURN; break;
+    case 'o': out = optarg; break;
+    default: return EXIT_USAGE;
+    }
+  }
+  if (!version || !out) {
+    fprintf(stderr, "otahil: fw build: --version and -o are required\n");
+    return EXIT_USAGE;
+  }
+  char err[512];
+  if (fwimage_build(out, version, size, flags, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    return EXIT_USAGE;
+  }
+  printf("%s: version %s, %llu bytes%s%s\n", out, version, size,
+         flags & FWIMAGE_FAIL_BOOT ? ", fails to boot" : "",
+         flags & FWIMAGE_FAIL_BURN ? ", rejected at burn" : "");
+  return EXIT_PASS;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage(stdout);
+    return EXIT_PASS;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("otahil %s\n", OTAHIL_VERSION);
+    return EXIT_PASS;
+  }
+  if (strcmp(cmd, "fw") == 0) return cmd_fw(argc - 1, argv + 1);
+#ifdef OTAHIL_HAVE_NETEM
+  if (strcmp(cmd, "netem") == 0) return netem_cli_main(argc - 1, argv + 1);
+#endif
+  if (strcmp(cmd, "run") == 0 || strcmp(cmd, "list") == 0) {
+    mosquitto_lib_init();
+    int rc = cmd_run(argc - 1, argv + 1, strcmp(cmd, "list") == 0);
+    mosquitto_lib_cleanup();
+    return rc;
+  }
+  fprintf(stderr, "otahil: unknown command '%s' (run, list, fw, netem; see --help)\n", cmd);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,161 @@
+#include "mqttc.h"
+
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mqttc {
+  struct mosquitto *m;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int fd;
+  int polling;
+  int closing;
+  int pending_close; /* handles still to close before freeing */
+  mqttc_cbs cbs;
+  void *arg;
+};
+
+static void mqttc__update(mqttc *c);
+
+static void mqttc__on_connect(struct mosquitto *m, void *ud, int rc) {
+  (void)m;
+  mqttc *c = ud;
+  if (!c->closing && c->cbs.on_connect) c->cbs.on_connect(c->arg, rc);
+}
+
+static void mqttc__on_disconnect(struct mosquitto *m, void *ud, int rc) {
+  (void)m;
+  mqttc *c = ud;
+  if (!c->closing && c->cbs.on_disconnect) c->cbs.on_disconnect(c->arg, rc);
+}
+
+static void mqttc__on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q) {
+  (void)m, (void)n, (void)q;
+  mqttc *c = ud;
+  if (!c->closing && c->cbs.on_subscribe) c->cbs.on_subscribe(c->arg, mid);
+}
+
+static void mqttc__on_publish(struct mosquitto *m, void *ud, int mid) {
+  (void)m;
+  mqttc *c = ud;
+  if (!c->closing && c->cbs.on_publish) c->cbs.on_publish(c->arg, mid);
+}
+
+static void mqttc__on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
+  (void)m;
+  mqttc *c = ud;
+  if (!c->closing && c->cbs.on_message)
+    c->cbs.on_message(c->arg, msg->topic, msg->payload, msg->payloadlen, msg->qos, msg->retain);
+}
+
+static void mqttc__poll_cb(uv_poll_t *p, int status, int events) {
+  mqttc *c = p->data;
+  if (c->closing) return;
+  if (status < 0 || (events & UV_READABLE)) mosquitto_loop_read(c->m, 1);
+  if (!c->closing && (events & UV_WRITABLE)) mosquitto_loop_write(c->m, 1);
+  if (!c->closing) mqttc__update(c);
+}
+
+static void mqttc__timer_cb(uv_timer_t *t) {
+  mqttc *c = t->data;
+  if (c->closing) return;
+  mosquitto_loop_misc(c->m);
+  mqttc__update(c);
+}
+
+/* Keeps the poll in step with libmosquitto's socket and write queue. The
+ * harness's clients never reconnect: a lost socket just stops the poll. */
+static void mqttc__update(mqttc *c) {
+  if (c->closing) return;
+  int fd = mosquitto_socket(c->m);
+  if (fd < 0 || fd != c->fd) {
+    if (c->polling) uv_poll_stop(&c->poll);
+    c->polling = 0;
+    return;
+  }
+  int ev = UV_READABLE | (mosquitto_want_write(c->m) ? UV_WRITABLE : 0);
+  uv_poll_start(&c->poll, ev, mqttc__poll_cb);
+  c->polling = 1;
+}
+
+int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int port,
+               const mqttc_cbs *cbs, void *arg, mqttc **out, char *err, size_t errlen) {
+  mqttc *c = calloc(1, sizeof *c);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  c->cbs = *cbs;
+  c->arg = arg;
+  c->fd = -1;
+  c->m = mosquitto_new(client_id, true, c);
+  if (!c->m) {
+    snprintf(err, errlen, "mosquitto_new failed for client '%s'", client_id);
+    free(c);
+    return -1;
+  }
+  mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_connect_callback_set(c->m, mqttc__on_connect);
+  mosquitto_disconnect_callback_set(c->m, mqttc__on_disconnect);
+  mosquitto_subscribe_callback_set(c->m, mqttc__on_subscribe);
+  mosquitto_publish_callback_set(c->m, mqttc__on_publish);
+  mosquitto_message_callback_set(c->m, mqttc__on_message);
+  int rc = mosquitto_connect(c->m, host, port, 30);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    snprintf(err, errlen, "mqtt connect to %s:%d: %s", host, port,
+             rc == MOSQ_ERR_ERRNO ? "connection refused or unreachable" : mosquitto_strerror(rc));
+    mosquitto_destroy(c->m);
+    free(c);
+    return -1;
+  }
+  c->fd = mosquitto_socket(c->m);
+  uv_poll_init_socket(loop, &c->poll, c->fd);
+  c->poll.data = c;
+  c->pending_close = 1;
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  c->pending_close++;
+  uv_timer_start(&c->timer, mqttc__timer_cb, 250, 250);
+  mqttc__update(c);
+  *out = c;
+  return 0;
+}
+
+int mqttc_subscribe(mqttc *c, const char *filter, int qos, int *mid) {
+  int rc = mosquitto_subscribe(c->m, mid, filter, qos);
+  mqttc__update(c);
+  return rc;
+}
+
+int mqttc_unsubscribe(mqttc *c, const char *filter) {
+  int rc = mosquitto_unsubscribe(c->m, NULL, filter);
+  mqttc__update(c);
+  return rc;
+}
+
+int mqttc_publish(mqttc *c, const char *topic, const void *payload, int len, int qos, int retain,
+                  int *mid) {
+  int rc = mosquitto_publish(c->m, mid, topic, len, payload, qos, retain != 0);
+  mqttc__update(c);
+  return rc;
+}
+
+static void mqttc__closed(uv_handle_t *h) {
+  mqttc *c = h->data;
+  if (--c->pending_close > 0) return;
+  mosquitto_destroy(c->m);
+  free(c);
+}
+
+void mqttc_close(mqttc *c) {
+  if (!c || c->closing) return;
+  c->closing = 1;
+  /* A clean DISCONNECT is best effort: write it now if the socket takes it. */
+  mosquitto_disconnect(c->m);
+  uv_poll_stop(&c->poll);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->poll, mqttc__closed);
+  uv_close((uv_handle_t *)&c->timer, mqttc__closed);
+}

@@ -1,0 +1,559 @@
+#include "rt.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RT_KEY "otahil.rt"
+#define RT_LOADED "otahil.loaded"
+#define FAIL_FIELD "__otahil_fail"
+#define HOOK_EVERY 10000
+
+typedef struct rt_task rt_task;
+
+struct rt_wait {
+  rt *R;
+  rt_task *task;
+  rt_check_fn check;
+  void *data;
+  void (*free_data)(void *);
+  uv_timer_t timer;
+  int armed;
+};
+
+struct rt_task {
+  rt *R;
+  lua_State *co;
+  int ref; /* keeps the thread alive */
+  int main;
+  rt_wait *wait;
+  rt_task *next;
+};
+
+typedef struct rt_closer {
+  void (*fn)(void *);
+  void *arg;
+  struct rt_closer *next;
+} rt_closer;
+
+struct rt {
+  rt_config cfg;
+  lua_State *L;
+  size_t mem_used;
+  uint64_t instr;
+  rt_task *tasks;
+  rt_task *running;
+  uv_timer_t *kick; /* defers wake-ups so a resume never nests in another */
+  int kick_pending;
+  int aborted, finished;
+  rt_done_cb done;
+  void *done_arg;
+  rt_closer *closers;
+};
+
+/* ---- memory cap ---------------------------------------------------------- */
+
+static void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  rt *R = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    R->mem_used -= old;
+    return NULL;
+  }
+  if (nsize > old && R->mem_used - old + nsize > R->cfg.mem_limit) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) R->mem_used = R->mem_used - old + nsize;
+  return p;
+}
+
+/* ---- instruction budget -------------------------------------------------- */
+
+static void rt__hook(lua_State *L, lua_Debug *ar) {
+  rt *R = rt_from_lua(L);
+  R->instr += HOOK_EVERY;
+  if (R->instr > R->cfg.instr_budget) {
+    lua_getinfo(L, "Sl", ar);
+    luaL_error(L, "%s:%d: instruction budget of %llu exceeded without waiting (runaway loop?)",
+               ar->short_src, ar->currentline, (unsigned long long)R->cfg.instr_budget);
+  }
+}
+
+/* ---- sandbox ------------------------------------------------------------- */
+
+static int rt__denied_index(lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  luaL_where(L, 1);
+  return luaL_error(L, "%sglobal '%s' is not defined or not allowed in a scenario",
+                    lua_tostring(L, -1), k ? k : "?");
+}
+
+static int rt__denied_newindex(lua_State *L) {
+  const char *k = lua_tostring(L, 2);
+  return luaL_error(L, "assignment to global '%s': scenarios use locals", k ? k : "?");
+}
+
+/* load(text [, name [, mode [, env]]]): text chunks only. */
+static int rt__safe_load(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  const char *name = luaL_optstring(L, 2, "=(load)");
+  if (len > 0 && s[0] == LUA_SIGNATURE[0]) {
+    luaL_pushfail(L);
+    lua_pushliteral(L, "load: binary chunks are not allowed");
+    return 2;
+  }
+  int st = luaL_loadbufferx(L, s, len, name, "t");
+  if (st != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  if (!lua_isnoneornil(L, 4)) {
+    lua_pushvalue(L, 4);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+  }
+  return 1;
+}
+
+/* require(name): only scenarios/lib/<name>.lua, loaded once per state. */
+static int rt__require(lua_State *L) {
+  rt *R = rt_from_lua(L);
+  const char *name = luaL_checkstring(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, RT_LOADED);
+  if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
+  for (const char *p = name; *p; p++) {
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+      return luaL_error(L, "require '%s': names are [a-z0-9_.] (modules live in scenarios/lib)", name);
+  }
+  char path[4096];
+  int n = snprintf(path, sizeof path, "%s/", R->cfg.lib_dir);
+  for (const char *p = name; *p && n < (int)sizeof path - 5; p++) path[n++] = *p == '.' ? '/' : *p;
+  path[n] = 0;
+  if (n + 5 > (int)sizeof path) return luaL_error(L, "require '%s': name too long", name);
+  memcpy(path + n, ".lua", 5);
+  if (luaL_loadfilex(L, path, "t") != LUA_OK)
+    return luaL_error(L, "require '%s': %s", name, lua_tostring(L, -1));
+  lua_pushstring(L, name);
+  lua_call(L, 1, 1);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  }
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -3, name);
+  return 1;
+}
+
+static int rt__print(lua_State *L) {
+  rt *R = rt_from_lua(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  int n = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    luaL_addstring(&b, luaL_tolstring(L, i, NULL));
+    lua_pop(L, 1);
+  }
+  luaL_pushresult(&b);
+  cJSON *ev = evlog_add(R->cfg.log, "log");
+  cJSON_AddStringToObject(ev, "msg", lua_tostring(L, -1));
+  evlog_commit(R->cfg.log);
+  return 0;
+}
+
+static void rt__sandbox(lua_State *L) {
+  static const char *const keep[] = {"assert", "error", "ipairs", "next", "pairs", "pcall",
+                                     "xpcall", "select", "tonumber", "tostring", "type",
+                                     "rawequal", "rawget", "rawset", "rawlen", "setmetatable",
+                                     "getmetatable", "string", "table", "math", "utf8", "_G",
+                                     "_VERSION", NULL};
+  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+  luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 1);
+  lua_pop(L, 6);
+
+  /* a new global table holding only what is allowed */
+  lua_pushglobaltable(L);
+  int g = lua_gettop(L);
+  lua_newtable(L);
+  int env = lua_gettop(L);
+  for (int i = 0; keep[i]; i++) {
+    lua_getfield(L, g, keep[i]);
+    lua_setfield(L, env, keep[i]);
+  }
+  /* os: time and clock only */
+  lua_newtable(L);
+  lua_getfield(L, g, "os");
+  lua_getfield(L, -1, "time");
+  lua_setfield(L, -3, "time");
+  lua_getfield(L, -1, "clock");
+  lua_setfield(L, -3, "clock");
+  lua_getfield(L, -1, "date");
+  lua_setfield(L, -3, "date");
+  lua_pop(L, 1);
+  lua_setfield(L, env, "os");
+  /* no bytecode out either */
+  lua_getfield(L, env, "string");
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, rt__safe_load);
+  lua_setfield(L, env, "load");
+  lua_pushcfunction(L, rt__require);
+  lua_setfield(L, env, "require");
+  lua_pushcfunction(L, rt__print);
+  lua_setfield(L, env, "print");
+  lua_pushvalue(L, env);
+  lua_setfield(L, env, "_G");
+  /* replace the registry's global table */
+  lua_pushvalue(L, env);
+  lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+  lua_settop(L, g - 1);
+  /* the loaded-modules table used by require, and by package-less string lib */
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, RT_LOADED);
+}
+
+static void rt__lock_globals(lua_State *L) {
+  lua_pushglobaltable(L);
+  lua_newtable(L);
+  lua_pushcfunction(L, rt__denied_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, rt__denied_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushliteral(L, "locked");
+  lua_setfield(L, -2, "__metatable");
+  lua_setmetatable(L, -2);
+  lua_pop(L, 1);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void rt__free_handle(uv_handle_t *h) { free(h); }
+
+static void rt__kick_cb(uv_timer_t *t);
+
+rt *rt_new(const rt_config *cfg, char *err, size_t errlen) {
+  rt *R = calloc(1, sizeof *R);
+  if (!R) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  R->cfg = *cfg;
+  if (!R->cfg.mem_limit) R->cfg.mem_limit = 64u << 20;
+  if (!R->cfg.instr_budget) R->cfg.instr_budget = 200000000ull;
+  if (R->cfg.timeout_multiplier <= 0) R->cfg.timeout_multiplier = 1;
+  R->L = lua_newstate(rt__alloc, R);
+  if (!R->L) {
+    snprintf(err, errlen, "cannot create a Lua state");
+    free(R);
+    return NULL;
+  }
+  lua_pushlightuserdata(R->L, R);
+  lua_setfield(R->L, LUA_REGISTRYINDEX, RT_KEY);
+  rt__sandbox(R->L);
+  lua_sethook(R->L, rt__hook, LUA_MASKCOUNT, HOOK_EVERY);
+  R->kick = malloc(sizeof *R->kick);
+  if (!R->kick) abort();
+  uv_timer_init(cfg->loop, R->kick);
+  R->kick->data = R;
+  evlog_set_notify(cfg->log, (evlog_notify_cb)rt_poke, R);
+  return R;
+}
+
+lua_State *rt_lua(rt *R) { return R->L; }
+evlog *rt_log(rt *R) { return R->cfg.log; }
+uv_loop_t *rt_loop(rt *R) { return R->cfg.loop; }
+double rt_scale(rt *R, double s) { return s * R->cfg.timeout_multiplier; }
+
+rt *rt_from_lua(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, RT_KEY);
+  rt *R = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return R;
+}
+
+void rt_on_close(rt *R, void (*fn)(void *), void *arg) {
+  rt_closer *c = malloc(sizeof *c);
+  if (!c) abort();
+  c->fn = fn;
+  c->arg = arg;
+  c->next = R->closers;
+  R->closers = c;
+}
+
+static void rt__wait_closed(uv_handle_t *h) {
+  rt_wait *w = h->data;
+  free(w);
+}
+
+/* Ends a wait: frees its data and closes its timer (which frees it). */
+static void rt__wait_end(rt_wait *w) {
+  if (w->task) w->task->wait = NULL;
+  if (w->free_data) w->free_data(w->data);
+  w->free_data = NULL;
+  uv_timer_stop(&w->timer);
+  uv_close((uv_handle_t *)&w->timer, rt__wait_closed);
+}
+
+void rt_abort(rt *R) {
+  R->aborted = 1;
+  for (rt_task *t = R->tasks; t; t = t->next)
+    if (t->wait) rt__wait_end(t->wait);
+}
+
+void rt_free(rt *R) {
+  if (!R) return;
+  rt_abort(R);
+  evlog_set_notify(R->cfg.log, NULL, NULL);
+  /* closers first: they may still use the state (e.g. unref callbacks) */
+  while (R->closers) {
+    rt_closer *c = R->closers;
+    R->closers = c->next;
+    c->fn(c->arg);
+    free(c);
+  }
+  lua_close(R->L);
+  while (R->tasks) {
+    rt_task *t = R->tasks;
+    R->tasks = t->next;
+    free(t);
+  }
+  uv_timer_stop(R->kick);
+  uv_close((uv_handle_t *)R->kick, rt__free_handle);
+  free(R);
+}
+
+int rt_load_file(rt *R, const char *path, char *err, size_t errlen) {
+  if (luaL_loadfilex(R->L, path, "t") != LUA_OK) {
+    snprintf(err, errlen, "%s", lua_tostring(R->L, -1));
+    lua_pop(R->L, 1);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+static void rt__finish(rt *R, rt_status st, const char *msg) {
+  if (R->finished) return;
+  R->finished = 1;
+  rt_abort(R);
+  if (R->done) R->done(R->done_arg, st, msg);
+}
+
+/* Turns the error on top of co into a status and a one-line message. */
+static void rt__task_error(rt_task *t, int st) {
+  rt *R = t->R;
+  lua_State *co = t->co;
+  if (st == LUA_ERRMEM) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "memory cap of %zu MiB exceeded", R->cfg.mem_limit >> 20);
+    rt__finish(R, RT_ERROR, msg);
+    return;
+  }
+  if (lua_istable(co, -1)) {
+    lua_getfield(co, -1, FAIL_FIELD);
+    int is_fail = lua_toboolean(co, -1);
+    lua_pop(co, 1);
+    if (is_fail) {
+      lua_getfield(co, -1, "message");
+      char *msg = strdup(lua_isstring(co, -1) ? lua_tostring(co, -1) : "expectation failed");
+      lua_pop(co, 1);
+      rt__finish(R, RT_FAIL, msg);
+      free(msg);
+      return;
+    }
+  }
+  const char *m = lua_isstring(co, -1) ? lua_tostring(co, -1) : NULL;
+  char *msg = strdup(m ? m : luaL_typename(co, -1));
+  /* the traceback goes to the log; the outcome message stays one line */
+  luaL_traceback(R->L, co, msg, 0);
+  cJSON *ev = evlog_add(R->cfg.log, "error");
+  cJSON_AddStringToObject(ev, "traceback", lua_tostring(R->L, -1));
+  lua_pop(R->L, 1);
+  char *nl = strchr(msg, '\n');
+  if (nl) *nl = 0;
+  rt__finish(R, RT_ERROR, msg);
+  free(msg);
+}
+
+static void rt__resume(rt_task *t, int nargs) {
+  rt *R = t->R;
+  if (R->aborted) return;
+  int nres = 0;
+  R->instr = 0;
+  R->running = t;
+  int st = lua_resume(t->co, R->L, nargs, &nres);
+  R->running = NULL;
+  if (st == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    if (!t->wait && !R->aborted) {
+      lua_pushliteral(t->co, "a scenario task yielded outside of an otahil wait");
+      rt__task_error(t, LUA_ERRRUN);
+    }
+    return;
+  }
+  if (st != LUA_OK) {
+    rt__task_error(t, st);
+    return;
+  }
+  if (t->main) rt__finish(R, RT_PASS, NULL);
+}
+
+static rt_task *rt__task_new(rt *R, lua_State *L, int idx, int main) {
+  rt_task *t = calloc(1, sizeof *t);
+  if (!t) abort();
+  t->R = R;
+  t->main = main;
+  t->co = lua_newthread(L);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  *(rt_task **)lua_getextraspace(t->co) = t;
+  lua_pushvalue(L, idx);
+  lua_xmove(L, t->co, 1);
+  t->next = R->tasks;
+  R->tasks = t;
+  return t;
+}
+
+int rt_start(rt *R, int nargs, rt_done_cb done, void *arg) {
+  lua_State *L = R->L;
+  int fidx = lua_gettop(L) - nargs;
+  R->done = done;
+  R->done_arg = arg;
+  rt_task *t = rt__task_new(R, L, fidx, 1);
+  for (int i = 1; i <= nargs; i++) lua_pushvalue(L, fidx + i);
+  lua_xmove(L, t->co, nargs);
+  lua_settop(L, fidx - 1);
+  rt__resume(t, nargs);
+  return 0;
+}
+
+void rt_spawn(lua_State *L, int idx) {
+  rt *R = rt_from_lua(L);
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TFUNCTION);
+  /* main = -1: started from the loop by the next kick, never inside the caller's resume */
+  rt__task_new(R, L, idx, -1);
+  rt_poke(R);
+}
+
+/* ---- waits --------------------------------------------------------------- */
+
+void *rt_wait_data(rt_wait *w) { return w->data; }
+rt *rt_wait_rt(rt_wait *w) { return w->R; }
+
+static void rt__wait_fire(rt_wait *w, int timed_out) {
+  rt_task *t = w->task;
+  int n = w->check(w, t->co, timed_out);
+  if (n <= 0) {
+    if (!timed_out) return;
+    lua_pushnil(t->co);
+    lua_pushliteral(t->co, "timeout");
+    n = 2;
+  }
+  rt__wait_end(w);
+  rt__resume(t, n);
+}
+
+static void rt__timer_cb(uv_timer_t *timer) {
+  rt_wait *w = timer->data;
+  if (w->R->aborted) return;
+  rt__wait_fire(w, 1);
+}
+
+static void rt__kick_cb(uv_timer_t *timer) {
+  rt *R = timer->data;
+  R->kick_pending = 0;
+  if (R->aborted) return;
+  /* new tasks first, then every pending wait checks the log once */
+  for (rt_task *t = R->tasks; t && !R->aborted; t = t->next) {
+    if (t->main == -1) {
+      t->main = 0;
+      rt__resume(t, 0);
+      rt_poke(R);
+      return; /* the task list may have changed; check again from a new kick */
+    }
+  }
+  for (rt_task *t = R->tasks; t && !R->aborted; t = t->next) {
+    if (t->wait) {
+      rt_wait *w = t->wait;
+      rt__wait_fire(w, 0);
+      if (!t->wait && !R->aborted) {
+        rt_poke(R); /* a task moved on: others may see new events */
+        return;
+      }
+    }
+  }
+}
+
+void rt_poke(rt *R) {
+  if (R->kick_pending || R->aborted) return;
+  R->kick_pending = 1;
+  uv_timer_start(R->kick, rt__kick_cb, 0, 0);
+}
+
+int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
+                  double timeout_s) {
+  rt *R = rt_from_lua(L);
+  rt_task *t = *(rt_task **)lua_getextraspace(L);
+  if (!lua_isyieldable(L) || !t || t->co != L) {
+    if (free_data) free_data(data);
+    luaL_where(L, 1);
+    return luaL_error(L, "%scannot wait here (inside a metamethod, an iterator or a C call?)",
+                      lua_tostring(L, -1));
+  }
+  rt_wait *w = calloc(1, sizeof *w);
+  if (!w) abort();
+  w->R = R;
+  w->task = t;
+  w->check = check;
+  w->data = data;
+  w->free_data = free_data;
+  uv_timer_init(R->cfg.loop, &w->timer);
+  w->timer.data = w;
+  int n = check(w, L, 0);
+  if (n > 0) {
+    w->task = NULL;
+    rt__wait_end(w);
+    return n;
+  }
+  t->wait = w;
+  if (timeout_s >= 0) {
+    double ms = rt_scale(R, timeout_s) * 1000.0;
+    uv_timer_start(&w->timer, rt__timer_cb, ms < 0 ? 0 : (uint64_t)ms, 0);
+  }
+  return lua_yield(L, 0);
+}
+
+/* ---- FAIL ---------------------------------------------------------------- */
+
+int rt_fail(lua_State *L, int level, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  lua_newtable(L);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, FAIL_FIELD);
+  luaL_where(L, level);
+  lua_pushstring(L, buf);
+  lua_concat(L, 2);
+  rt *R = rt_from_lua(L);
+  cJSON *ev = evlog_add(R->cfg.log, "expect.fail");
+  cJSON_AddStringToObject(ev, "msg", lua_tostring(L, -1));
+  evlog_commit(R->cfg.log);
+  lua_setfield(L, -2, "message");
+  return lua_error(L);
+}
+
+void rt_lock_globals(rt *R) { rt__lock_globals(R->L); }

@@ -1,0 +1,35 @@
+/* runner: one run of the harness (otahil run / otahil list).
+ *
+ * Loads the lab file, finds and checks the scenarios (errors before running are
+ * exit 2), brings up the cloud (broker, firmware server), runs each scenario
+ * case (scenario x device of its dialect) on the libuv loop with a deadline,
+ * cleans up after each (faults cleared, power cut, processes reaped, images
+ * forgotten) whatever the outcome, and rewrites the reports after every case. */
+#ifndef OTAHIL_RUNNER_H
+#define OTAHIL_RUNNER_H
+
+#include <stdint.h>
+
+typedef struct runner_opts {
+  char **paths;
+  int npaths;
+  const char *lab_file;
+  const char *report_dir;
+  const char *filter;     /* glob on case ids, or NULL */
+  const char *broker_url; /* mqtt://host:port, or NULL to spawn mosquitto */
+  uint64_t seed;
+  double timeout_multiplier;
+  int jobs;
+  const char *root;   /* folder holding scenarios/lib */
+  const char *bindir; /* folder of the otahil executable ({bindir} in lab files) */
+  int verbose;
+} runner_opts;
+
+enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+int runner_run(const runner_opts *o);
+
+/* Prints "id<TAB>name" per scenario found under the paths. */
+int runner_list(char **paths, int npaths, const char *root, const char *filter);
+
+#endif

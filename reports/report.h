@@ -1,0 +1,64 @@
+/* report: the files a run leaves behind, written from the harness's cJSON
+ * "run document":
+ *
+ *   { "tool":"otahil", "version":"0.1.0", "seed":42, "started":"2026-...Z",
+ *     "duration":12.3, "lab":"lab/emulated.lua",
+ *     "summary":{"total":3,"pass":2,"fail":1,"error":0,"timeout":0,"skip":0},
+ *     "scenarios":[ { "id":"qcloud/01_version@emu1", "name":"...", "file":"...",
+ *                     "suite":"qcloud", "device":"emu1",
+ *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
+ *                     "duration":1.23, "log":"out/logs/...log",
+ *                     "events":[ {"t":0.001, "kind":"mqtt.out", "topic":"...",
+ *                                 "payload":"...", ...any other fields}, ... ] } ] }
+ *
+ * Every field but "scenarios" is optional; a missing string prints as empty, a
+ * missing number as 0. All strings are treated as untrusted (they carry device
+ * output): each writer escapes for its format, and text that is not valid UTF-8
+ * is repaired (U+FFFD) or shown as \xNN, never copied raw.
+ *
+ * Every writer builds the file in memory and replaces `path` atomically (see
+ * atomic_file.h): on failure the previous file stays whole. All return 0, or -1
+ * with `err` naming the file or the part of the document that is wrong. The
+ * writers never keep or modify the document.
+ */
+#ifndef OTAHIL_REPORT_H
+#define OTAHIL_REPORT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* The run document as JSON (pretty printed), with invalid UTF-8 in strings and
+ * keys replaced by U+FFFD so that any JSON parser reads it back. */
+int report_write_json(const cJSON *run, const char *path, char *err, size_t errlen);
+
+/* JUnit XML: one <testsuite> per "suite" (in order of first appearance; a missing
+ * suite is "otahil"), one <testcase classname=suite name=id time=duration> per
+ * scenario. FAIL -> <failure type="FAIL">, ERROR and TIMEOUT -> <error type=...>,
+ * SKIP -> <skipped/>, each with message=; an unknown outcome is an ERROR. Each
+ * testcase's <system-out> holds its text log (report_render_text_log). */
+int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen);
+
+/* A readable log of one scenario: a header, then one line per event:
+ *   "  12.345 mqtt.in   $ota/report/P/D {"type":...}"
+ * i.e. time, kind, topic, other fields as key=value, payload. Line breaks and
+ * other control bytes inside values are shown as \n, \xNN, so one event is
+ * always one line. */
+int report_write_text_log(const cJSON *scenario, const char *path, char *err, size_t errlen);
+
+/* The same text, returned as a malloc'd NUL-terminated string the caller frees
+ * (NULL if out of memory). */
+char *report_render_text_log(const cJSON *scenario);
+
+/* One self-contained HTML page (no external resources, no script): summary
+ * table, then per scenario its events as a timeline table, an inline SVG plot
+ * and the console transcript. The plot uses, from events:
+ *   - HTTP body bytes: events whose kind starts with "http" and that carry a
+ *     number "bytes" or "sent" (body bytes of that response so far), plus
+ *     "offset" if present (so resumed downloads plot the file position reached);
+ *   - progress: any event with a number "percent" (0..100).
+ * The console transcript is every event whose kind is "uart", "console" or
+ * starts with "uart." / "console.", showing its "line", "text" or "payload".
+ * The page is also well-formed XML, so XML tools can check it. */
+int report_write_html(const cJSON *run, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,159 @@
+/* report_junit: JUnit XML, as Jenkins, GitLab and friends read it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+#include "report_util.h"
+
+typedef struct rj_counts {
+  int tests, failures, errors, skipped;
+  double time;
+} rj_counts;
+
+static const char *rj__suite(const cJSON *sc) {
+  const char *s = ru_str(sc, "suite");
+  return *s ? s : "otahil";
+}
+
+static void rj__count(const cJSON *sc, rj_counts *c) {
+  const char *o = ru_outcome(sc);
+  c->tests++;
+  c->time += ru_num(sc, "duration", 0);
+  if (!o || !strcmp(o, "ERROR") || !strcmp(o, "TIMEOUT")) c->errors++;
+  else if (!strcmp(o, "FAIL")) c->failures++;
+  else if (!strcmp(o, "SKIP")) c->skipped++;
+}
+
+static void rj__counts_attrs(strbuf *b, const rj_counts *c) {
+  sb_printf(b, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\"",
+            c->tests, c->failures, c->errors, c->skipped, c->time);
+}
+
+static void rj__attr(strbuf *b, const char *name, const char *value) {
+  sb_printf(b, " %s=\"", name);
+  sb_xml(b, value);
+  sb_puts(b, "\"");
+}
+
+static void rj__property(strbuf *b, const char *name, const cJSON *v) {
+  if (!v) return;
+  strbuf val;
+  sb_init(&val);
+  sb_add(&val, "", 0);
+  ru_value_line(&val, v);
+  sb_printf(b, "      <property name=\"%s\" value=\"", name);
+  sb_xml(b, val.p ? val.p : "");
+  sb_puts(b, "\"/>\n");
+  if (val.oom) b->oom = 1;
+  sb_free(&val);
+}
+
+static void rj__testcase(strbuf *b, const cJSON *sc) {
+  const char *id = ru_str(sc, "id");
+  if (!*id) id = ru_str(sc, "name");
+  sb_puts(b, "    <testcase");
+  rj__attr(b, "classname", rj__suite(sc));
+  rj__attr(b, "name", id);
+  sb_printf(b, " time=\"%.3f\"", ru_num(sc, "duration", 0));
+  const char *file = ru_str(sc, "file");
+  if (*file) rj__attr(b, "file", file);
+  sb_puts(b, ">\n");
+
+  const char *o = ru_outcome(sc);
+  const char *msg = ru_str(sc, "message");
+  if (!o || !strcmp(o, "ERROR") || !strcmp(o, "TIMEOUT") || !strcmp(o, "FAIL")) {
+    int fail = o && !strcmp(o, "FAIL");
+    strbuf m;
+    sb_init(&m);
+    sb_add(&m, "", 0);
+    if (!o) { /* say what the document claimed instead of hiding it */
+      sb_puts(&m, "unknown outcome '");
+      sb_puts(&m, ru_str(sc, "outcome"));
+      sb_puts(&m, "'");
+      if (*msg) sb_puts(&m, ": ");
+    }
+    sb_puts(&m, msg);
+    sb_printf(b, "      <%s", fail ? "failure" : "error");
+    rj__attr(b, "message", m.p ? m.p : "");
+    rj__attr(b, "type", o ? o : "ERROR");
+    sb_puts(b, ">");
+    sb_xml(b, m.p ? m.p : "");
+    sb_printf(b, "</%s>\n", fail ? "failure" : "error");
+    if (m.oom) b->oom = 1;
+    sb_free(&m);
+  } else if (!strcmp(o, "SKIP")) {
+    sb_puts(b, "      <skipped");
+    rj__attr(b, "message", msg);
+    sb_puts(b, "/>\n");
+  }
+
+  char *log = report_render_text_log(sc);
+  if (!log) {
+    b->oom = 1;
+    return;
+  }
+  sb_puts(b, "      <system-out>");
+  sb_xml(b, log);
+  sb_puts(b, "</system-out>\n");
+  free(log);
+  sb_puts(b, "    </testcase>\n");
+}
+
+int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen) {
+  if (!path) {
+    ru_err(err, errlen, "report_write_junit: no path");
+    return -1;
+  }
+  const cJSON *scs = ru_scenarios(run, "report_write_junit", path, err, errlen);
+  if (!scs) return -1;
+  int n = cJSON_GetArraySize(scs);
+
+  /* Suites in order of first appearance. */
+  const char **suites = calloc((size_t)n + 1, sizeof *suites);
+  if (!suites) {
+    ru_err(err, errlen, "report_write_junit %s: out of memory", path);
+    return -1;
+  }
+  int nsuites = 0;
+  rj_counts all = {0};
+  const cJSON *sc;
+  cJSON_ArrayForEach(sc, scs) {
+    const char *s = rj__suite(sc);
+    int seen = 0;
+    for (int i = 0; i < nsuites && !seen; i++) seen = !strcmp(suites[i], s);
+    if (!seen) suites[nsuites++] = s;
+    rj__count(sc, &all);
+  }
+
+  strbuf b;
+  sb_init(&b);
+  sb_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+  const char *tool = ru_str(run, "tool");
+  rj__attr(&b, "name", *tool ? tool : "otahil");
+  rj__counts_attrs(&b, &all);
+  const char *started = ru_str(run, "started");
+  if (*started) rj__attr(&b, "timestamp", started);
+  sb_puts(&b, ">\n");
+
+  for (int i = 0; i < nsuites; i++) {
+    rj_counts c = {0};
+    cJSON_ArrayForEach(sc, scs) if (!strcmp(rj__suite(sc), suites[i])) rj__count(sc, &c);
+    sb_puts(&b, "  <testsuite");
+    rj__attr(&b, "name", suites[i]);
+    rj__counts_attrs(&b, &c);
+    if (*started) rj__attr(&b, "timestamp", started);
+    sb_puts(&b, ">\n    <properties>\n");
+    rj__property(&b, "tool", cJSON_GetObjectItemCaseSensitive(run, "tool"));
+    rj__property(&b, "version", cJSON_GetObjectItemCaseSensitive(run, "version"));
+    rj__property(&b, "seed", cJSON_GetObjectItemCaseSensitive(run, "seed"));
+    rj__property(&b, "lab", cJSON_GetObjectItemCaseSensitive(run, "lab"));
+    sb_puts(&b, "    </properties>\n");
+    cJSON_ArrayForEach(sc, scs) if (!strcmp(rj__suite(sc), suites[i])) rj__testcase(&b, sc);
+    sb_puts(&b, "  </testsuite>\n");
+  }
+  sb_puts(&b, "</testsuites>\n");
+  free(suites);
+  int rc = ru_finish(&b, "report_write_junit", path, err, errlen);
+  sb_free(&b);
+  return rc;
+}

@@ -1,0 +1,92 @@
+/* report_util: lenient access to the run document. */
+#include "report_util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "atomic_file.h"
+
+void ru_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (!err || errlen == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+const char *ru_str(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+}
+
+int ru_has_num(const cJSON *o, const char *key, double *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
+  *out = v->valuedouble;
+  return 1;
+}
+
+double ru_num(const cJSON *o, const char *key, double dflt) {
+  double v;
+  return ru_has_num(o, key, &v) ? v : dflt;
+}
+
+void ru_num_text(strbuf *b, double v) {
+  if (!isfinite(v)) sb_puts(b, "null");
+  else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) sb_printf(b, "%.0f", v);
+  else sb_printf(b, "%g", v);
+}
+
+void ru_value_line(strbuf *b, const cJSON *v) {
+  if (cJSON_IsString(v)) {
+    sb_line(b, v->valuestring ? v->valuestring : "");
+  } else if (cJSON_IsNumber(v)) {
+    ru_num_text(b, v->valuedouble);
+  } else {
+    char *s = cJSON_PrintUnformatted(v);
+    if (!s) {
+      b->oom = 1;
+      return;
+    }
+    sb_line(b, s);
+    cJSON_free(s);
+  }
+}
+
+const cJSON *ru_scenarios(const cJSON *run, const char *who, const char *path, char *err,
+                          size_t errlen) {
+  if (!cJSON_IsObject(run)) {
+    ru_err(err, errlen, "%s %s: the run document is not an object", who, path ? path : "");
+    return NULL;
+  }
+  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(run, "scenarios");
+  if (!cJSON_IsArray(sc)) {
+    ru_err(err, errlen, "%s %s: run document: \"scenarios\" is %s", who, path ? path : "",
+           sc ? "not an array" : "missing");
+    return NULL;
+  }
+  return sc;
+}
+
+const char *ru_outcome(const cJSON *scenario) {
+  static const char *const known[] = {"PASS", "FAIL", "ERROR", "TIMEOUT", "SKIP"};
+  const char *o = ru_str(scenario, "outcome");
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(o, known[i]) == 0) return known[i];
+  return NULL;
+}
+
+int ru_finish(strbuf *b, const char *who, const char *path, char *err, size_t errlen) {
+  if (b->oom) {
+    ru_err(err, errlen, "%s %s: out of memory", who, path);
+    return -1;
+  }
+  char e[512] = "";
+  if (atomic_write_file(path, b->p ? b->p : "", b->len, e, sizeof e) != 0) {
+    ru_err(err, errlen, "%s %s", who, e);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,41 @@
+/* report_util: reading the run document leniently, shared by the writers.
+ * Internal to reports/. Returned strings point into the document. */
+#ifndef OTAHIL_REPORT_UTIL_H
+#define OTAHIL_REPORT_UTIL_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+
+/* The string at `key`, or "" if missing or not a string. */
+const char *ru_str(const cJSON *o, const char *key);
+
+/* The number at `key` if present and finite, else `dflt`. */
+double ru_num(const cJSON *o, const char *key, double dflt);
+
+/* 1 and *out if `key` holds a finite number, else 0. */
+int ru_has_num(const cJSON *o, const char *key, double *out);
+
+/* Appends a number readably: integers without decimals, others with %g. */
+void ru_num_text(strbuf *b, double v);
+
+/* Appends any JSON value as one-line text (strings raw, others as compact JSON),
+ * escaped with sb_line. */
+void ru_value_line(strbuf *b, const cJSON *v);
+
+/* Checks that `run` is an object whose "scenarios" is an array; returns it, or
+ * NULL with err "<who> <path>: ...". */
+const cJSON *ru_scenarios(const cJSON *run, const char *who, const char *path, char *err,
+                          size_t errlen);
+
+/* Normalised outcome: "PASS", "FAIL", "ERROR", "TIMEOUT", "SKIP", or NULL if the
+ * document says something else. */
+const char *ru_outcome(const cJSON *scenario);
+
+void ru_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes b to path atomically; reports out of memory first. Frees nothing. */
+int ru_finish(strbuf *b, const char *who, const char *path, char *err, size_t errlen);
+
+#endif
