@@ -77,8 +77,8 @@ static void rt__hook(lua_State *L, lua_Debug *ar) {
   R->instr += HOOK_EVERY;
   if (R->instr > R->cfg.instr_budget) {
     lua_getinfo(L, "Sl", ar);
-    luaL_error(L, "%s:%d: instruction budget of %llu exceeded without waiting (runaway loop?)",
-               ar->short_src, ar->currentline, (unsigned long long)R->cfg.instr_budget);
+    luaL_error(L, "%s:%d: instruction budget of %I exceeded without waiting (runaway loop?)",
+               ar->short_src, ar->currentline, (lua_Integer)R->cfg.instr_budget);
   }
 }
 

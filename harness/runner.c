@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "api_fw.h"
+#include "api_net.h"
 #include "broker.h"
 #include "device.h"
 #include "fwserver.h"
@@ -43,6 +44,7 @@ typedef struct kase {
   char *message;
   evlog *log;
   rt *R;
+  netdev *net;
   api_env env;
   uv_timer_t *timer; /* the deadline, then the cleanup limit */
   double t0, duration;
@@ -262,6 +264,9 @@ static void on_cleanup_limit(uv_timer_t *t) {
 static void case_cleanup(kase *k) {
   k->state = K_CLEANING;
   if (k->R) rt_abort(k->R);
+  /* faults end with the case, whatever its outcome */
+  netdev_close(k->net);
+  k->net = NULL;
   device_power_cut(k->dev);
   uv_timer_stop(k->timer);
   uv_timer_start(k->timer, on_cleanup_limit, CLEANUP_TIMEOUT_MS, 0);
@@ -294,8 +299,12 @@ static void push_t(kase *k) {
   lua_setfield(L, -2, "device");
   char prefix[32];
   snprintf(prefix, sizeof prefix, "c%zu", k->idx);
-  api_fw_push(L, rn->fw, k->log, prefix, rn->fw_base);
+  char base[128];
+  snprintf(base, sizeof base, "http://127.0.0.1:%d", netdev_http_port(k->net));
+  api_fw_push(L, rn->fw, k->log, prefix, base);
   lua_setfield(L, -2, "fw");
+  netdev_push(L, k->net);
+  lua_setfield(L, -2, "net");
   lua_pushstring(L, k->id);
   lua_setfield(L, -2, "id");
   lua_pushstring(L, k->sc.name);
@@ -326,12 +335,23 @@ static void case_start(kase *k) {
   uv_timer_init(&rn->loop, k->timer);
   k->timer->data = k;
 
-  char state_dir[PATH_MAX], port[16], bin[PATH_MAX], http_port[16];
+  char state_dir[PATH_MAX], port[16], bin[PATH_MAX], http_port[16], broker_port[16], fw_port[16];
   snprintf(state_dir, sizeof state_dir, "%s/work/%s/state", rn->o->report_dir, k->safe_id);
   rm_rf(state_dir);
   mkdirs(state_dir);
-  snprintf(port, sizeof port, "%d", rn->mqtt_port);
-  snprintf(http_port, sizeof http_port, "%u", fwserver_port(rn->fw));
+  /* the device reaches the cloud through this case's fault proxies; the seed
+   * depends on the case id only, so a case replays alone exactly */
+  uint64_t seed = rn->o->seed;
+  for (const char *c = k->id; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+  if (netdev_open(&rn->loop, device_name(k->dev), k->log, rn->mqtt_host, rn->mqtt_port,
+                  fwserver_port(rn->fw), seed, &k->net, err, sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  snprintf(port, sizeof port, "%d", netdev_mqtt_port(k->net));
+  snprintf(http_port, sizeof http_port, "%d", netdev_http_port(k->net));
+  snprintf(broker_port, sizeof broker_port, "%d", rn->mqtt_port);
+  snprintf(fw_port, sizeof fw_port, "%u", fwserver_port(rn->fw));
   snprintf(bin, sizeof bin, "%s", rn->o->bindir);
   const lab_device *ld = device_lab(k->dev);
   device_vars vars = {0};
@@ -341,6 +361,8 @@ static void case_start(kase *k) {
   device_vars_set(&vars, "mqtt_port", port);
   device_vars_set(&vars, "http_host", "127.0.0.1");
   device_vars_set(&vars, "http_port", http_port);
+  device_vars_set(&vars, "broker_port", broker_port); /* direct, bypassing the proxies */
+  device_vars_set(&vars, "fw_port", fw_port);
   device_vars_set(&vars, "state_dir", state_dir);
   device_vars_set(&vars, "name", ld->name);
   static const char *const fields[] = {"product", "device", "version", "dialect", NULL};

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errmsg.h"
 #include "console.h"
@@ -17,7 +18,48 @@ struct mqtt_link {
   size_t max_payload;
   pthread_mutex_t mu;
   int inflight; /* QoS 1 publishes not yet acknowledged */
+  /* Until the first connect succeeds the network thread is not started:
+   * libmosquitto's thread would wait a whole keepalive before retrying a
+   * first connect that failed, so we retry it here, from mqtt_link_next. */
+  int started;
+  long backoff_ms;
+  struct timespec next_try;
+  char host[256];
+  int port, keepalive;
 };
+
+static long ms_until(const struct timespec *t) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void schedule(struct timespec *t, long ms) {
+  clock_gettime(CLOCK_MONOTONIC, t);
+  t->tv_sec += ms / 1000;
+  t->tv_nsec += (ms % 1000) * 1000000L;
+  if (t->tv_nsec >= 1000000000L) {
+    t->tv_sec++;
+    t->tv_nsec -= 1000000000L;
+  }
+}
+
+/* One attempt at the first connect; starts the network thread on success.
+ * Returns 0 on success, -1 (retry later) or -2 (cannot start the thread). */
+static int try_first_connect(mqtt_link *l, int quiet) {
+  int rc = mosquitto_connect_async(l->mosq, l->host, l->port, l->keepalive);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    if (!quiet)
+      console_log("mqtt connect: %s (retrying)",
+                  rc == MOSQ_ERR_ERRNO ? "connection refused or unreachable" : mosquitto_strerror(rc));
+    schedule(&l->next_try, l->backoff_ms);
+    l->backoff_ms = l->backoff_ms * 2 > 2000 ? 2000 : l->backoff_ms * 2;
+    return -1;
+  }
+  if (mosquitto_loop_start(l->mosq) != MOSQ_ERR_SUCCESS) return -2;
+  l->started = 1;
+  return 0;
+}
 
 static void push(mqtt_link *l, evq_event *ev) {
   if (evqueue_push(l->q, ev) != 0) console_log("mqtt: event queue full, event dropped");
@@ -92,13 +134,12 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
   /* libmosquitto counts the delay in whole seconds: 1 s, then 2 s at most. */
   mosquitto_reconnect_delay_set(l->mosq, 1, 2, false);
   console_log("mqtt connecting to %s:%d as %s", o->host, o->port, o->client_id);
-  int rc = mosquitto_connect_async(l->mosq, o->host, o->port, o->keepalive_s);
-  if (rc != MOSQ_ERR_SUCCESS)
-    console_log("mqtt connect: %s (retrying)", rc == MOSQ_ERR_ERRNO ? "connection refused or unreachable"
-                                                                   : mosquitto_strerror(rc));
-  rc = mosquitto_loop_start(l->mosq);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    errmsg(err, errlen, "mqtt: cannot start the network thread: %s", mosquitto_strerror(rc));
+  snprintf(l->host, sizeof l->host, "%s", o->host);
+  l->port = o->port;
+  l->keepalive = o->keepalive_s;
+  l->backoff_ms = 200;
+  if (try_first_connect(l, 0) == -2) {
+    errmsg(err, errlen, "mqtt: cannot start the network thread");
     mosquitto_destroy(l->mosq);
     evqueue_free(l->q);
     pthread_mutex_destroy(&l->mu);
@@ -109,6 +150,14 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
 }
 
 int mqtt_link_next(mqtt_link *l, evq_event *ev, long timeout_ms) {
+  if (!l->started) {
+    long wait = ms_until(&l->next_try);
+    if (wait <= 0) {
+      if (try_first_connect(l, 1) == -2) console_log("mqtt: cannot start the network thread");
+      wait = l->started ? timeout_ms : ms_until(&l->next_try);
+    }
+    if (wait < timeout_ms) timeout_ms = wait < 0 ? 0 : wait;
+  }
   return evqueue_pop(l->q, ev, timeout_ms);
 }
 
@@ -150,7 +199,7 @@ int mqtt_link_flush(mqtt_link *l, long timeout_ms) {
 
 void mqtt_link_close(mqtt_link *l) {
   if (!l) return;
-  if (mosquitto_disconnect(l->mosq) == MOSQ_ERR_SUCCESS) {
+  if (l->started && mosquitto_disconnect(l->mosq) == MOSQ_ERR_SUCCESS) {
     /* The network thread sends DISCONNECT and reports it; give it a second. */
     evq_event ev;
     for (int i = 0; i < 20; i++) {
@@ -161,7 +210,7 @@ void mqtt_link_close(mqtt_link *l) {
     }
   }
   /* force: the thread may still be sleeping before a reconnect. */
-  mosquitto_loop_stop(l->mosq, true);
+  if (l->started) mosquitto_loop_stop(l->mosq, true);
   mosquitto_destroy(l->mosq);
   evqueue_free(l->q);
   pthread_mutex_destroy(&l->mu);

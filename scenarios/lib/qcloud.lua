@@ -129,7 +129,7 @@ end
 -- Waits until the device reports `version`. opts.strict: any other version FAILs.
 function Dev:expect_version(version, opts)
   opts = opts or {}
-  return self:wait_for(function(r)
+  local r = self:wait_for(function(r)
     if r.type ~= "report_version" then return false end
     if r.version == version then return true end
     if opts.strict then
@@ -137,12 +137,13 @@ function Dev:expect_version(version, opts)
     end
     return false
   end, opts.timeout or self.boot_wait, "report_version " .. version, 2)
+  return r -- not a tail call: FAIL messages point at the scenario's line
 end
 
 -- Waits for a progress state ("downloading", "burning", "done"); a "fail" FAILs.
 function Dev:expect_progress(opts)
   local want = assert(opts.state, "expect_progress: state = ... is required")
-  return self:wait_for(function(r)
+  local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
     if r.state == "fail" and want ~= "fail" then
       return ("device '%s': upgrade failed with result_code %s (%s) while %s was expected"):format(
@@ -150,12 +151,13 @@ function Dev:expect_progress(opts)
     end
     return r.state == want
   end, opts.timeout or self.step_wait, "progress state " .. want, 2)
+  return r -- not a tail call: FAIL messages point at the scenario's line
 end
 
 -- Waits for state "fail" with result_code `code`; "done" or another code FAILs.
 function Dev:expect_fail(opts)
   local code = assert(opts.code, "expect_fail: code = ... is required")
-  return self:wait_for(function(r)
+  local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
     if r.state == "done" then
       return ("device '%s' reported done, but result_code %d (%s) was expected"):format(self.name, code, M.codes[code] or "?")
@@ -167,6 +169,7 @@ function Dev:expect_fail(opts)
     end
     return true
   end, opts.timeout or self.step_wait, "failure " .. code, 2)
+  return r -- not a tail call: FAIL messages point at the scenario's line
 end
 
 -- Publishes update_firmware. opts: image (from t.fw:serve), version, and

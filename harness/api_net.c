@@ -1,0 +1,321 @@
+#include "api_net.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netem.h"
+
+#define MT_STREAM "otahil.netstream"
+#define MT_NET "otahil.net"
+
+typedef struct nstream {
+  netdev *owner;
+  netem_proxy *p;
+  char name[96];
+  int http;
+} nstream;
+
+struct netdev {
+  evlog *log; /* NULL once closing: nothing is logged after the case */
+  nstream mqtt, http;
+  int closing_left;
+};
+
+typedef struct stream_ud {
+  nstream *s;
+  size_t cursor;
+} stream_ud;
+
+static const char *dir_name(enum netem_dir d) {
+  return d == NETEM_DIR_UP ? "up" : d == NETEM_DIR_DOWN ? "down" : NULL;
+}
+
+static void on_event(const struct netem_event *e, void *user) {
+  nstream *s = user;
+  evlog *log = s->owner->log;
+  if (!log) return;
+  const char *kind = NULL;
+  switch (e->kind) {
+  case NETEM_EV_CONN_OPEN: kind = "net.open"; break;
+  case NETEM_EV_CONN_CLOSE: kind = "net.close"; break;
+  case NETEM_EV_HTTP_REQUEST: kind = "http.request"; break;
+  case NETEM_EV_HTTP_RESPONSE: kind = "http.response"; break;
+  case NETEM_EV_BODY_PROGRESS: kind = "http.progress"; break;
+  case NETEM_EV_FAULT: kind = "fault"; break;
+  case NETEM_EV_FRAMING_ERROR: kind = "net.error"; break;
+  case NETEM_EV_MQTT_PUBLISH: return; /* the cloud's clients log MQTT already */
+  }
+  cJSON *ev = evlog_add(log, kind);
+  cJSON_AddStringToObject(ev, "stream", s->name);
+  if (e->conn_id) cJSON_AddNumberToObject(ev, "conn", (double)e->conn_id);
+  if (dir_name(e->dir)) cJSON_AddStringToObject(ev, "dir", dir_name(e->dir));
+  switch (e->kind) {
+  case NETEM_EV_CONN_OPEN:
+    if (e->peer) cJSON_AddStringToObject(ev, "peer", e->peer);
+    break;
+  case NETEM_EV_CONN_CLOSE:
+    cJSON_AddNumberToObject(ev, "bytes_down", (double)e->offset);
+    cJSON_AddNumberToObject(ev, "bytes_up", (double)e->body_offset);
+    break;
+  case NETEM_EV_HTTP_REQUEST:
+    if (e->method) cJSON_AddStringToObject(ev, "method", e->method);
+    if (e->path) cJSON_AddStringToObject(ev, "path", e->path);
+    if (e->range) cJSON_AddStringToObject(ev, "range", e->range);
+    break;
+  case NETEM_EV_HTTP_RESPONSE:
+    cJSON_AddNumberToObject(ev, "status", e->status);
+    cJSON_AddNumberToObject(ev, "content_length", (double)e->content_length);
+    break;
+  case NETEM_EV_BODY_PROGRESS:
+    cJSON_AddNumberToObject(ev, "bytes", (double)e->body_offset);
+    cJSON_AddNumberToObject(ev, "offset", 0);
+    break;
+  case NETEM_EV_FAULT:
+    if (e->fault) cJSON_AddStringToObject(ev, "fault", e->fault);
+    if (e->action) cJSON_AddStringToObject(ev, "action", e->action);
+    cJSON_AddNumberToObject(ev, "offset", (double)e->offset);
+    if (e->body_offset >= 0) cJSON_AddNumberToObject(ev, "body_offset", (double)e->body_offset);
+    if (e->topic) cJSON_AddStringToObject(ev, "topic", e->topic);
+    if (e->old_byte >= 0) cJSON_AddNumberToObject(ev, "old_byte", e->old_byte);
+    if (e->new_byte >= 0) cJSON_AddNumberToObject(ev, "new_byte", e->new_byte);
+    break;
+  default:
+    break;
+  }
+  if (e->detail) cJSON_AddStringToObject(ev, "detail", e->detail);
+  evlog_commit(log);
+}
+
+static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devname, int http,
+                       const char *host, int port, uint64_t seed, char *err, size_t errlen) {
+  s->owner = n;
+  s->http = http;
+  snprintf(s->name, sizeof s->name, "%s/%s", devname, http ? "http" : "mqtt");
+  struct netem_proxy_opts o = {0};
+  o.name = s->name;
+  o.listen_host = "127.0.0.1";
+  o.upstream_host = host;
+  o.upstream_port = port;
+  o.view = http ? NETEM_VIEW_HTTP : NETEM_VIEW_MQTT;
+  o.seed = seed;
+  o.on_event = on_event;
+  o.user = s;
+  o.progress_step = http ? 32768 : 0;
+  int rc = netem_proxy_open(loop, &o, &s->p, err, errlen);
+  return rc == 0 ? 0 : -1;
+}
+
+int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const char *mqtt_host,
+                int mqtt_port, int http_port, uint64_t seed, netdev **out, char *err,
+                size_t errlen) {
+  netdev *n = calloc(1, sizeof *n);
+  if (!n) abort();
+  n->log = log;
+  if (open_stream(loop, n, &n->mqtt, name, 0, mqtt_host, mqtt_port, seed, err, errlen) != 0) {
+    free(n);
+    return -1;
+  }
+  if (open_stream(loop, n, &n->http, name, 1, "127.0.0.1", http_port, seed ^ 0x9E3779B97F4A7C15ULL,
+                  err, errlen) != 0) {
+    n->log = NULL;
+    n->closing_left = 1;
+    netem_proxy_close(n->mqtt.p, (void (*)(void *))free, n);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+int netdev_mqtt_port(const netdev *n) { return netem_proxy_port(n->mqtt.p); }
+int netdev_http_port(const netdev *n) { return netem_proxy_port(n->http.p); }
+
+static void closed(void *user) {
+  netdev *n = user;
+  if (--n->closing_left == 0) free(n);
+}
+
+void netdev_close(netdev *n) {
+  if (!n) return;
+  n->log = NULL;
+  n->closing_left = 2;
+  netem_proxy_close(n->mqtt.p, closed, n);
+  netem_proxy_close(n->http.p, closed, n);
+}
+
+/* ---- Lua ----------------------------------------------------------------- */
+
+static nstream *check(lua_State *L) {
+  stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
+  if (!u->s->owner->log) luaL_error(L, "net: the case has ended");
+  return u->s;
+}
+
+static int l_fault(lua_State *L) {
+  nstream *s = check(L);
+  const char *spec = luaL_checkstring(L, 2);
+  char err[512];
+  uint32_t id = 0;
+  if (netem_fault_add_spec(s->p, spec, &id, err, sizeof err) != 0) {
+    /* located at the scenario's line, not inside the readable wrappers */
+    luaL_where(L, lua_getstack(L, 2, &(lua_Debug){0}) ? 2 : 1);
+    lua_pushfstring(L, "%s%s: fault '%s': %s", lua_tostring(L, -1), s->name, spec, err);
+    return lua_error(L);
+  }
+  cJSON *ev = evlog_add(s->owner->log, "fault.add");
+  cJSON_AddStringToObject(ev, "stream", s->name);
+  cJSON_AddStringToObject(ev, "spec", spec);
+  cJSON_AddNumberToObject(ev, "id", id);
+  evlog_commit(s->owner->log);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+static int l_clear(lua_State *L) {
+  nstream *s = check(L);
+  netem_fault_clear(s->p);
+  cJSON *ev = evlog_add(s->owner->log, "fault.clear");
+  cJSON_AddStringToObject(ev, "stream", s->name);
+  evlog_commit(s->owner->log);
+  return 0;
+}
+
+static int l_body_bytes(lua_State *L) {
+  nstream *s = check(L);
+  lua_pushinteger(L, (lua_Integer)netem_proxy_body_delivered(s->p));
+  return 1;
+}
+
+static int l_port(lua_State *L) {
+  lua_pushinteger(L, netem_proxy_port(check(L)->p));
+  return 1;
+}
+
+typedef struct body_wait {
+  nstream *s;
+  uint64_t n;
+} body_wait;
+
+static int body_check(rt_wait *w, lua_State *co, int timed_out) {
+  body_wait *b = rt_wait_data(w);
+  (void)timed_out;
+  if (!b->s->owner->log || netem_proxy_body_delivered(b->s->p) < b->n) return 0;
+  lua_pushboolean(co, 1);
+  return 1;
+}
+
+static void body_reached(netem_proxy *p, uint64_t delivered, void *user) {
+  nstream *s = user;
+  (void)p;
+  if (!s->owner->log) return;
+  cJSON *ev = evlog_add(s->owner->log, "http.body_reached");
+  cJSON_AddStringToObject(ev, "stream", s->name);
+  cJSON_AddNumberToObject(ev, "bytes", (double)delivered);
+  evlog_commit(s->owner->log);
+}
+
+static int l_wait_body_bytes(lua_State *L) {
+  nstream *s = check(L);
+  lua_Integer n = luaL_checkinteger(L, 2);
+  double timeout = api_optnumfield(L, 3, "timeout", 30);
+  if (!s->http) return luaL_error(L, "%s: wait_body_bytes needs the HTTP stream", s->name);
+  if (n < 0) return luaL_error(L, "wait_body_bytes: n must be >= 0");
+  body_wait *b = malloc(sizeof *b);
+  if (!b) abort();
+  b->s = s;
+  b->n = (uint64_t)n;
+  netem_proxy_watch_body(s->p, b->n, body_reached, s, NULL);
+  return rt_wait_yield(L, body_check, b, free, timeout);
+}
+
+static int l_next_request(lua_State *L) {
+  stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
+  check(L);
+  double timeout = api_optnumfield(L, 2, "timeout", 10);
+  api_match *m = api_match_new();
+  api_match_str(m, "kind", "http.request");
+  api_match_str(m, "stream", u->s->name);
+  return api_wait_event(L, m, &u->cursor, timeout);
+}
+
+static int l_tostring(lua_State *L) {
+  stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
+  lua_pushfstring(L, "net stream '%s'", u->s->name);
+  return 1;
+}
+
+/* The readable fault methods build SPEC strings; the C side parses and checks them. */
+static const char net_lua[] =
+    "local S = ...\n"
+    "local function spec(kind, parts) if #parts == 0 then return kind end return kind .. ':' .. table.concat(parts, ',') end\n"
+    "local function add(parts, k, v) if v ~= nil and v ~= false then parts[#parts + 1] = (v == true) and k or (k .. '=' .. tostring(v)) end end\n"
+    "local function list(v) if type(v) == 'table' then return table.concat(v, ',') end return v end\n"
+    "local function common(p, o) add(p, 'times', o.times) add(p, 'dir', o.dir) end\n"
+    "function S:cut(o) local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
+    "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('cut', p)) end\n"
+    "function S:corrupt(o) local p = {} add(p, 'body', list(o.body_bytes)) add(p, 'bytes', list(o.bytes))\n"
+    "  add(p, 'random', o.random) if o.random and self:is_http() then add(p, 'body', true) end\n"
+    "  add(p, 'within', o.within) add(p, 'xor', o.xor) common(p, o) return self:fault(spec('corrupt', p)) end\n"
+    "function S:throttle(o) local p = {} add(p, 'rate', o.rate) common(p, o) return self:fault(spec('throttle', p)) end\n"
+    "function S:latency(o) local p = {} add(p, 'ms', o.ms) add(p, 'jitter', o.jitter) common(p, o) return self:fault(spec('latency', p)) end\n"
+    "function S:stall(o) o = o or {} local p = {} add(p, 'body', o.after_body_byte) add(p, 'bytes', o.after_byte)\n"
+    "  add(p, 'ms', o.ms) common(p, o) return self:fault(spec('stall', p)) end\n"
+    "function S:flap(o) local p = {} add(p, 'every', o.every) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('flap', p)) end\n"
+    "function S:drop(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-drop', p)) end\n"
+    "function S:delay(o) local p = {} add(p, 'topic', o.topic) add(p, 'ms', o.ms) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-delay', p)) end\n"
+    "function S:dup(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-dup', p)) end\n"
+    "function S:corrupt_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-corrupt', p)) end\n"
+    "function S:cut_after_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'nth', o.nth or 1) add(p, 'rst', o.rst) add(p, 'dir', o.dir) return self:fault(spec('mqtt-cut', p)) end\n"
+    "function S:reset() return self:fault('cut:ms=1,rst,times=0,dir=both') end\n";
+
+static int l_is_http(lua_State *L) {
+  stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
+  lua_pushboolean(L, u->s->http);
+  return 1;
+}
+
+static void push_stream(lua_State *L, nstream *s) {
+  stream_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+  u->s = s;
+  u->cursor = 0;
+  if (luaL_newmetatable(L, MT_STREAM)) {
+    static const luaL_Reg methods[] = {{"fault", l_fault},
+                                       {"clear", l_clear},
+                                       {"body_bytes", l_body_bytes},
+                                       {"wait_body_bytes", l_wait_body_bytes},
+                                       {"next_request", l_next_request},
+                                       {"port", l_port},
+                                       {"is_http", l_is_http},
+                                       {NULL, NULL}};
+    luaL_newlib(L, methods);
+    if (luaL_loadbuffer(L, net_lua, sizeof net_lua - 1, "=net") != LUA_OK) lua_error(L);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
+}
+
+static int l_net_clear(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  for (int i = 0; i < 2; i++) {
+    lua_getfield(L, 1, i ? "http" : "mqtt");
+    lua_getfield(L, -1, "clear");
+    lua_insert(L, -2);
+    lua_call(L, 1, 0);
+  }
+  return 0;
+}
+
+void netdev_push(lua_State *L, netdev *n) {
+  lua_createtable(L, 0, 3);
+  push_stream(L, &n->mqtt);
+  lua_setfield(L, -2, "mqtt");
+  push_stream(L, &n->http);
+  lua_setfield(L, -2, "http");
+  lua_pushcfunction(L, l_net_clear);
+  lua_setfield(L, -2, "clear");
+}

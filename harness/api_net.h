@@ -1,0 +1,47 @@
+/* api_net: the network between a device and the cloud, with faults (t.net).
+ *
+ * For each case, two netem proxies stand between the device under test and the
+ * cloud: one in front of the broker (MQTT view) and one in front of the firmware
+ * server (HTTP view). The device is given their ports ({mqtt_port}, {http_port})
+ * and the firmware URLs point at the HTTP one. They are opened when the case
+ * starts, with a seed derived from the run's seed and the case id (so a case
+ * replays alone exactly), and closed when it ends: faults never outlive a case.
+ *
+ * Lua: t.net.http / t.net.mqtt (streams) and t.net:clear(). A stream has
+ *   s:fault(spec)                    any fault in `otahil netem` SPEC syntax -> id
+ *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, times=}
+ *   s:corrupt{body_bytes={...} | bytes={...} | random=N, times=}
+ *   s:throttle{rate = 20000 | "20KB/s"}   s:latency{ms=, jitter=}
+ *   s:stall{after_body_byte= | after_byte= , ms=}   s:flap{every=, rst=}
+ *   s:drop{topic=, count=}  s:delay{topic=, ms=, count=}  s:dup{topic=, count=}
+ *   s:corrupt_publish{topic=, count=}  s:cut_after_publish{topic=, nth=}
+ *   s:reset()                        cut every open connection now
+ *   s:clear()                        remove this stream's faults
+ *   s:body_bytes()                   body bytes delivered to the device so far
+ *   s:wait_body_bytes(n [, {timeout=}]) -> true | nil, "timeout"
+ *   s:next_request{timeout=}         -> "http.request" event (method, path, range)
+ *   s:port()
+ * Every fault applied is a "fault" event with connection, direction, offsets and,
+ * for corruption, the old and new byte. */
+#ifndef OTAHIL_API_NET_H
+#define OTAHIL_API_NET_H
+
+#include "api.h"
+
+typedef struct netdev netdev;
+
+/* Opens both proxies on 127.0.0.1 free ports. Returns 0 or -1 with err. */
+int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const char *mqtt_host,
+                int mqtt_port, int http_port, uint64_t seed, netdev **out, char *err,
+                size_t errlen);
+int netdev_mqtt_port(const netdev *n);
+int netdev_http_port(const netdev *n);
+
+/* Removes every fault and closes both proxies (all connections are reset);
+ * no event is logged after this. Frees asynchronously. */
+void netdev_close(netdev *n);
+
+/* Pushes t.net. */
+void netdev_push(lua_State *L, netdev *n);
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The walking skeleton end to end: the qcloud suite against otadev passes; a
+# device with a defect is caught; deadlines, runaway scripts, bad input, exit
+# codes and Ctrl-C behave as documented.
+. "$(dirname "$0")/lib.sh"
+M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
+
+# 1. the suite passes against a correct device
+"$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --report "$WORK/good" --timeout-multiplier "$M" > "$WORK/good.txt" 2>&1
+rc=$?
+check "qcloud suite against otadev exits 0 (got $rc)" [ "$rc" -eq 0 ]
+check "every case passed" [ "$(outcome "$WORK/good" '*' | tr ' ' '\n' | sort -u)" = "PASS" ]
+check "junit.xml has a testcase per scenario" [ "$(grep -c '<testcase' "$WORK/good/junit.xml")" -eq "$(ls scenarios/qcloud/*.lua | wc -l)" ]
+check "junit.xml has no failure" [ "$(grep -c '<failure\|<error' "$WORK/good/junit.xml")" -eq 0 ]
+check "the event log holds HTTP requests, console lines and MQTT both ways" python3 -c "
+import json, sys
+kinds = {e['kind'] for s in json.load(open('$WORK/good/report.json'))['scenarios'] for e in s['events']}
+sys.exit(0 if {'http', 'console', 'mqtt.in', 'mqtt.out', 'power'} <= kinds else 1)"
+
+# 2. a device that skips the MD5 check is caught by the wrong-MD5 scenario, and only there
+lab_with_args "$WORK/no-md5.lua" --bug no-md5
+"$OTAHIL" run scenarios/qcloud --lab "$WORK/no-md5.lua" --report "$WORK/bug" --timeout-multiplier "$M" > "$WORK/bug.txt" 2>&1
+rc=$?
+check "no-md5 device: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "no-md5 device: wrong-MD5 scenario FAILs" [ "$(outcome "$WORK/bug" 'qcloud/08_wrong_md5@*')" = "FAIL" ]
+check "no-md5 device: happy path still PASSes" [ "$(outcome "$WORK/bug" 'qcloud/02_happy_path@*')" = "PASS" ]
+check "no-md5 device: the failure names the scenario line" grep -q "08_wrong_md5.lua:[0-9]*: device 'emu-qcloud' reported done" "$WORK/bug.txt"
+check "no-md5 device: junit has the failure" grep -q '<failure' "$WORK/bug/junit.xml"
+
+# 3. a wait without end is a TIMEOUT at the deadline; a runaway script an ERROR with file:line
+"$OTAHIL" run tests/fixtures/misc/endless_wait.lua tests/fixtures/misc/runaway.lua --lab lab/emulated.lua --report "$WORK/misc" > "$WORK/misc.txt" 2>&1
+rc=$?
+check "timeout/error fixtures: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "endless wait is TIMEOUT" [ "$(outcome "$WORK/misc" 'misc/endless_wait@*')" = "TIMEOUT" ]
+check "runaway loop is ERROR" [ "$(outcome "$WORK/misc" 'misc/runaway@*')" = "ERROR" ]
+check "runaway message names file and line" grep -q "runaway.lua:7: instruction budget" "$WORK/misc.txt"
+check "TIMEOUT is a junit error of type TIMEOUT" grep -q 'type="TIMEOUT"' "$WORK/misc/junit.xml"
+check "no otadev left after a timeout" bash -c "! pgrep -f '[o]tadev.*$WORK/misc' >/dev/null"
+
+# 4. errors found before running are exit 2 with a located one-line message
+"$OTAHIL" run tests/fixtures/bad --lab lab/emulated.lua --report "$WORK/bad" > "$WORK/bad.txt" 2>&1
+check "syntax error in a scenario: exit 2" [ $? -eq 2 ]
+check "syntax error names file:line" grep -q "syntax.lua:4:" "$WORK/bad.txt"
+printf 'device "x" { dialect = "qcloud", product = "P", device = "d", version = "1", cmd = {"x"}, colour = 1 }\n' > "$WORK/badlab.lua"
+"$OTAHIL" run scenarios/qcloud --lab "$WORK/badlab.lua" --report "$WORK/bad2" > "$WORK/bad2.txt" 2>&1
+check "unknown lab key: exit 2" [ $? -eq 2 ]
+check "unknown lab key is located" grep -q "badlab.lua:1: device 'x': key 'colour' is unknown" "$WORK/bad2.txt"
+"$OTAHIL" run scenarios/nothing-here --lab lab/emulated.lua --report "$WORK/bad3" > /dev/null 2>&1
+check "missing scenario path: exit 2" [ $? -eq 2 ]
+"$OTAHIL" run scenarios/qcloud --report "$WORK/bad4" > /dev/null 2>&1
+check "missing --lab: exit 2" [ $? -eq 2 ]
+"$OTAHIL" frobnicate > /dev/null 2>&1
+check "unknown command: exit 2" [ $? -eq 2 ]
+
+# 5. Ctrl-C: cleanup runs, the device is cut, reports are whole, exit 1
+"$OTAHIL" run tests/fixtures/interrupt --lab lab/emulated.lua --report "$WORK/int" > "$WORK/int.txt" 2>&1 &
+pid=$!
+for _ in $(seq 200); do pgrep -f "[o]tadev.*$WORK/int" >/dev/null && break; sleep 0.05; done
+sleep 0.2
+kill -INT $pid
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
+wait $pid
+rc=$?
+check "SIGINT: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "SIGINT: the running case is ERROR (interrupted)" [ "$(outcome "$WORK/int" 'interrupt/1_slow@*')" = "ERROR" ]
+check "SIGINT: the cases not run are SKIP" [ "$(outcome "$WORK/int" 'interrupt/2_*' | tr ' ' '\n' | sort -u)" = "SKIP" ]
+check "SIGINT: no otadev left" bash -c "! pgrep -f '[o]tadev.*$WORK/int' >/dev/null"
+check "SIGINT: junit.xml is whole" python3 -c "import xml.etree.ElementTree as E; E.parse('$WORK/int/junit.xml')"
+
+# 6. fw build and list
+"$OTAHIL" fw build --version 3.1.4 --size 4096 --fail-boot -o "$WORK/img.bin" > /dev/null
+check "fw build writes an image of the asked size" [ "$(stat -c %s "$WORK/img.bin")" -eq 4096 ]
+check "list names every scenario" [ "$("$OTAHIL" list scenarios/qcloud | wc -l)" -eq "$(ls scenarios/qcloud/*.lua | wc -l)" ]
+
+finish

@@ -1,0 +1,48 @@
+# Helpers for the netem end-to-end scripts: free ports, waits with deadlines, cleanup.
+set -u
+PIDS=()
+TMP=$(mktemp -d /tmp/netem-e2e.XXXXXX)
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_port PORT: until something accepts on 127.0.0.1:PORT, at most 5 s
+wait_port() {
+  python3 - "$1" <<'PY' || fail "nothing listens on port $1 after 5 s"
+import socket, sys, time
+end = time.time() + 5
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close(); sys.exit(0)
+    except OSError: time.sleep(0.05)
+sys.exit(1)
+PY
+}
+# start_netem NAME ARGS...: runs the proxy, output in $TMP/NAME.log, sets NETEM_PORT
+start_netem() {
+  local name=$1; shift
+  "$NETEM" --listen 127.0.0.1:0 "$@" > "$TMP/$name.log" 2> "$TMP/$name.err" &
+  NETEM_PID=$!
+  PIDS+=("$NETEM_PID")
+  local i
+  for i in $(seq 100); do
+    NETEM_PORT=$(awk 'NR==1 && $1=="listening" {split($2,a,":"); print a[2]}' "$TMP/$name.log")
+    [ -n "$NETEM_PORT" ] && return 0
+    kill -0 "$NETEM_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$TMP/$name.err" >&2
+  fail "netem $name did not start"
+}
+# stop_netem: SIGTERM, and the proxy must exit 0 (clean loop)
+stop_netem() {
+  kill -TERM "$NETEM_PID"
+  local rc=0
+  wait "$NETEM_PID" || rc=$?
+  [ "$rc" = 0 ] || fail "netem exited $rc after SIGTERM"
+}
