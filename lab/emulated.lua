@@ -17,7 +17,8 @@ device "emu-qcloud" {
           "--boot-ms", "{boot_ms}", "--burn-ms", "{burn_ms}",
           "--download-timeout", "{download_timeout}" },
   images = {
-    good = { ["2.0.0"] = otadev_image { version = "2.0.0", size = 256 * 1024 } },
+    good = { ["2.0.0"] = otadev_image { version = "2.0.0", size = 256 * 1024 },
+             ["3.0.0"] = otadev_image { version = "3.0.0", size = 256 * 1024 } },
     fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
     fail_burn = { version = "2.8.0", file = otadev_image { version = "2.8.0", size = 128 * 1024, fail_burn = true } },
   },

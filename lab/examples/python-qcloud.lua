@@ -1,0 +1,38 @@
+-- An independent Tencent (qcloud) device: tests/devices/qcloud_device.py, a
+-- Python program that shares no code and no image format with otadev. Running
+-- the qcloud suite against it shows the suite tests the dialect (seed 001), not
+-- our emulator. tests/e2e/test_pydevice.sh does exactly that.
+--
+-- A lab file cannot run programs, so make the images first, next to this file
+-- (paths below are relative to the lab file's folder):
+--   D=lab/examples; mkdir -p $D/fw
+--   PY="/usr/bin/python3 tests/devices/qcloud_device.py mkimage"
+--   $PY --version 2.0.0 --size 262144 -o $D/fw/qc-2.0.0.bin
+--   $PY --version 3.0.0 --size 262144 -o $D/fw/qc-3.0.0.bin
+--   $PY --version 2.9.0 --size 131072 --fail-boot -o $D/fw/qc-2.9.0-fail-boot.bin
+--   $PY --version 2.8.0 --size 131072 --fail-burn -o $D/fw/qc-2.8.0-fail-burn.bin
+-- then, from the source tree's root (the cmd's script path is relative to it):
+--   otahil run scenarios/qcloud --lab lab/examples/python-qcloud.lua --report out/
+
+device "py-qcloud" {
+  dialect = "qcloud",
+  product = "OTAHILPY01",
+  device = "py-qcloud",
+  version = "1.0.0",
+  kind = "process",
+  cmd = { "/usr/bin/python3", "tests/devices/qcloud_device.py", "run",
+          "--host", "{mqtt_host}", "--port", "{mqtt_port}",
+          "--product", "{product}", "--device", "{device}",
+          "--state", "{state_dir}", "--version", "{version}",
+          "--boot-ms", "{boot_ms}", "--burn-ms", "{burn_ms}",
+          "--download-timeout", "{download_timeout}" },
+  images = {
+    good = { ["2.0.0"] = "fw/qc-2.0.0.bin", ["3.0.0"] = "fw/qc-3.0.0.bin" },
+    fail_boot = { version = "2.9.0", file = "fw/qc-2.9.0-fail-boot.bin" },
+    fail_burn = { version = "2.8.0", file = "fw/qc-2.8.0-fail-burn.bin" },
+  },
+  -- seconds for the suite's waits; *_ms are the device's own knobs. Python
+  -- starts slower than otadev, hence a longer boot.
+  timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
+  features = { "power", "console" },
+}

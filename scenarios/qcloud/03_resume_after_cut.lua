@@ -1,0 +1,30 @@
+-- The connection breaks a third into the download: the device must resume with
+-- "Range: bytes=N-" (N > 0) from its breakpoint instead of starting over, so the
+-- bytes served add up to about one image, and the upgrade completes.
+local qcloud = require "qcloud"
+
+return {
+  name = "resume after a network cut: Range from the breakpoint",
+  timeout = 60,
+  requires = { "power" },
+  run = function(t)
+    local d = qcloud.attach(t)
+    d:expect_version(t.device.version)
+    local target, img = d:good_image()
+    local cut_at = img.size // 3
+    d:cut_download(img, cut_at)
+    d:push_update { image = img, version = target }
+    local first = d:next_request(img)
+    local served = first.sent
+    local again = d:next_request(img)
+    local from = qcloud.range_start(again)
+    t.expect(from > 0, ("device restarted from 0 after the cut (Range %s), expected bytes=N- with N > 0"):format(tostring(again.range)))
+    served = served + again.sent
+    d:expect_progress { state = "burning" }
+    d:expect_progress { state = "done" }
+    d:expect_version(target)
+    if t.net then served = t.net.http:body_bytes() end
+    t.expect(served <= img.size + img.size // 8,
+      ("%d bytes served for an image of %d: the device downloaded again what it had"):format(served, img.size))
+  end,
+}

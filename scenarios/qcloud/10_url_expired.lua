@@ -1,0 +1,21 @@
+-- The signed URL expired a minute ago, so the server answers 403: the device
+-- must report -3 (signature expired), which tells the cloud to sign again.
+local qcloud = require "qcloud"
+
+return {
+  name = "signed URL expired (403): -3",
+  timeout = 60,
+  requires = { "power" },
+  run = function(t)
+    local d = qcloud.attach(t)
+    d:expect_version(t.device.version)
+    local target, img = d:good_image()
+    d:push_update { image = img, version = target, url = t.fw:url(img, { expires_in = -60 }) }
+    d:expect_fail { code = -3 }
+    -- a freshly signed URL works
+    d:push_update { image = img, version = target, url = t.fw:url(img, { expires_in = 600 }) }
+    d:expect_progress { state = "burning" }
+    d:expect_progress { state = "done" }
+    d:expect_version(target)
+  end,
+}

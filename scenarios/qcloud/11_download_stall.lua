@@ -1,0 +1,22 @@
+-- The link goes silent in the middle of the download (connection still open):
+-- the device must give up with -1 (download timeout) within its own download
+-- timeout (timing.download_timeout in the lab), not hang forever.
+local qcloud = require "qcloud"
+
+return {
+  name = "download stalls: -1 within the download timeout",
+  timeout = 60,
+  requires = { "power" },
+  run = function(t)
+    local d = qcloud.attach(t)
+    d:expect_version(t.device.version)
+    local target, img = d:good_image()
+    d:stall_download(img, t.net and 4096 or 0)
+    d:push_update { image = img, version = target }
+    -- timeout plus one step of slack for reporting
+    d:expect_fail { code = -1, timeout = d.download_timeout + d.step_wait }
+    d:clear_faults(img)
+    d:power_cycle()
+    d:expect_version(t.device.version, { strict = true })
+  end,
+}

@@ -1,0 +1,31 @@
+-- The cloud (or anything on the topic) sends garbage: malformed JSON, missing
+-- fields, wrong types, a huge payload, binary bytes. The device must ignore
+-- each one (no progress report, no crash) and still upgrade on a good push.
+local qcloud = require "qcloud"
+
+return {
+  name = "garbage from the cloud is ignored, a good push still works",
+  timeout = 60,
+  requires = { "power" },
+  run = function(t)
+    local d = qcloud.attach(t)
+    d:expect_version(t.device.version)
+    local target, img = d:good_image()
+    local garbage = {
+      "{\"type\": \"update_firmware\", \"url\": ",
+      "not json at all",
+      "{\"type\": \"update_firmware\"}",
+      "{\"type\": \"update_firmware\", \"version\": \"" .. target .. "\"}",
+      json.encode { type = "update_firmware", file_size = "big", md5sum = 5, url = { 1 }, version = { x = 1 } },
+      "[1, 2, 3]",
+      "{\"type\": \"" .. string.rep("A", 256 * 1024) .. "\"}",
+      "\0\1\2\255\254{}}}",
+    }
+    for _, g in ipairs(garbage) do d:push_raw(g) end
+    d:push_update { image = img, version = target }
+    d:expect_progress { state = "downloading" }
+    d:expect_progress { state = "burning" }
+    d:expect_progress { state = "done" }
+    d:expect_version(target)
+  end,
+}
