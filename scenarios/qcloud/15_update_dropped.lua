@@ -16,7 +16,7 @@ return {
     d:push_update { image = img, version = target }
     net.mqtt:reset()
     d:expect_version(t.device.version, { strict = true })
-    local req = t.fw:next_request { name = img.name, timeout = 0.5 }
+    local req = t.fw:next_request { name = img.name, timeout = 0.3 }
     t.expect(req == nil, "the device downloaded firmware it was never sent")
     net:clear()
     d:upgrade(target, img)

@@ -56,7 +56,7 @@ LAB=$WORK/selftest.lua
       fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
       fail_burn = { version = "2.8.0", file = otadev_image { version = "2.8.0", size = 128 * 1024, fail_burn = true } },
     },
-    timing = { boot = 2, step = 4, download_timeout = 1, boot_ms = 100, burn_ms = 300 },
+    timing = { boot = 1.5, step = 3, download_timeout = 1, boot_ms = 50, burn_ms = 200 },
     features = { "power", "console" },
   }
 end
