@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errmsg.h"
@@ -23,9 +24,16 @@ typedef struct attempt {
   uint64_t got;    /* body bytes written during this attempt */
   int checked;     /* the response status was looked at */
   int64_t range_start; /* from Content-Range, -1 if absent */
-  int oversize, io_error, stopped, restart;
+  int oversize, io_error, stopped, restart, stalled;
+  double last_byte; /* monotonic seconds of the last body byte (or of the start) */
   char why[160];
 } attempt;
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static size_t on_header(char *buf, size_t size, size_t n, void *arg) {
   attempt *a = arg;
@@ -112,6 +120,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg) {
   }
   a->offset += len;
   a->got += len;
+  a->last_byte = mono_s();
   /* Report from here too: a fast transfer may finish between two xferinfo calls. */
   if (a->o->progress && a->o->progress(a->o->ctx, a->offset, a->o->size)) {
     a->stopped = 1;
@@ -126,6 +135,12 @@ static int on_xfer(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t u
   attempt *a = arg;
   if (a->o->progress && a->o->progress(a->o->ctx, a->offset, a->o->size)) {
     a->stopped = 1;
+    return 1;
+  }
+  /* Our own "no byte for stall_s" clock: curl's LOW_SPEED_* averages over its
+   * window and notices a stall seconds late. */
+  if (a->o->stall_s > 0 && mono_s() - a->last_byte >= (double)a->o->stall_s) {
+    a->stalled = 1;
     return 1;
   }
   return 0;
@@ -204,12 +219,8 @@ static att_result run_attempt(const download_opts *o, download_status *st, uint6
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &a);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "otadev/0.1");
-  if (o->stall_s > 0) {
-    /* "No byte for stall_s seconds": below 1 byte/s for that long. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o->stall_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->stall_s);
-  }
+  if (o->stall_s > 0) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->stall_s);
+  a.last_byte = mono_s();
   CURLcode rc = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -267,7 +278,7 @@ static att_result run_attempt(const download_opts *o, download_status *st, uint6
     errmsg(msg, msglen, "HTTP %ld", code);
     return ATT_RETRY;
   }
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
+  if (a.stalled || rc == CURLE_OPERATION_TIMEDOUT) {
     console_log("download stalled: no byte for %ld s at offset=%llu", o->stall_s,
                 (unsigned long long)a.offset);
     errmsg(msg, msglen, "time_out: no byte for %ld s at offset %llu", o->stall_s,
