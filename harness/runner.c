@@ -68,6 +68,12 @@ struct runner {
   int internal_error;
   double t0;
   uv_signal_t sigint, sigterm;
+  /* Reports are rewritten whole after each case, but at most once per
+   * max(1 s, 20 x the last rewrite's cost): rewriting every case's events after
+   * each of hundreds of cases would cost O(n^2) and keep a core busy. */
+  uv_timer_t report_timer;
+  double last_write, write_cost;
+  int reports_dirty;
 };
 
 static double mono(void) {
@@ -154,6 +160,9 @@ static rt *new_rt(runner *rn, evlog *log, char *err, size_t errlen) {
 
 static void write_reports(runner *rn) {
   char path[PATH_MAX], err[512];
+  double t = mono();
+  rn->reports_dirty = 0;
+  uv_timer_stop(&rn->report_timer);
   cJSON *sum = cJSON_GetObjectItemCaseSensitive(rn->doc, "summary");
   int counts[5] = {0};
   cJSON *arr = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
@@ -182,6 +191,25 @@ static void write_reports(runner *rn) {
     fprintf(stderr, "otahil: %s\n", err);
     rn->internal_error = 1;
   }
+  rn->last_write = mono();
+  rn->write_cost = rn->last_write - t;
+}
+
+static void on_report_timer(uv_timer_t *t) {
+  runner *rn = t->data;
+  if (rn->reports_dirty) write_reports(rn);
+}
+
+/* The run document changed: rewrite the reports now, or soon (see runner). */
+static void reports_changed(runner *rn) {
+  double gap = rn->write_cost * 20 > 1.0 ? rn->write_cost * 20 : 1.0;
+  double wait = rn->last_write + gap - mono();
+  if (wait <= 0) {
+    write_reports(rn);
+    return;
+  }
+  if (!rn->reports_dirty) uv_timer_start(&rn->report_timer, on_report_timer, (uint64_t)(wait * 1000) + 1, 0);
+  rn->reports_dirty = 1;
 }
 
 static void record(kase *k) {
@@ -212,7 +240,7 @@ static void record(kase *k) {
     cJSON_AddArrayToObject(c, "events");
   }
   cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), c);
-  write_reports(rn);
+  reports_changed(rn);
   printf("%-7s %s (%.2f s)%s%s\n", outcome_names[k->out], k->id, k->duration,
          k->message ? "\n        " : "", k->message ? k->message : "");
   if (k->out != O_PASS && k->out != O_SKIP) printf("        log: %s\n", logpath);
@@ -565,6 +593,8 @@ int runner_run(const runner_opts *o) {
   char **files = NULL;
   size_t nfiles = 0;
   uv_loop_init(&rn->loop);
+  uv_timer_init(&rn->loop, &rn->report_timer);
+  rn->report_timer.data = rn;
   rn->devices = calloc(rn->lab->count, sizeof *rn->devices);
   for (size_t i = 0; i < rn->lab->count; i++) {
     rn->devices[i] = device_new(&rn->loop, &rn->lab->devices[i], err, sizeof err);
@@ -669,6 +699,7 @@ out:
   }
   for (size_t i = 0; rn->devices && i < rn->lab->count; i++) device_free(rn->devices[i]);
   if (rn->broker) broker_stop(rn->broker, 3.0);
+  uv_close((uv_handle_t *)&rn->report_timer, NULL);
   /* let every close callback run; a handle left open here is a bug */
   uv_run(&rn->loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&rn->loop) != 0) {
