@@ -20,7 +20,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB] [--broker mqtt://host:port]\n"
-          "                  [--seed N] [--timeout-multiplier X] [-j N]\n"
+          "                  [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
           "       otahil list PATH... [--filter GLOB]\n"
           "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
           "       otahil netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt] --fault SPEC...\n"
@@ -35,6 +35,8 @@ static void usage(FILE *f) {
           "  --seed N                seed of every random fault (recorded in the report)\n"
           "  --timeout-multiplier X  scale every deadline and wait (slow machines, sanitizers)\n"
           "  -j N                    run up to N cases at once (on different devices)\n"
+          "  --shard I/N             run only part I of N (cases dealt round-robin after --filter),\n"
+          "                          so N machines share a suite\n"
           "list     prints the scenarios and their names without running anything\n"
           "fw build makes an image that the emulator otadev understands\n"
           "netem    runs the fault-injection proxy alone (see otahil netem --help)\n"
@@ -82,6 +84,20 @@ static int parse_u64(const char *s, unsigned long long *out) {
   return 0;
 }
 
+/* "I/N" with 1 <= I <= N <= 1000. */
+static int parse_shard(const char *s, int *index, int *count) {
+  char *end = NULL;
+  errno = 0;
+  long i = strtol(s, &end, 10);
+  if (errno || end == s || *end != '/') return -1;
+  const char *n_s = end + 1;
+  long n = strtol(n_s, &end, 10);
+  if (errno || end == n_s || *end || n < 1 || n > 1000 || i < 1 || i > n) return -1;
+  *index = (int)i;
+  *count = (int)n;
+  return 0;
+}
+
 static int cmd_run(int argc, char **argv, int list_only) {
   static const struct option opts[] = {{"lab", required_argument, 0, 'l'},
                                        {"report", required_argument, 0, 'r'},
@@ -90,6 +106,7 @@ static int cmd_run(int argc, char **argv, int list_only) {
                                        {"seed", required_argument, 0, 's'},
                                        {"timeout-multiplier", required_argument, 0, 't'},
                                        {"jobs", required_argument, 0, 'j'},
+                                       {"shard", required_argument, 0, 'S'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   runner_opts o = {0};
@@ -124,6 +141,12 @@ static int cmd_run(int argc, char **argv, int list_only) {
         return EXIT_USAGE;
       }
       o.jobs = (int)u;
+      break;
+    case 'S':
+      if (parse_shard(optarg, &o.shard_index, &o.shard_count) != 0) {
+        fprintf(stderr, "otahil: --shard '%s': expected I/N with 1 <= I <= N, e.g. 2/4\n", optarg);
+        return EXIT_USAGE;
+      }
       break;
     case 'h': usage(stdout); return EXIT_PASS;
     default: usage(stderr); return EXIT_USAGE;

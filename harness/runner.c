@@ -488,6 +488,7 @@ static int parse_broker(const char *url, char *host, size_t hlen, int *port) {
 /* Loads every scenario once, so that a broken file is exit 2 before anything runs. */
 static int collect(runner *rn, char **files, size_t nfiles, char *err, size_t errlen) {
   rn->cases = calloc(nfiles * (rn->lab->count ? rn->lab->count : 1) + 1, sizeof *rn->cases);
+  size_t matched = 0; /* cases the filter kept, in file order: --shard deals them round-robin */
   for (size_t i = 0; i < nfiles; i++) {
     evlog *log = evlog_new();
     rt *R = new_rt(rn, log, err, errlen);
@@ -504,6 +505,9 @@ static int collect(runner *rn, char **files, size_t nfiles, char *err, size_t er
       kase *k = &rn->cases[rn->ncases];
       snprintf(k->id, sizeof k->id, "%s/%s@%s", sc.suite, sc.base, ld->name);
       if (rn->o->filter && fnmatch(rn->o->filter, k->id, 0) != 0) continue;
+      if (rn->o->shard_count &&
+          matched++ % (size_t)rn->o->shard_count != (size_t)(rn->o->shard_index - 1))
+        continue;
       k->rn = rn;
       k->idx = rn->ncases++;
       k->dev = rn->devices[d];

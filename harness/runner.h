@@ -16,6 +16,8 @@ typedef struct runner_opts {
   const char *lab_file;
   const char *report_dir;
   const char *filter;     /* glob on case ids, or NULL */
+  int shard_index;        /* --shard I/N: run only the I-th (1-based) of N round-robin parts */
+  int shard_count;        /* 0: no sharding */
   const char *broker_url; /* mqtt://host:port, or NULL to spawn mosquitto */
   uint64_t seed;
   double timeout_multiplier;

@@ -72,4 +72,16 @@ check "SIGINT: junit.xml is whole" python3 -c "import xml.etree.ElementTree as E
 check "fw build writes an image of the asked size" [ "$(stat -c %s "$WORK/img.bin")" -eq 4096 ]
 check "list names every scenario" [ "$("$OTAHIL" list scenarios/qcloud | wc -l)" -eq "$(ls scenarios/qcloud/*.lua | wc -l)" ]
 
+# 7. --shard I/N deals the filtered cases round-robin: the parts are disjoint and cover them all
+for i in 1 2; do
+  "$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --filter 'qcloud/0[189]_*' --shard $i/2 \
+    --report "$WORK/shard$i" > /dev/null 2>&1
+done
+ids() { python3 -c "import json,sys; print(' '.join(s['id'] for s in json.load(open(sys.argv[1]))['scenarios']))" "$1/report.json"; }
+check "shard 1/2 runs the 1st and 3rd case" [ "$(ids "$WORK/shard1")" = "qcloud/01_version_after_boot@emu-qcloud qcloud/09_url_not_found@emu-qcloud" ]
+check "shard 2/2 runs the 2nd case" [ "$(ids "$WORK/shard2")" = "qcloud/08_wrong_md5@emu-qcloud" ]
+"$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --shard 3/2 --report "$WORK/shard3" > "$WORK/shard3.txt" 2>&1
+check "--shard 3/2: exit 2" [ $? -eq 2 ]
+check "--shard 3/2: says what is expected" grep -q "expected I/N" "$WORK/shard3.txt"
+
 finish
