@@ -1,6 +1,8 @@
 /* netem_bench: figures for the proxy (prints them; not a timed test).
  *   1. throughput of a 256 MiB HTTP download through netem-standalone --http (no fault)
- *      against the same download direct, in one run, as a ratio (goal >= 0.9)
+ *      against the same download direct, in one run, as a ratio (goal >= 0.9): the median
+ *      of interleaved rounds, also through the copy path (--no-splice), with the CPU time
+ *      each path costs (the endpoints are this process's two threads; the proxy its own)
  *   2. added latency of an MQTT publish through netem-standalone --mqtt: p50 and p99 of
  *      publish->delivery through the proxy minus direct (goal p99 < 0.5 ms)
  *   3. memory (VmRSS) of the proxy process with 100 open connections
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,8 +94,9 @@ struct child {
   int port;
 };
 
-/* Starts netem-standalone and reads its "listening HOST:PORT" line. */
-static struct child start_netem(const char *view, int upstream) {
+/* Starts netem-standalone and reads its "listening HOST:PORT" line. extra: NULL or one more
+ * option. */
+static struct child start_netem(const char *view, int upstream, const char *extra) {
   int pfd[2];
   if (pipe(pfd)) die("pipe");
   char up[64];
@@ -102,7 +106,7 @@ static struct child start_netem(const char *view, int upstream) {
     dup2(pfd[1], 1);
     close(pfd[0]);
     execl(NETEM_STANDALONE, "netem-standalone", "--listen", "127.0.0.1:0", "--upstream", up, view, "--quiet",
-          (char *)NULL);
+          extra, (char *)NULL);
     _exit(127);
   }
   close(pfd[1]);
@@ -130,6 +134,29 @@ static void stop(struct child c) {
   waitpid(c.pid, &st, 0);
 }
 
+/* CPU seconds (user + system) a process used so far; this process: both threads. */
+static double cpu_s(pid_t pid) {
+  if (pid == 0) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  }
+  char path[64], text[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = 0;
+  /* fields 14 and 15 (utime, stime in clock ticks) after the ")" that ends the name */
+  char *p = strrchr(text, ')');
+  for (int field = 2; p && field < 14; field++) p = strchr(p + 1, ' ');
+  if (!p) return -1;
+  char *end;
+  double ut = (double)strtoull(p + 1, &end, 10), st = (double)strtoull(end, NULL, 10);
+  return (ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static long rss_kib(pid_t pid) {
   char path[64], line[256];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -140,6 +167,16 @@ static long rss_kib(pid_t pid) {
     if (strncmp(line, "VmRSS:", 6) == 0) v = strtol(line + 6, NULL, 10);
   fclose(f);
   return v;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ---- 1. throughput ---- */
@@ -241,38 +278,56 @@ static int mqtt_connect(int port, const char *id) {
   return fd;
 }
 
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
   g_bytes = mib << 20;
 
-  /* 1. throughput */
+  /* 1. throughput: direct, through the proxy, through its copy path; rounds interleaved so
+     that the machine's other load falls on all three alike; the median of each */
   int hport;
   g_http_listen = listen_any(&hport);
   pthread_t th;
   pthread_create(&th, NULL, http_server, NULL);
-  struct child px = start_netem("--http", hport);
-  download(hport); /* warm-up, both paths */
+  struct child px = start_netem("--http", hport, NULL);
+  struct child pc = start_netem("--http", hport, "--no-splice");
+  download(hport); /* warm-up, every path */
   download(px.port);
-  double direct = 1e9, proxied = 1e9;
-  for (int i = 0; i < 3; i++) { /* best of 3, interleaved */
-    double d = download(hport), p = download(px.port);
-    if (d < direct) direct = d;
-    if (p < proxied) proxied = p;
+  download(pc.port);
+  enum { ROUNDS = 7 };
+  double t[3][ROUNDS], cpu_ends[3][ROUNDS], cpu_proxy[3][ROUNDS];
+  for (int i = 0; i < ROUNDS; i++) {
+    for (int path = 0; path < 3; path++) {
+      int port = path == 0 ? hport : path == 1 ? px.port : pc.port;
+      pid_t ppid = path == 1 ? px.pid : pc.pid;
+      double e0 = cpu_s(0), p0 = path ? cpu_s(ppid) : 0;
+      t[path][i] = download(port);
+      cpu_ends[path][i] = cpu_s(0) - e0;
+      cpu_proxy[path][i] = path ? cpu_s(ppid) - p0 : 0;
+    }
   }
   long rss_after_dl = rss_kib(px.pid);
   stop(px);
-  printf("throughput: %zu MiB direct %.3f s (%.0f MiB/s), through proxy %.3f s (%.0f MiB/s), ratio %.2f (goal >= 0.9)\n",
-         mib, direct, (double)mib / direct, proxied, (double)mib / proxied, direct / proxied);
+  stop(pc);
+  double tm[3], best[3], ce[3], cp[3];
+  for (int path = 0; path < 3; path++) {
+    tm[path] = median(t[path], ROUNDS);
+    best[path] = t[path][0]; /* sorted by median() */
+    ce[path] = median(cpu_ends[path], ROUNDS);
+    cp[path] = median(cpu_proxy[path], ROUNDS);
+  }
+  printf("throughput: %zu MiB, median of %d rounds: direct %.3f s (%.0f MiB/s), through proxy %.3f s (%.0f MiB/s), "
+         "ratio %.2f (goal >= 0.9); best of %d: ratio %.2f\n",
+         mib, ROUNDS, tm[0], (double)mib / tm[0], tm[1], (double)mib / tm[1], tm[0] / tm[1], ROUNDS, best[0] / best[1]);
+  printf("copy path (--no-splice): %.3f s (%.0f MiB/s), ratio %.2f\n", tm[2], (double)mib / tm[2], tm[0] / tm[2]);
+  printf("cpu seconds per download (median): direct: endpoints %.3f; through proxy: endpoints %.3f + proxy %.3f; "
+         "copy path: endpoints %.3f + proxy %.3f\n",
+         ce[0], ce[1], cp[1], ce[2], cp[2]);
   printf("proxy RSS after the downloads: %ld KiB\n", rss_after_dl);
 
   /* 3. memory at 100 open connections (to an upstream that accepts and holds) */
-  px = start_netem("--http", hport);
+  px = start_netem("--http", hport, NULL);
   usleep(100000);
   long rss0 = rss_kib(px.pid);
   int fds[100];
@@ -304,7 +359,7 @@ int main(int argc, char **argv) {
     execl(MOSQUITTO, "mosquitto", "-c", conf, (char *)NULL);
     _exit(127);
   }
-  px = start_netem("--mqtt", mport);
+  px = start_netem("--mqtt", mport, NULL);
   int sub = mqtt_connect(mport, "bench-sub");
   uint8_t b[64], out[128];
   size_t k = 0;

@@ -1,5 +1,6 @@
 /* otahil: the command line. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -218,6 +219,10 @@ static int cmd_fw(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  /* A peer that closed its socket must be an EPIPE on that connection, not the
+   * end of the run (libuv writes with write(2); netem splices). Children get
+   * the default back: uv_spawn resets every signal in the child. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage(stderr);
     return EXIT_USAGE;

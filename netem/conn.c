@@ -175,6 +175,8 @@ void conn__close(struct conn *c, int reset, const char *why) {
   p->nconns--;
   for (struct fault *f = p->faults; f; f = f->next) stage_corrupt_conn_closed(f, c);
   stage_mqtt_conn_closed(c);
+  splice__release(&c->up); /* its dups would keep the sockets open past the close */
+  splice__release(&c->down);
   close_tcp(c, &c->client, reset);
   close_tcp(c, &c->upstream, reset && c->connected);
   uv_close((uv_handle_t *)&c->cut_timer, on_closed);
@@ -240,6 +242,8 @@ void conn__cut(struct conn *c, int rst) {
   c->cut_rst = rst;
   conn__read_stop(&c->up);
   conn__read_stop(&c->down);
+  splice__release(&c->up);
+  splice__release(&c->down);
   close_tcp(c, &c->upstream, rst && c->connected);
   if (rst) {
     c->cut_deadline = uv_hrtime() + 1000000000ull;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "appendf.h"
+
 static const struct {
   enum netem_fault_kind kind;
   const char *name;
@@ -288,13 +290,7 @@ int netem_fault_check(const struct netem_fault *f, char *err, size_t errlen) {
 
 char *netem_fault_describe(const struct netem_fault *f, char *buf, size_t size) {
   size_t n = 0;
-#define PUT(...)                                                          \
-  do {                                                                    \
-    if (n < size) {                                                       \
-      int w = snprintf(buf + n, size - n, __VA_ARGS__);                   \
-      if (w > 0) n += (size_t)w;                                          \
-    }                                                                     \
-  } while (0)
+#define PUT(...) netem_appendf(buf, size, &n, __VA_ARGS__)
   if (size == 0) return buf;
   buf[0] = 0;
   PUT("%s:", netem_fault_kind_name(f->kind));

@@ -349,6 +349,28 @@ size_t http_view_step(http_view *v, const uint8_t *data, size_t len, struct http
   return n;
 }
 
+uint64_t http_view_blind(const http_view *v, int *is_body) {
+  *is_body = v->st != S_RAW;
+  switch (v->st) {
+  case S_BODY_LEN:
+  case S_CHUNK_DATA: return v->remaining;
+  case S_BODY_EOF:
+  case S_RAW: return UINT64_MAX;
+  default: *is_body = 0; return 0;
+  }
+}
+
+int http_view_skip(http_view *v, size_t len) {
+  int is_body;
+  if (len > http_view_blind(v, &is_body)) return -1;
+  /* in these states http_view_step() counts bytes and never reads them */
+  while (len > 0) {
+    struct http_seg seg;
+    len -= http_view_step(v, NULL, len, &seg);
+  }
+  return 0;
+}
+
 int http_view_eof(http_view *v) {
   switch (v->st) {
   case S_HEAD:

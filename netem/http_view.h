@@ -55,6 +55,16 @@ void http_view_free(http_view *v);
  * number of bytes consumed (== seg->len). */
 size_t http_view_step(http_view *v, const uint8_t *data, size_t len, struct http_seg *seg);
 
+/* How many of the next bytes are known to be body (or unparsed) bytes that the view
+ * does not need to see: the rest of a Content-Length body or of a chunk, UINT64_MAX for
+ * a body delimited by the close or after an error, 0 while a head or chunk framing is
+ * next. *is_body says whether they are body bytes. Lets a caller forward them unseen. */
+uint64_t http_view_blind(const http_view *v, int *is_body);
+
+/* Consumes len bytes unseen (len <= http_view_blind()): the same state as http_view_step()
+ * over them. Returns 0, or -1 (nothing consumed) if len is more than that. */
+int http_view_skip(http_view *v, size_t len);
+
 /* The end of the stream. Returns 0, or -1 if it cut a message short (then
  * http_view_error() says so); a body delimited by the close ends normally. */
 int http_view_eof(http_view *v);

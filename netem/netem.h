@@ -81,6 +81,9 @@ struct netem_proxy_opts {
   void *user;
   size_t high_water;         /* bytes queued per direction before reading stops; 0 = 1 MiB */
   uint64_t progress_step;    /* emit BODY_PROGRESS every this many body bytes; 0 = never */
+  int no_splice;             /* never use the zero-copy path (splice(2)), e.g. to compare.
+                                It is used only while the proxy has no fault, and only if
+                                the process ignores or blocks SIGPIPE. */
 };
 
 /* Starts listening. On success *out is the proxy (owned by the caller until
@@ -128,5 +131,8 @@ int netem_proxy_unwatch(netem_proxy *p, uint32_t id);
 
 /* Number of open connections. */
 size_t netem_proxy_conn_count(const netem_proxy *p);
+
+/* Bytes forwarded by the zero-copy path since open (tests, benchmarks). */
+uint64_t netem_proxy_spliced(const netem_proxy *p);
 
 #endif

@@ -24,7 +24,7 @@ struct cli {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: otahil netem --listen HOST:PORT --upstream HOST:PORT [--http|--mqtt]\n"
-          "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet]\n"
+          "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]\n"
           "\n"
           "Runs the fault-injecting proxy alone: point a device at --listen; every connection\n"
           "is forwarded to --upstream with the faults applied. Events are printed one per line.\n"
@@ -35,6 +35,8 @@ static void usage(FILE *out) {
           "  --seed N              seed for all randomness (default: from the clock; printed)\n"
           "  --progress BYTES      print body progress every BYTES delivered (--http)\n"
           "  --quiet               print only the listening line and faults applied\n"
+          "  --no-splice           always copy through user space (by default, while no fault\n"
+          "                        is set, bodies and raw streams go socket to socket with splice)\n"
           "\n%s",
           netem_fault_help());
 }
@@ -116,6 +118,8 @@ int netem_cli_main(int argc, char **argv) {
       o.view = NETEM_VIEW_MQTT;
     } else if (strcmp(a, "--quiet") == 0) {
       quiet = 1;
+    } else if (strcmp(a, "--no-splice") == 0) {
+      o.no_splice = 1;
     } else if (strcmp(a, "--fault") == 0 && val) {
       /* "--fault SPEC...": SPECs until the next option */
       while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {

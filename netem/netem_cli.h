@@ -1,7 +1,7 @@
 /* netem_cli: `otahil netem ...`, the proxy run alone (for a real board on the bench).
  *
  *   netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt]
- *         [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet]
+ *         [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]
  *
  * Prints "listening 127.0.0.1:PORT" (PORT 0 picks a free one), then one line per event
  * on stdout, until SIGINT or SIGTERM. argv[0] is "netem". Returns the exit status:

@@ -6,6 +6,10 @@
  *   place) -> queue of entries (data, or cut/stall markers) -> pipe__pump(): time stages
  *   (stall, latency via not_before, throttle via pacing) -> uv_write.
  * Reading stops while queued + in-flight bytes exceed the high-water mark.
+ *
+ * While the proxy has no fault and the view needs only byte counts (an HTTP body of known
+ * length, a raw stream), a direction takes the zero-copy path instead (splice_path.c):
+ * src -> kernel pipe -> dst with splice(2), driven by uv_poll; any fault brings it back.
  */
 #ifndef OTAHIL_NETEM_INT_H
 #define OTAHIL_NETEM_INT_H
@@ -60,6 +64,21 @@ struct span_meta {
 
 struct conn;
 
+/* The zero-copy path of one direction (splice_path.c). */
+struct splice_path {
+  int on;               /* active: the tcp read is stopped, the polls drive the direction */
+  int have_pipe;        /* pipe_fd is open (kept for the connection's life) */
+  int pipe_fd[2];
+  size_t cap;           /* the pipe's capacity */
+  size_t in_pipe;       /* bytes read from src and not yet written to dst */
+  uint64_t budget;      /* bytes that may still be read unseen; UINT64_MAX: no limit */
+  int is_body;          /* what is in the pipe is HTTP body (counts as delivered) */
+  int done;             /* never again on this direction: src ended, or no fd was left */
+  uv_poll_t *prd, *pwr; /* on dups of the src and dst fds (libuv owns the originals) */
+  int src_fd, dst_fd;   /* the dups, valid while prd / pwr exist */
+  int rd_events, wr_events;
+};
+
 struct dir {
   struct conn *c;
   enum netem_dir which;  /* NETEM_DIR_UP or NETEM_DIR_DOWN */
@@ -80,6 +99,7 @@ struct dir {
   uint64_t tb_next;      /* throttle: earliest time of the next slice */
   uv_shutdown_t shut_req;
   uint64_t rng;          /* jitter */
+  struct splice_path sp;
 };
 
 struct delayed; /* stage_mqtt.c */
@@ -159,6 +179,8 @@ struct netem_proxy {
   struct watch *watches;
   uint32_t next_watch_id;
   uv_timer_t watch_timer;
+  int splice_ok;          /* the zero-copy path may be used (see splice_path.c) */
+  uint64_t spliced;       /* bytes it forwarded */
   int handles;
   int closing;
   void (*close_done)(void *);
@@ -171,6 +193,8 @@ void proxy__event_init(struct netem_event *ev, enum netem_event_kind kind, struc
 void proxy__body_delivered(struct netem_proxy *p, uint64_t n);
 void proxy__handle_closed(struct netem_proxy *p);
 int proxy__fault_available(const struct fault *f);
+/* Starts a one-shot timer that fires no earlier than ms after now (cut:ms, mqtt-delay). */
+void proxy__timer_start_after(uv_timer_t *t, uv_timer_cb cb, uint64_t ms);
 int proxy__fault_applies(const struct fault *f, const struct dir *d);
 uint64_t proxy__rng_seed(const struct netem_proxy *p, uint64_t a, uint64_t b);
 
@@ -198,6 +222,25 @@ void pipe__push_marker(struct dir *d, struct qent *marker);
 void pipe__pump(struct dir *d);
 void pipe__arm(struct dir *d, uint64_t due_ns);
 void pipe__drop_markers(struct dir *d, uint32_t fault_id);
+
+/* Queues bytes that were already counted by the view, with no position stage (what the
+ * zero-copy path had in its pipe when it stopped). Takes a chunk reference. */
+int pipe__requeue(struct dir *d, struct chunk *ch, size_t len, int is_body);
+
+/* splice_path.c */
+/* Starts the zero-copy path if the direction may take it (called when its queue is empty). */
+void splice__try(struct dir *d);
+/* Whether it could take the next bytes once the queue is written: the read path stops
+ * reading then, so that it copies no more than it must. */
+int splice__ready(const struct dir *d);
+/* Back to the read path: the pipe's bytes are queued, reading restarts (caller pumps). */
+void splice__leave(struct dir *d);
+/* Stops the path and drops what is in its pipe (the connection is closing or cut). */
+void splice__release(struct dir *d);
+/* Closes the pipe (the connection is freed). */
+void splice__free(struct dir *d);
+/* Whether the process lets the path run (SIGPIPE ignored or blocked). */
+int splice__allowed(void);
 
 /* rng.c: splitmix64 */
 uint64_t rng_next(uint64_t *state);

@@ -55,6 +55,7 @@ int pipe__init(struct dir *d, struct conn *c, enum netem_dir which) {
 }
 
 void pipe__free(struct dir *d) {
+  splice__free(d);
   http_view_free(d->hv);
   mqtt_frame_free(d->mf);
   d->hv = NULL;
@@ -85,6 +86,19 @@ static void enqueue(struct dir *d, struct qent *e) {
 }
 
 void pipe__push_marker(struct dir *d, struct qent *m) { enqueue(d, m); }
+
+int pipe__requeue(struct dir *d, struct chunk *ch, size_t len, int is_body) {
+  struct qent *e = calloc(1, sizeof *e);
+  if (!e) return UV_ENOMEM;
+  e->kind = Q_DATA;
+  e->chunk = ch;
+  ch->refs++;
+  e->p = ch->data;
+  e->len = len;
+  e->is_body = is_body;
+  enqueue(d, e);
+  return 0;
+}
 
 void pipe__drop_markers(struct dir *d, uint32_t fault_id) {
   struct qent **ep = &d->qhead, *last = NULL;
@@ -244,7 +258,7 @@ void pipe__input(struct dir *d, struct chunk *ch, uint8_t *data, size_t len) {
     pipe__bytes(d, ch, data, len, m);
   }
   if (c->closing) return;
-  if (d->queued + d->inflight > p->high_water) conn__read_stop(d);
+  if (d->queued + d->inflight > p->high_water || splice__ready(d)) conn__read_stop(d);
   pipe__pump(d);
 }
 
@@ -334,6 +348,10 @@ static void pop(struct dir *d) {
 
 void pipe__pump(struct dir *d) {
   struct conn *c = d->c;
+  if (d->sp.on) {
+    if (!c->p->faults) return; /* the zero-copy path moves the bytes */
+    splice__leave(d);          /* a fault: from now on the bytes pass the stages */
+  }
   if (c->closing || !c->connected || c->cutting) return;
   uint64_t now = uv_hrtime();
   struct qent *e;
@@ -389,4 +407,5 @@ void pipe__pump(struct dir *d) {
       if (c->up.shut == 2 && c->down.shut == 2) conn__close(c, 0, "closed by both peers");
     }
   }
+  if (!d->qhead && !d->inflight) splice__try(d);
 }

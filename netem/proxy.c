@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "netem_int.h"
 
 #define ERR(...) \
@@ -45,13 +46,7 @@ static const char *kind_name(enum netem_event_kind k) {
 
 char *netem_event_format(const struct netem_event *ev, char *buf, size_t size) {
   size_t n = 0;
-#define PUT(...)                                               \
-  do {                                                         \
-    if (n < size) {                                            \
-      int w = snprintf(buf + n, size - n, __VA_ARGS__);        \
-      if (w > 0) n += (size_t)w;                               \
-    }                                                          \
-  } while (0)
+#define PUT(...) netem_appendf(buf, size, &n, __VA_ARGS__)
   if (size == 0) return buf;
   buf[0] = 0;
   PUT("%s %s conn=%llu", ev->stream ? ev->stream : "-", kind_name(ev->kind), (unsigned long long)ev->conn_id);
@@ -92,6 +87,13 @@ uint64_t proxy__rng_seed(const struct netem_proxy *p, uint64_t a, uint64_t b) {
   uint64_t s = p->seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full);
   (void)rng_next(&s);
   return s;
+}
+
+void proxy__timer_start_after(uv_timer_t *t, uv_timer_cb cb, uint64_t ms) {
+  /* The loop's clock is cached at the start of its turn and counts whole ms (floored):
+     refreshed, plus 1 ms, the timer never fires before ms have really passed. */
+  uv_update_time(t->loop);
+  uv_timer_start(t, cb, ms + 1, 0);
 }
 
 int proxy__fault_available(const struct fault *f) { return f->times == 0 || f->fired < f->times; }
@@ -166,6 +168,7 @@ int netem_proxy_unwatch(netem_proxy *p, uint32_t id) {
 }
 
 size_t netem_proxy_conn_count(const netem_proxy *p) { return p->nconns; }
+uint64_t netem_proxy_spliced(const netem_proxy *p) { return p->spliced; }
 int netem_proxy_port(const netem_proxy *p) { return p->port; }
 
 /* ---- open / close ---- */
@@ -252,6 +255,7 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
   p->high_water = o->high_water ? o->high_water : 1024 * 1024;
   p->progress_step = o->progress_step;
   p->next_progress = o->progress_step;
+  p->splice_ok = !o->no_splice && splice__allowed();
   uv_tcp_init(loop, &p->listener);
   p->listener.data = p;
   uv_timer_init(loop, &p->watch_timer);

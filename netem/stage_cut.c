@@ -85,5 +85,5 @@ void stage_cut_timer_start(struct fault *f) {
   uv_timer_init(f->p->loop, f->timer);
   f->timer->data = f;
   f->p->handles++;
-  uv_timer_start(f->timer, timer_cb, f->f.ms, 0);
+  proxy__timer_start_after(f->timer, timer_cb, f->f.ms);
 }

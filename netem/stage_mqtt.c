@@ -114,7 +114,7 @@ static void hold(struct dir *d, struct fault *f, struct chunk *ch, uint64_t off)
   conn__ref(d->c);
   dl->next = d->c->delayed;
   d->c->delayed = dl;
-  uv_timer_start(&dl->timer, delayed_timer_cb, f->f.ms, 0);
+  proxy__timer_start_after(&dl->timer, delayed_timer_cb, f->f.ms);
 }
 
 void stage_mqtt_flush_delayed(struct conn *c, uint32_t fault_id) {

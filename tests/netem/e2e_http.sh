@@ -57,4 +57,38 @@ a=$(offsets 42); b=$(offsets 42); c=$(offsets 43)
 [ "$a" = "$b" ] || fail "same seed, different corruption: '$a' vs '$b'"
 [ "$a" != "$c" ] || fail "another seed gave the same corruption"
 pass "seed 42 twice: same 5 bytes ($a); seed 43 differs"
+# 5. cut at a time: a slow stream is closed ~T ms after the fault was added, not before
+cat > "$TMP/slow.py" <<'PY'
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 400000\r\n\r\n")
+        for i in range(400):  # 1000 bytes every 10 ms: 4 s for the whole body
+            c.sendall(b"s" * 1000); time.sleep(0.01)
+    except OSError: pass
+    c.close()
+PY
+SPORT=$(free_port)
+python3 "$TMP/slow.py" "$SPORT" > "$TMP/slow.log" 2>&1 &
+PIDS+=($!)
+wait_port "$SPORT"
+T=300
+start_netem timecut --upstream 127.0.0.1:$SPORT --http --fault "cut:ms=$T"
+rc=0; $CURL -o "$TMP/slow.bin" "http://127.0.0.1:$NETEM_PORT/slow" || rc=$?
+size=$(stat -c %s "$TMP/slow.bin")
+[ $rc = 18 ] || fail "cut:ms=$T: curl exit $rc, want 18 (partial file: the stream was cut)"
+[ "$size" -gt 0 ] && [ "$size" -lt 400000 ] || fail "cut:ms=$T: got $size body bytes"
+# the proxy's event times: when the fault was added, when it cut
+t_add=$(awk '/fault=1:cut action=added/ {print $1; exit}' "$TMP/timecut.log")
+t_cut=$(awk '/fault=1:cut action=fin/ {print $1; exit}' "$TMP/timecut.log")
+[ -n "$t_add" ] && [ -n "$t_cut" ] || fail "cut:ms=$T: events missing: $(cat "$TMP/timecut.log")"
+ms=$(awk -v a="$t_cut" -v b="$t_add" 'BEGIN { printf "%d", (a - b) * 1000 }')
+[ "$ms" -ge $T ] || fail "cut:ms=$T: cut after $ms ms, before its time"
+[ "$ms" -lt $((T + 700)) ] || fail "cut:ms=$T: cut after $ms ms, long after its time"
+stop_netem
+pass "cut:ms=$T: the slow stream was cut $ms ms after the fault was added, with $size of 400000 body bytes"
 echo "e2e_http: all passed"

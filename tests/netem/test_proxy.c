@@ -2,6 +2,7 @@
  * upstream and a raw TCP client in the test, the proxy between them. Each test ends by
  * closing everything and asserting the loop has no live handle left. */
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,7 +487,100 @@ START_TEST(bad_faults_are_refused_and_close_with_open_conns) {
 }
 END_TEST
 
+/* ------------------------------------------------ the zero-copy path (splice) */
+
+static int conns_zero(void *arg) { return netem_proxy_conn_count(arg) == 0; }
+
+START_TEST(splice_forwards_bodies_and_parses_every_head) {
+  /* no fault: bodies go socket to socket, yet every head is parsed and counted */
+  struct fx f;
+  fx_open(&f, 0);
+  struct client c;
+  size_t a = 8u << 20, b = 3000000;
+  size_t expect = head_len(a) + a + head_len(20) + head_len(b) + b;
+  client_start(&c, &f.loop, netem_proxy_port(f.p),
+               "GET /8388608 HTTP/1.1\r\n\r\nHEAD /20 HTTP/1.1\r\n\r\nGET /3000000 HTTP/1.1\r\n\r\n", expect);
+  ck_assert(run_until(&f, client_done, &c, 20000));
+  ck_assert_int_eq(c.done, 3);
+  ck_assert_uint_eq(c.len, expect);
+  size_t pos = 0;
+  check_response(&c, &pos, a, NULL, 0, 0);
+  char hdr[128];
+  snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n");
+  ck_assert_mem_eq(c.got + pos, hdr, strlen(hdr));
+  pos += strlen(hdr);
+  check_response(&c, &pos, b, NULL, 0, 0);
+  ck_assert_int_eq(f.ev.requests, 3);
+  ck_assert_int_eq(f.ev.responses, 3);
+  ck_assert_uint_eq(netem_proxy_body_delivered(f.p), a + b);
+  /* all but what the read path took with each head (one read of 256 KiB at most: once the
+     view is in a body, it stops reading and the zero-copy path takes over) */
+  uint64_t spliced = netem_proxy_spliced(f.p);
+  ck_assert_msg(spliced >= a + b - 2 * 262144 && spliced <= a + b, "spliced %llu of %zu body bytes",
+                (unsigned long long)spliced, a + b);
+  /* a client that leaves in the middle: the proxy notices and closes the connection */
+  struct client c2;
+  client_start(&c2, &f.loop, netem_proxy_port(f.p), "GET /33554432 HTTP/1.1\r\n\r\n", 1u << 20);
+  ck_assert(run_until(&f, client_done, &c2, 10000));
+  ck_assert(run_until(&f, conns_zero, f.p, 5000));
+  ck_assert_uint_gt(netem_proxy_spliced(f.p), spliced);
+  free(c.got);
+  free(c2.got);
+  fx_close(&f);
+}
+END_TEST
+
+struct midway {
+  struct fx *f;
+  uint64_t spliced_at_fault;
+  int added;
+};
+
+static void add_fault_midway(netem_proxy *p, uint64_t delivered, void *user) {
+  struct midway *m = user;
+  char err[256];
+  (void)delivered;
+  /* called from inside the zero-copy path, which must hand over to the stages at once */
+  ck_assert_int_eq(netem_fault_add_spec(p, "corrupt:body=10000000,12000000,xor=0xff", NULL, err, sizeof err), 0);
+  m->spliced_at_fault = netem_proxy_spliced(p);
+  m->added = 1;
+}
+
+START_TEST(fault_added_midway_applies_at_its_offsets) {
+  struct fx f;
+  fx_open(&f, 0);
+  struct midway m = {&f, 0, 0};
+  ck_assert_int_eq(netem_proxy_watch_body(f.p, 2u << 20, add_fault_midway, &m, NULL), 0);
+  size_t size = 16u << 20;
+  struct client c;
+  client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /16777216 HTTP/1.1\r\n\r\n", head_len(size) + size);
+  ck_assert(run_until(&f, client_done, &c, 20000));
+  ck_assert_int_eq(m.added, 1);
+  ck_assert_uint_gt(m.spliced_at_fault, 1u << 20);        /* the path was on until then */
+  ck_assert_uint_eq(netem_proxy_spliced(f.p), m.spliced_at_fault); /* and off after */
+  size_t pos = 0, bad[] = {10000000, 12000000};
+  check_response(&c, &pos, size, bad, 2, 0xff);
+  ck_assert_int_eq(f.ev.corrupt, 2);
+  ck_assert_int_eq(f.ev.corrupt_body[0], 10000000);
+  ck_assert_int_eq(f.ev.corrupt_body[1], 12000000);
+  ck_assert_uint_eq(netem_proxy_body_delivered(f.p), size);
+  /* the fault gone, the path comes back */
+  netem_fault_clear(f.p);
+  struct client c2;
+  client_start(&c2, &f.loop, netem_proxy_port(f.p), "GET /4000000 HTTP/1.1\r\n\r\n", head_len(4000000) + 4000000);
+  ck_assert(run_until(&f, client_done, &c2, 20000));
+  pos = 0;
+  check_response(&c2, &pos, 4000000, NULL, 0, 0);
+  ck_assert_uint_gt(netem_proxy_spliced(f.p), m.spliced_at_fault + 3000000);
+  free(c.got);
+  free(c2.got);
+  fx_close(&f);
+}
+END_TEST
+
 int main(void) {
+  /* as netem-standalone does: the zero-copy path runs only when SIGPIPE is ignored */
+  signal(SIGPIPE, SIG_IGN);
   Suite *s = suite_create("netem_proxy");
   TCase *tc = tcase_create("proxy");
   tcase_set_timeout(tc, 30);
@@ -496,6 +590,8 @@ int main(void) {
   tcase_add_test(tc, stall_applies_backpressure);
   tcase_add_test(tc, throttle_and_latency);
   tcase_add_test(tc, bad_faults_are_refused_and_close_with_open_conns);
+  tcase_add_test(tc, splice_forwards_bodies_and_parses_every_head);
+  tcase_add_test(tc, fault_added_midway_applies_at_its_offsets);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
