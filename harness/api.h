@@ -16,6 +16,7 @@ typedef struct api_env {
   const char *mqtt_host; /* the broker the cloud's clients use */
   int mqtt_port;
   void *runner;          /* opaque to the modules; used by api_device/api_fw */
+  char log_path[1024];   /* the case's log (logs/<id>.log), named in FAIL messages; "" if none */
 } api_env;
 void api_env_set(lua_State *L, api_env *env);
 api_env *api_env_get(lua_State *L);

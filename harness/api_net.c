@@ -89,13 +89,15 @@ static void on_event(const struct netem_event *e, void *user) {
 }
 
 static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devname, int http,
-                       const char *host, int port, uint64_t seed, char *err, size_t errlen) {
+                       const char *listen_host, int listen_port, const char *host, int port,
+                       uint64_t seed, char *err, size_t errlen) {
   s->owner = n;
   s->http = http;
   snprintf(s->name, sizeof s->name, "%s/%s", devname, http ? "http" : "mqtt");
   struct netem_proxy_opts o = {0};
   o.name = s->name;
-  o.listen_host = "127.0.0.1";
+  o.listen_host = listen_host;
+  o.listen_port = listen_port;
   o.upstream_host = host;
   o.upstream_port = port;
   o.view = http ? NETEM_VIEW_HTTP : NETEM_VIEW_MQTT;
@@ -107,18 +109,21 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
   return rc == 0 ? 0 : -1;
 }
 
-int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const char *mqtt_host,
-                int mqtt_port, int http_port, uint64_t seed, netdev **out, char *err,
-                size_t errlen) {
+int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const netdev_listen *at,
+                const char *mqtt_host, int mqtt_port, int http_port, uint64_t seed, netdev **out,
+                char *err, size_t errlen) {
+  static const netdev_listen loopback = {"127.0.0.1", 0, 0};
+  if (!at) at = &loopback;
   netdev *n = calloc(1, sizeof *n);
   if (!n) abort();
   n->log = log;
-  if (open_stream(loop, n, &n->mqtt, name, 0, mqtt_host, mqtt_port, seed, err, errlen) != 0) {
+  if (open_stream(loop, n, &n->mqtt, name, 0, at->host, at->mqtt_port, mqtt_host, mqtt_port, seed,
+                  err, errlen) != 0) {
     free(n);
     return -1;
   }
-  if (open_stream(loop, n, &n->http, name, 1, "127.0.0.1", http_port, seed ^ 0x9E3779B97F4A7C15ULL,
-                  err, errlen) != 0) {
+  if (open_stream(loop, n, &n->http, name, 1, at->host, at->http_port, "127.0.0.1", http_port,
+                  seed ^ 0x9E3779B97F4A7C15ULL, err, errlen) != 0) {
     n->log = NULL;
     n->closing_left = 1;
     netem_proxy_close(n->mqtt.p, (void (*)(void *))free, n);

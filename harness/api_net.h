@@ -30,10 +30,18 @@
 
 typedef struct netdev netdev;
 
-/* Opens both proxies on 127.0.0.1 free ports. Returns 0 or -1 with err. */
-int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const char *mqtt_host,
-                int mqtt_port, int http_port, uint64_t seed, netdev **out, char *err,
-                size_t errlen);
+/* Where the proxies listen: a numeric address and a port each (0: a free one). */
+typedef struct netdev_listen {
+  const char *host;
+  int mqtt_port, http_port;
+} netdev_listen;
+
+/* Opens both proxies where `at` says (NULL: 127.0.0.1, free ports), forwarding
+ * to the broker at mqtt_host:mqtt_port and the firmware server on 127.0.0.1:
+ * http_port. Returns 0 or -1 with err. */
+int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const netdev_listen *at,
+                const char *mqtt_host, int mqtt_port, int http_port, uint64_t seed, netdev **out,
+                char *err, size_t errlen);
 int netdev_mqtt_port(const netdev *n);
 int netdev_http_port(const netdev *n);
 

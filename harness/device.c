@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_uart.h"
+#include "lab_console.h"
 #include "uart_console.h"
-#include "power_process.h"
+#include "device_power.h"
 
 #define MT "otahil.device"
 
@@ -16,9 +18,9 @@ struct device {
   const lab_device *lab;
   console *con;
   int slave_fd;
-  power_process *pp;
+  device_power *pw;
   evlog *log; /* the owning case's log, or NULL */
-  int cutting;
+  uint64_t case_start; /* console stream offset where the case began */
 };
 
 typedef struct dev_ud {
@@ -48,20 +50,38 @@ static void on_line(void *arg, const char *line, size_t len) {
   evlog_commit(d->log);
 }
 
-static void on_power_exit(void *arg, int64_t status, int sig) {
+/* The console port went away (a gap starts) and came back: times in the case's clock. */
+static void on_console_down(void *arg, const char *why, uint64_t offset) {
   device *d = arg;
   if (!d->log) return;
-  console_flush(d->con);
-  cJSON *ev = evlog_add(d->log, "power");
+  cJSON *ev = evlog_add(d->log, "console.down");
   cJSON_AddStringToObject(ev, "device", d->lab->name);
-  cJSON_AddStringToObject(ev, "state", "off");
-  cJSON_AddStringToObject(ev, "how", d->cutting ? "cut" : "exited");
-  if (!d->cutting) {
-    cJSON_AddNumberToObject(ev, "status", (double)status);
-    if (sig) cJSON_AddNumberToObject(ev, "signal", sig);
-  }
-  d->cutting = 0;
+  cJSON_AddStringToObject(ev, "port", console_describe(d->con));
+  cJSON_AddStringToObject(ev, "why", why);
+  cJSON_AddNumberToObject(ev, "offset", (double)(offset - d->case_start));
   evlog_commit(d->log);
+}
+
+static void on_console_up(void *arg, const console_gap *g) {
+  device *d = arg;
+  if (!d->log) return;
+  double now = (double)uv_hrtime() / 1e9, t = evlog_now(d->log);
+  cJSON *ev = evlog_add(d->log, "console.gap");
+  cJSON_AddStringToObject(ev, "device", d->lab->name);
+  cJSON_AddStringToObject(ev, "port", console_describe(d->con));
+  cJSON_AddNumberToObject(ev, "down", t - (now - g->down_at));
+  cJSON_AddNumberToObject(ev, "up", t - (now - g->up_at));
+  cJSON_AddNumberToObject(ev, "seconds", g->up_at - g->down_at);
+  /* bytes captured in this case before the gap; the stream goes on from there */
+  cJSON_AddNumberToObject(ev, "bytes_before", g->offset > d->case_start ? (double)(g->offset - d->case_start) : 0);
+  cJSON_AddStringToObject(ev, "why", g->why);
+  evlog_commit(d->log);
+}
+
+/* Before a process device's "off" event: its last console lines come first. */
+static void flush_console(void *arg) {
+  device *d = arg;
+  console_flush(d->con);
 }
 
 device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t errlen) {
@@ -72,85 +92,65 @@ device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t err
   }
   d->loop = loop;
   d->lab = lab;
-  if (console_open_pty(loop, on_line, d, &d->con, &d->slave_fd, err, errlen) != 0) {
+  console_config cc;
+  lab_console_config(lab->spec, &cc);
+  console_callbacks cb = {on_line, on_console_down, on_console_up, d};
+  if (console_open(loop, &cc, &cb, &d->con, err, errlen) != 0) {
+    free(d);
+    return NULL;
+  }
+  d->slave_fd = console_slave_fd(d->con); /* -1 (no stdio) unless the console is a pty */
+  d->pw = device_power_new(loop, lab, flush_console, d, err, errlen);
+  if (!d->pw) {
+    console_close(d->con);
     free(d);
     return NULL;
   }
   return d;
 }
 
-/* Expands {name} placeholders; returns a malloc'd string or NULL (unknown name in *bad). */
-static char *expand(const char *s, const device_vars *v, char *bad, size_t badlen) {
-  size_t cap = strlen(s) + 256, n = 0;
-  char *out = malloc(cap);
-  if (!out) abort();
-  while (*s) {
-    const char *close = *s == '{' ? strchr(s, '}') : NULL;
-    const char *val = NULL;
-    if (close) {
-      size_t klen = (size_t)(close - s - 1);
-      for (int i = 0; i < v->n; i++)
-        if (strlen(v->keys[i]) == klen && memcmp(v->keys[i], s + 1, klen) == 0) val = v->values[i];
-      if (!val) {
-        snprintf(bad, badlen, "%.*s", (int)klen, s + 1);
-        free(out);
-        return NULL;
-      }
-    }
-    size_t add = val ? strlen(val) : 1;
-    if (n + add + 1 > cap) {
-      cap = (n + add + 1) * 2;
-      out = realloc(out, cap);
-      if (!out) abort();
-    }
-    if (val) {
-      memcpy(out + n, val, add);
-      s = close + 1;
-    } else {
-      out[n] = *s++;
-    }
-    n += add;
-  }
-  out[n] = 0;
-  return out;
-}
-
 int device_attach(device *d, evlog *log, const device_vars *vars, char *err, size_t errlen) {
-  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d->lab->spec, "cmd");
-  int argc = cJSON_GetArraySize(cmd);
-  char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  if (!argv) abort();
-  int i = 0, rc = 0;
-  for (const cJSON *a = cmd->child; a; a = a->next, i++) {
-    char bad[64];
-    argv[i] = expand(a->valuestring, vars, bad, sizeof bad);
-    if (!argv[i]) {
-      snprintf(err, errlen, "device '%s': cmd uses the unknown placeholder {%s}", d->lab->name, bad);
-      rc = -1;
-      break;
-    }
+  int rc = device_power_attach(d->pw, log, vars, d->slave_fd, err, errlen);
+  if (rc == 0) d->log = log;
+  if (rc == 0) { /* the case's console starts here; older bytes were saved with their case */
+    d->case_start = console_bytes(d->con);
+    uart_capture_forget(console_capture(d->con), d->case_start);
   }
-  if (rc == 0) {
-    if (d->pp) power_process_free(d->pp);
-    d->pp = power_process_new(d->loop, argv, d->slave_fd, on_power_exit, d);
-    d->log = log;
-  }
-  for (int k = 0; k < argc; k++) free(argv[k]);
-  free(argv);
   return rc;
 }
 
-int device_power_cut(device *d) {
-  if (!d->pp || !power_process_is_on(d->pp)) return 0;
-  d->cutting = 1;
-  power_process_off(d->pp, 0, 0);
-  return 1;
+int device_save_console(device *d, const char *path, char *err, size_t errlen) {
+  console_flush(d->con);
+  size_t len;
+  const char *p = uart_capture_peek(console_capture(d->con), d->case_start, &len, NULL);
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  int ok = f && fwrite(p, 1, len, f) == len;
+  if (f && fclose(f) != 0) ok = 0;
+  if (!ok) {
+    snprintf(err, errlen, "%s: cannot write the console of device '%s'", tmp, d->lab->name);
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    snprintf(err, errlen, "%s: cannot rename into place", path);
+    return -1;
+  }
+  return 0;
 }
 
-int device_is_on(const device *d) { return d->pp && power_process_is_on(d->pp); }
+int device_power_cut(device *d) {
+  device_power_cleanup(d->pw);
+  return !device_power_settled(d->pw);
+}
+
+int device_is_on(const device *d) { return device_power_is_on(d->pw); }
+int device_settled(const device *d) { return device_power_settled(d->pw); }
+unsigned device_cleanup_ms(const device *d) { return device_power_cleanup_ms(d->pw); }
 
 void device_detach(device *d) {
   console_flush(d->con);
+  device_power_detach(d->pw);
   d->log = NULL;
 }
 
@@ -160,7 +160,7 @@ const lab_device *device_lab(const device *d) { return d->lab; }
 void device_free(device *d) {
   if (!d) return;
   d->log = NULL;
-  power_process_free(d->pp);
+  device_power_free(d->pw);
   console_close(d->con);
   free(d);
 }
@@ -169,58 +169,12 @@ void device_free(device *d) {
 
 static dev_ud *check(lua_State *L) { return luaL_checkudata(L, 1, MT); }
 
-static void power_event(device *d, const char *state, const char *how) {
-  cJSON *ev = evlog_add(d->log, "power");
-  cJSON_AddStringToObject(ev, "device", d->lab->name);
-  cJSON_AddStringToObject(ev, "state", state);
-  cJSON_AddStringToObject(ev, "how", how);
-  evlog_commit(d->log);
-}
-
-static int l_power_on(lua_State *L) {
-  dev_ud *u = check(L);
-  device *d = u->d;
-  if (!d->log) return luaL_error(L, "device '%s' is not attached to this scenario", d->lab->name);
-  if (power_process_is_on(d->pp)) return 0;
-  char err[512];
-  if (power_process_on(d->pp, err, sizeof err) != 0) {
-    luaL_where(L, 1);
-    return luaL_error(L, "%sdevice '%s': power on: %s", lua_tostring(L, -1), d->lab->name, err);
-  }
-  power_event(d, "on", "process");
-  return 0;
-}
-
-static int l_power_off(lua_State *L) {
-  dev_ud *u = check(L);
-  device *d = u->d;
-  int graceful = 0;
-  if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "graceful");
-    graceful = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
-  double timeout = api_optnumfield(L, 2, "timeout", 5);
-  if (!d->pp || !power_process_is_on(d->pp)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  size_t *cur = lua_newuserdatauv(L, sizeof *cur, 0);
-  *cur = evlog_count(d->log);
-  d->cutting = 1;
-  power_event(d, "cutting", graceful ? "graceful" : "cut");
-  power_process_off(d->pp, graceful, 2000);
-  api_match *m = api_match_new();
-  api_match_str(m, "kind", "power");
-  api_match_str(m, "device", d->lab->name);
-  api_match_str(m, "state", "off");
-  return api_wait_event(L, m, cur, timeout);
-}
-
-static int l_is_on(lua_State *L) {
-  lua_pushboolean(L, device_is_on(check(L)->d));
-  return 1;
-}
+/* power: see device_power.h */
+static int l_power_on(lua_State *L) { return device_power_l_on(L, check(L)->d->pw); }
+static int l_power_off(lua_State *L) { return device_power_l_off(L, check(L)->d->pw); }
+static int l_power_cycle(lua_State *L) { return device_power_l_cycle(L, check(L)->d->pw); }
+static int l_power_state(lua_State *L) { return device_power_l_state(L, check(L)->d->pw); }
+static int l_is_on(lua_State *L) { return device_power_l_is_on(L, check(L)->d->pw); }
 
 static int l_console_next(lua_State *L) {
   dev_ud *u = check(L);
@@ -253,9 +207,10 @@ static int l_send(lua_State *L) {
   dev_ud *u = check(L);
   size_t len;
   const char *s = luaL_checklstring(L, 2, &len);
-  if (console_write(u->d->con, s, len) != 0) {
+  char err[300];
+  if (console_send(u->d->con, s, len, err, sizeof err) != 0) {
     lua_pushnil(L);
-    lua_pushliteral(L, "console write failed");
+    lua_pushstring(L, err);
     return 2;
   }
   lua_pushboolean(L, 1);
@@ -286,15 +241,20 @@ void device_push(lua_State *L, device *d) {
   api_push_json(L, d->lab->spec, 0);
   lua_pushstring(L, d->lab->name);
   lua_setfield(L, -2, "name");
+  api_uart_push(L, d->con, d->lab->name, d->case_start, lab_console_death(d->lab->spec));
+  lua_setfield(L, -2, "uart");
   lua_setiuservalue(L, -2, 1);
   if (luaL_newmetatable(L, MT)) {
     static const luaL_Reg methods[] = {{"power_on", l_power_on},
                                        {"power_off", l_power_off},
+                                       {"power_cycle", l_power_cycle},
+                                       {"power_state", l_power_state},
                                        {"is_on", l_is_on},
                                        {"console_next", l_console_next},
                                        {"send", l_send},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
+    device_power_wrap(L, -1);
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, l_index);
     lua_setfield(L, -2, "__index");

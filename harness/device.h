@@ -4,11 +4,15 @@
  * the device's events (power, console lines) go into that case's event log.
  * Lua (t.device): the lab declaration's fields (name, product, device, version,
  * images, timing, features) plus
- *   dev:power_on()                     start the device (process: spawn its cmd)
+ *   dev:power_on{timeout=}             start the device (process: spawn its cmd)
  *   dev:power_off{graceful=false, timeout=5}   cut power; waits until it is off
+ *   dev:power_cycle{delay=0, timeout=} off, delay seconds, on
+ *   dev:power_state{timeout=}          "on" | "off" | "unknown" (a board's driver may not tell)
  *   dev:is_on()
+ *   (power of process devices and boards: device_power.h)
  *   dev:console_next{re= | contains=, timeout=10} -> event | nil, "timeout"
  *   dev:send(text)                     write to its console
+ *   dev.uart                           its console as a raw stream (api_uart.h)
  */
 #ifndef OTAHIL_DEVICE_H
 #define OTAHIL_DEVICE_H
@@ -35,14 +39,23 @@ device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t err
  * Returns 0 or -1 with err (an unknown placeholder). */
 int device_attach(device *d, evlog *log, const device_vars *vars, char *err, size_t errlen);
 
-/* Cuts power (SIGKILL) if on. Returns 1 while a process is still to be reaped. */
+/* Cuts power (SIGKILL, or a board's driver off) if on. Returns 1 while a process
+ * is still to be reaped or a driver call is running. */
 int device_power_cut(device *d);
 int device_is_on(const device *d);
+/* 1 when the cleanup is over: no process to reap, no power call running. */
+int device_settled(const device *d);
+/* Milliseconds a board's cleanup may need beyond a process device's. */
+unsigned device_cleanup_ms(const device *d);
 
 /* Unbinds from the case (after the process is reaped). */
 void device_detach(device *d);
 const char *device_name(const device *d);
 const lab_device *device_lab(const device *d);
+
+/* Writes the raw console bytes of the current case (since device_attach) to
+ * `path`, atomically. Returns 0 or -1 with err. */
+int device_save_console(device *d, const char *path, char *err, size_t errlen);
 
 /* Closes the console and frees once reaped; the loop must run afterwards. */
 void device_free(device *d);

@@ -14,6 +14,9 @@
 
 #include "api.h"
 #include "fwimage.h"
+#include "lab_console.h"
+#include "lab_network.h"
+#include "lab_power.h"
 
 #define LAB_KEY "otahil.lab"
 
@@ -26,7 +29,7 @@ typedef struct loader {
 static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", NULL};
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
-                                          "env", NULL};
+                                          "env", "power", "console", "network", NULL};
 
 static loader *get_loader(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LAB_KEY);
@@ -129,17 +132,10 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
     list_of(dialects, keys, sizeof keys);
     dev_error(L, name, line, "dialect '%s' is unknown (%s)", dialect, keys);
   }
-  cJSON *kind = cJSON_GetObjectItemCaseSensitive(spec, "kind");
-  if (!kind) kind = cJSON_AddStringToObject(spec, "kind", "process");
-  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "process") != 0)
-    dev_error(L, name, line, "kind '%s' is unknown (process)",
-              cJSON_IsString(kind) ? kind->valuestring : "?");
-  cJSON *cmd = cJSON_GetObjectItemCaseSensitive(spec, "cmd");
-  if (!cmd) dev_error(L, name, line, "key 'cmd' is missing (a process device needs its command)");
-  if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) == 0)
-    dev_error(L, name, line, "cmd must be a non-empty list of strings");
-  for (cJSON *a = cmd->child; a; a = a->next)
-    if (!cJSON_IsString(a)) dev_error(L, name, line, "cmd must hold only strings");
+  /* kind, cmd and power (lab_power.c) */
+  if (lab_power_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
+  if (lab_console_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
+  if (lab_network_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   cJSON *g = cJSON_GetObjectItemCaseSensitive(spec, "graceful");
   if (g && !cJSON_IsBool(g)) dev_error(L, name, line, "graceful must be true or false");
   cJSON *img = cJSON_GetObjectItemCaseSensitive(spec, "images");

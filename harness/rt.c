@@ -1,6 +1,7 @@
 #include "rt.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <lualib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -527,9 +528,13 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
     return n;
   }
   t->wait = w;
-  if (timeout_s >= 0) {
-    double ms = rt_scale(R, timeout_s) * 1000.0;
-    uv_timer_start(&w->timer, rt__timer_cb, ms < 0 ? 0 : (uint64_t)ms, 0);
+  /* +inf waits for ever (until the scenario's deadline); a negative or NaN
+   * timeout (a deadline already past, computed by a library) times out at
+   * once, never waits for ever */
+  if (!(isinf(timeout_s) && timeout_s > 0)) {
+    double ms = timeout_s > 0 ? rt_scale(R, timeout_s) * 1000.0 : 0;
+    if (!(ms <= 1e15)) ms = 1e15; /* ~31000 years; keeps the cast defined */
+    uv_timer_start(&w->timer, rt__timer_cb, (uint64_t)ms, 0);
   }
   return lua_yield(L, 0);
 }

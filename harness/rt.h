@@ -75,7 +75,8 @@ typedef int (*rt_check_fn)(rt_wait *w, lua_State *co, int timed_out);
 
 /* The whole of a waiting API call: `return rt_wait_yield(L, check, data, free_data, timeout)`.
  * Checks once at once (no yield if already satisfied), else yields to the loop.
- * timeout < 0 waits for ever (only for tests of the deadline). Data is freed with
+ * timeout = +INFINITY waits for ever (until the scenario's deadline); a negative
+ * or NaN timeout times out at once (a deadline already past). Data is freed with
  * free_data when the wait ends or is cancelled. */
 int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
                   double timeout_s);

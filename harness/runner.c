@@ -16,6 +16,7 @@
 #include "api.h"
 #include "api_fw.h"
 #include "api_net.h"
+#include "api_serial.h"
 #include "broker.h"
 #include "device.h"
 #include "fwserver.h"
@@ -45,6 +46,7 @@ typedef struct kase {
   evlog *log;
   rt *R;
   netdev *net;
+  serialdev *serial; /* the module-MCU line (api_serial.h) */
   api_env env;
   uv_timer_t *timer; /* the deadline, then the cleanup limit */
   double t0, duration;
@@ -226,6 +228,9 @@ static void record(kase *k) {
   char logpath[PATH_MAX], err[512];
   snprintf(logpath, sizeof logpath, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
   cJSON_AddStringToObject(c, "log", logpath);
+  char conpath[PATH_MAX]; /* the raw console, saved by case_finish */
+  snprintf(conpath, sizeof conpath, "%s/logs/%s.console", rn->o->report_dir, k->safe_id);
+  if (k->log && access(conpath, F_OK) == 0) cJSON_AddStringToObject(c, "console", conpath);
   if (k->log) {
     cJSON *events = evlog_array(k->log);
     cJSON_AddItemReferenceToObject(c, "events", events);
@@ -295,9 +300,21 @@ static void case_cleanup(kase *k) {
   /* faults end with the case, whatever its outcome */
   netdev_close(k->net);
   k->net = NULL;
+  serialdev_close(k->serial);
+  k->serial = NULL;
   device_power_cut(k->dev);
   uv_timer_stop(k->timer);
-  uv_timer_start(k->timer, on_cleanup_limit, CLEANUP_TIMEOUT_MS, 0);
+  uv_timer_start(k->timer, on_cleanup_limit, CLEANUP_TIMEOUT_MS + device_cleanup_ms(k->dev), 0);
+}
+
+/* The device's raw console of the case, next to its log (logs/<id>.console). */
+static void save_console(kase *k) {
+  char path[PATH_MAX], err[600];
+  snprintf(path, sizeof path, "%s/logs/%s.console", k->rn->o->report_dir, k->safe_id);
+  if (device_save_console(k->dev, path, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    k->rn->internal_error = 1;
+  }
 }
 
 static void case_finish(kase *k) {
@@ -308,6 +325,7 @@ static void case_finish(kase *k) {
     if (strcmp(cJSON_GetObjectItemCaseSensitive(ev, "kind")->valuestring, "fw.serve") == 0)
       fwserver_remove(rn->fw, cJSON_GetObjectItemCaseSensitive(ev, "name")->valuestring);
   }
+  if (k->R) save_console(k); /* it was attached and ran */
   if (k->R) rt_free(k->R);
   k->R = NULL;
   device_detach(k->dev);
@@ -328,11 +346,18 @@ static void push_t(kase *k) {
   char prefix[32];
   snprintf(prefix, sizeof prefix, "c%zu", k->idx);
   char base[128];
-  snprintf(base, sizeof base, "http://127.0.0.1:%d", netdev_http_port(k->net));
+  /* firmware URLs point at the HTTP proxy, as the device reaches it */
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
+  const char *host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  int v6 = strchr(host, ':') != NULL;
+  snprintf(base, sizeof base, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
+           netdev_http_port(k->net));
   api_fw_push(L, rn->fw, k->log, prefix, base);
   lua_setfield(L, -2, "fw");
   netdev_push(L, k->net);
   lua_setfield(L, -2, "net");
+  serialdev_push(L, k->serial);
+  lua_setfield(L, -2, "serial");
   lua_pushstring(L, k->id);
   lua_setfield(L, -2, "id");
   lua_pushstring(L, k->sc.name);
@@ -371,8 +396,19 @@ static void case_start(kase *k) {
    * depends on the case id only, so a case replays alone exactly */
   uint64_t seed = rn->o->seed;
   for (const char *c = k->id; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
-  if (netdev_open(&rn->loop, device_name(k->dev), k->log, rn->mqtt_host, rn->mqtt_port,
+  const lab_device *ld = device_lab(k->dev);
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
+  const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  netdev_listen at = {cJSON_GetObjectItemCaseSensitive(netspec, "listen")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "mqtt_port")->valueint,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "http_port")->valueint};
+  if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port,
                   fwserver_port(rn->fw), seed, &k->net, err, sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  if (serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err,
+                     sizeof err) != 0) {
     set_outcome(k, O_ERROR, err);
     return;
   }
@@ -381,17 +417,18 @@ static void case_start(kase *k) {
   snprintf(broker_port, sizeof broker_port, "%d", rn->mqtt_port);
   snprintf(fw_port, sizeof fw_port, "%u", fwserver_port(rn->fw));
   snprintf(bin, sizeof bin, "%s", rn->o->bindir);
-  const lab_device *ld = device_lab(k->dev);
   device_vars vars = {0};
   device_vars_set(&vars, "bindir", bin);
   device_vars_set(&vars, "root", rn->o->root);
-  device_vars_set(&vars, "mqtt_host", rn->mqtt_host);
+  device_vars_set(&vars, "mqtt_host", dev_host); /* where the device reaches its proxies */
   device_vars_set(&vars, "mqtt_port", port);
-  device_vars_set(&vars, "http_host", "127.0.0.1");
+  device_vars_set(&vars, "http_host", dev_host);
   device_vars_set(&vars, "http_port", http_port);
   device_vars_set(&vars, "broker_port", broker_port); /* direct, bypassing the proxies */
   device_vars_set(&vars, "fw_port", fw_port);
   device_vars_set(&vars, "state_dir", state_dir);
+  device_vars_set(&vars, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
+  device_vars_set(&vars, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
   device_vars_set(&vars, "name", ld->name);
   static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
   for (int i = 0; fields[i]; i++) device_vars_set(&vars, fields[i], lab_str(ld, fields[i]));
@@ -415,6 +452,7 @@ static void case_start(kase *k) {
   k->env.mqtt_host = rn->mqtt_host;
   k->env.mqtt_port = rn->mqtt_port;
   k->env.runner = rn;
+  snprintf(k->env.log_path, sizeof k->env.log_path, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
   k->R = new_rt(rn, k->log, err, sizeof err);
   if (!k->R) {
     set_outcome(k, O_ERROR, err);
@@ -546,7 +584,7 @@ static void run_cases(runner *rn) {
     int active = 0, pending = 0;
     for (size_t i = 0; i < rn->ncases; i++) {
       kase *k = &rn->cases[i];
-      if (k->state == K_CLEANING && !device_is_on(k->dev)) case_finish(k);
+      if (k->state == K_CLEANING && device_settled(k->dev)) case_finish(k);
       if (k->state == K_CLEANING || k->state == K_RUNNING) active++;
     }
     for (size_t i = 0; i < rn->ncases; i++) {

@@ -84,4 +84,21 @@ check "shard 2/2 runs the 2nd case" [ "$(ids "$WORK/shard2")" = "qcloud/08_wrong
 check "--shard 3/2: exit 2" [ $? -eq 2 ]
 check "--shard 3/2: says what is expected" grep -q "expected I/N" "$WORK/shard3.txt"
 
+# 8. network = {...}: the proxies listen on fixed ports and the device and the
+# firmware URLs use the lab's host name for them (a board with a built-in address)
+read -r P1 P2 < <(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+sed "s|  features = { \"power\", \"console\" },|&\n  network = { listen = \"127.0.0.1\", host = \"localhost\", mqtt_port = $P1, http_port = $P2 },|" \
+  lab/emulated.lua > "$WORK/netlab.lua"
+"$OTAHIL" run scenarios/qcloud --lab "$WORK/netlab.lua" --filter 'qcloud/0[23]_*@emu-qcloud' \
+  --report "$WORK/net" > "$WORK/net.txt" 2>&1
+check "fixed proxy ports: both cases pass (one after the other on the same ports)" \
+  [ "$(outcome "$WORK/net" '*')" = "PASS PASS" ]
+check "the device was told host localhost and the fixed MQTT port" \
+  grep -q "mqtt connecting to localhost:$P1 " "$WORK/net/logs/qcloud-02_happy_path@emu-qcloud.log"
+check "firmware URLs point at localhost:<fixed HTTP port>" \
+  grep -q "http://localhost:$P2/fw/" "$WORK/net/logs/qcloud-02_happy_path@emu-qcloud.log"
+
 finish

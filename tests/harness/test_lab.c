@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lab.h"
+#include "lab_console.h"
 
 static char dir[256];
 
@@ -86,6 +87,14 @@ START_TEST(unknown_dialect) {
 }
 END_TEST
 
+/* The power key's messages are tested one by one in tests/power/test_lab_power.c. */
+START_TEST(board_power_driver_unknown) {
+  expect_error(GOOD_HEAD "  kind = \"board\", power = { driver = \"pdu\", port = 3 } }\n", "lab.lua:1: device 'b1'",
+               "power.driver 'pdu' is unknown (process, exec, pdudaemon, serial-dtr, http)");
+  expect_error(GOOD_HEAD "  kind = \"board\" }\n", "lab.lua:1: device 'b1'", "key 'power' is missing (a board needs");
+}
+END_TEST
+
 START_TEST(missing_image_file) {
   expect_error(GOOD_HEAD "  cmd = {\"x\"}, images = { good = { [\"2.0.0\"] = \"fw/nothing.bin\" } } }\n",
                "lab.lua:1: device 'b1'", "fw/nothing.bin' does not exist");
@@ -109,6 +118,104 @@ START_TEST(missing_lab_file) {
 }
 END_TEST
 
+/* console = { ... } (lab_console.c): defaults, and a located error per wrong key. */
+START_TEST(console_tables) {
+  lab *l = NULL;
+  char err[1024] = "";
+  int rc = load(GOOD_HEAD "  cmd = {\"x\"},\n"
+                "  console = { port = \"/dev/ttyUSB0\", parity = \"even\", death = { \"Kernel panic\", { re = \"Oops: [0-9]+\" } } } }\n"
+                "device \"b2\" { dialect = \"qcloud\", product = \"P\", device = \"e\", version = \"1\", cmd = {\"x\"},\n"
+                "  console = { transport = \"tcp\", host = \"127.0.0.1\", tcp_port = 2000, retry = 0.5 } }\n"
+                "device \"b3\" { dialect = \"qcloud\", product = \"P\", device = \"f\", version = \"1\", cmd = {\"x\"}, console = {} }\n",
+                &l, err, sizeof err);
+  ck_assert_msg(rc == 0, "%s", err);
+  console_config c;
+  lab_console_config(l->devices[0].spec, &c);
+  ck_assert_int_eq(c.transport, CONSOLE_SERIAL); /* inferred from port */
+  ck_assert_str_eq(c.port, "/dev/ttyUSB0");
+  ck_assert_int_eq(c.baud, 115200);
+  ck_assert_int_eq(c.parity, 'e');
+  ck_assert_int_eq(c.data_bits, 8);
+  ck_assert_int_eq(c.stop_bits, 1);
+  ck_assert_str_eq(c.flow, "none");
+  ck_assert_int_eq(cJSON_GetArraySize(lab_console_death(l->devices[0].spec)), 2);
+  lab_console_config(l->devices[1].spec, &c);
+  ck_assert_int_eq(c.transport, CONSOLE_TCP);
+  ck_assert_str_eq(c.host, "127.0.0.1");
+  ck_assert_int_eq(c.tcp_port, 2000);
+  ck_assert(c.retry_s == 0.5);
+  ck_assert_ptr_null(lab_console_death(l->devices[1].spec));
+  lab_console_config(l->devices[2].spec, &c);
+  ck_assert_int_eq(c.transport, CONSOLE_PTY);
+  lab_free(l);
+}
+END_TEST
+
+START_TEST(console_errors) {
+  static const struct {
+    const char *console, *what;
+  } cases[] = {
+    {"\"ttyUSB0\"", "console must be a table"},
+    {"{ colour = 1 }", "console.colour is unknown (transport, port, baud"},
+    {"{ transport = \"usb\" }", "console.transport 'usb' is unknown (pty, serial, tcp)"},
+    {"{ transport = 1 }", "console.transport must be one of pty, serial, tcp"},
+    {"{ transport = \"serial\" }", "console.port is missing"},
+    {"{ port = 5 }", "console.port must be a path"},
+    {"{ port = \"/dev/ttyUSB0\", baud = \"fast\" }", "console.baud must be a whole number from 50 to 4000000"},
+    {"{ port = \"/dev/ttyUSB0\", baud = 9600.5 }", "console.baud must be a whole number"},
+    {"{ port = \"/dev/ttyUSB0\", data_bits = 9 }", "console.data_bits must be a whole number from 5 to 8"},
+    {"{ port = \"/dev/ttyUSB0\", stop_bits = 3 }", "console.stop_bits must be a whole number from 1 to 2"},
+    {"{ port = \"/dev/ttyUSB0\", parity = \"weird\" }", "console.parity 'weird' is unknown (none, odd, even, mark, space)"},
+    {"{ port = \"/dev/ttyUSB0\", flow = \"hw\" }", "console.flow 'hw' is unknown (none, xonxoff, rtscts, dtrdsr)"},
+    {"{ transport = \"tcp\", tcp_port = 2000 }", "console.host is missing"},
+    {"{ transport = \"tcp\", host = \"h\" }", "console.tcp_port is missing"},
+    {"{ host = \"h\", tcp_port = 70000 }", "console.tcp_port must be a whole number from 1 to 65535"},
+    {"{ transport = \"tcp\", host = \"h\", tcp_port = 1, baud = 9600 }", "console.baud is for transport 'serial' (this console is 'tcp')"},
+    {"{ transport = \"pty\", port = \"/dev/x\" }", "console.port is for transport 'serial' (this console is 'pty')"},
+    {"{ retry = 0 }", "console.retry must be a number of seconds above 0"},
+    {"{ death = \"panic\" }", "console.death must be a list of texts or { re = \"...\" }"},
+    {"{ death = { \"ok\", { re = \"(\" } } }", "console.death[2]: bad regex '('"},
+    {"{ death = { \"\" } }", "console.death[1] is empty"},
+    {"{ death = { { regex = \"x\" } } }", "console.death[1]: console.death must be a list"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[512];
+    snprintf(text, sizeof text, "\n" GOOD_HEAD "  cmd = {\"x\"}, console = %s }\n", cases[i].console);
+    expect_error(text, "lab.lua:2: device 'b1': ", cases[i].what);
+  }
+}
+END_TEST
+
+START_TEST(network_defaults_and_errors) {
+  lab *l = NULL;
+  char err[1024] = "";
+  ck_assert_msg(load(GOOD_HEAD "  cmd = {\"x\"}, network = { listen = \"::1\", http_port = 8080 } }\n", &l,
+                     err, sizeof err) == 0, "%s", err);
+  const cJSON *net = cJSON_GetObjectItem(l->devices[0].spec, "network");
+  ck_assert_str_eq(cJSON_GetObjectItem(net, "host")->valuestring, "::1"); /* host defaults to listen */
+  ck_assert_int_eq(cJSON_GetObjectItem(net, "mqtt_port")->valueint, 0);
+  ck_assert_int_eq(cJSON_GetObjectItem(net, "http_port")->valueint, 8080);
+  lab_free(l);
+  static const struct {
+    const char *network, *what;
+  } cases[] = {
+    {"\"lan\"", "network must be a table"},
+    {"{ lisen = \"127.0.0.1\" }", "network.lisen is unknown (listen, host, mqtt_port, http_port)"},
+    {"{ listen = \"10.0.0.300\" }", "network.listen '10.0.0.300' is not an IPv4 or IPv6 address"},
+    {"{ listen = \"lab-host\" }", "network.listen 'lab-host' is not an IPv4 or IPv6 address"},
+    {"{ host = \"\" }", "network.host must be a host name or address the device can reach"},
+    {"{ mqtt_port = 70000 }", "network.mqtt_port must be a port number 0..65535"},
+    {"{ http_port = 80.5 }", "network.http_port must be a port number 0..65535"},
+    {"{ mqtt_port = 1883, http_port = 1883 }", "network.mqtt_port and network.http_port are both 1883"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[512];
+    snprintf(text, sizeof text, "\n" GOOD_HEAD "  cmd = {\"x\"}, network = %s }\n", cases[i].network);
+    expect_error(text, "lab.lua:2: device 'b1': ", cases[i].what);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("lab");
   TCase *tc = tcase_create("errors");
@@ -118,9 +225,13 @@ int main(void) {
   tcase_add_test(tc, missing_key);
   tcase_add_test(tc, wrong_type);
   tcase_add_test(tc, unknown_dialect);
+  tcase_add_test(tc, board_power_driver_unknown);
   tcase_add_test(tc, missing_image_file);
   tcase_add_test(tc, twice_and_syntax);
   tcase_add_test(tc, missing_lab_file);
+  tcase_add_test(tc, console_tables);
+  tcase_add_test(tc, console_errors);
+  tcase_add_test(tc, network_defaults_and_errors);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

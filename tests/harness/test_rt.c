@@ -144,7 +144,21 @@ END_TEST
 START_TEST(endless_wait_does_not_end_by_itself) {
   result r;
   /* no timeout: only the runner's deadline can end it (it then aborts the state) */
-  ck_assert(!run_code("otahil.next_event({kind = 'never'}, {timeout = -1})", 0, &r, 200));
+  ck_assert(!run_code("otahil.next_event({kind = 'never'}, {timeout = math.huge})", 0, &r, 200));
+}
+END_TEST
+
+START_TEST(a_past_deadline_times_out_at_once) {
+  result r;
+  /* a library computing `deadline - now()` may pass a negative timeout: it must
+   * time out at once, never wait for ever */
+  ck_assert(run_code("local t0 = otahil.now()\n"
+                     "local none, why = otahil.next_event({kind = 'never'}, {timeout = -0.001})\n"
+                     "otahil.expect(none == nil and why == 'timeout', 'expected a timeout')\n"
+                     "local ok = otahil.next_event({kind = 'never'}, {timeout = 0/0})\n"
+                     "otahil.expect(otahil.now() - t0 < 0.5, 'waited')",
+                     0, &r, 2000));
+  ck_assert_msg(r.st == RT_PASS, "%s", r.msg);
 }
 END_TEST
 
@@ -168,6 +182,7 @@ Suite *rt_suite(void) {
   tcase_add_test(tc, runaway_loop_is_stopped);
   tcase_add_test(tc, memory_cap_is_enforced);
   tcase_add_test(tc, sleep_yields_to_the_loop);
+  tcase_add_test(tc, a_past_deadline_times_out_at_once);
   tcase_add_test(tc, waits_time_out_and_see_later_events);
   tcase_add_test(tc, endless_wait_does_not_end_by_itself);
   tcase_add_test(tc, error_in_background_task_ends_the_scenario);

@@ -1,0 +1,141 @@
+/* The lab file's kind, cmd and power keys: boards are declarable, and every
+ * mistake is one line "file:line: device 'b1': ..." naming the key. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab.h"
+
+static char dir[256];
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/otahil-labpower-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static int load(const char *text, lab **out, char *err, size_t errlen) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/rack1.lua", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+  return lab_load(path, dir, out, err, errlen);
+}
+
+#define HEAD "device \"b1\" {\n  dialect = \"qcloud\", product = \"P\", device = \"d\", version = \"1.0.0\",\n"
+
+static void expect_error(const char *text, const char *where, const char *what) {
+  lab *l = NULL;
+  char err[1024] = "";
+  ck_assert_int_eq(load(text, &l, err, sizeof err), -1);
+  ck_assert_ptr_null(l);
+  ck_assert_msg(strstr(err, where) != NULL, "'%s' lacks '%s'", err, where);
+  ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err, what);
+  ck_assert_msg(strchr(err, '\n') == NULL, "'%s' is not one line", err);
+}
+
+START_TEST(boards_with_each_driver_load) {
+  lab *l = NULL;
+  char err[1024] = "";
+  int rc = load(HEAD "  kind = \"board\",\n"
+                "  power = { driver = \"pdudaemon\", daemon = \"http://127.0.0.1:16421\", hostname = \"pdu1\", port = 3, at_exit = \"off\" },\n}\n"
+                "device \"b2\" { dialect = \"qcloud\", product = \"P\", device = \"e\", version = \"1\", kind = \"board\",\n"
+                "  power = { driver = \"exec\", on = {\"relay\", \"{outlet}\", \"1\"}, off = {\"relay\", \"{outlet}\", \"0\"}, outlet = 4, timeout = 3 } }\n"
+                "device \"b3\" { dialect = \"qcloud\", product = \"P\", device = \"f\", version = \"1\", kind = \"board\",\n"
+                "  power = { driver = \"serial-dtr\", port = \"/dev/ttyUSB1\", line = \"rts\", active = \"low\" } }\n"
+                "device \"b4\" { dialect = \"qcloud\", product = \"P\", device = \"g\", version = \"1\", kind = \"board\",\n"
+                "  power = { driver = \"http\", on = { url = \"http://10.0.0.5/relay/0?turn=on\" },\n"
+                "            off = { url = \"http://10.0.0.5/relay/0?turn=off\" }, state = { url = \"http://10.0.0.5/relay/0\", json = \"ison\" } } }\n"
+                "device \"p1\" { dialect = \"qcloud\", product = \"P\", device = \"h\", version = \"1\", cmd = {\"x\"},\n"
+                "  power = { driver = \"process\" } }\n",
+                &l, err, sizeof err);
+  ck_assert_msg(rc == 0, "%s", err);
+  ck_assert_int_eq(l->count, 5);
+  ck_assert_str_eq(lab_str(&l->devices[0], "kind"), "board");
+  ck_assert_str_eq(lab_str(&l->devices[4], "kind"), "process");
+  lab_free(l);
+}
+END_TEST
+
+START_TEST(unknown_driver_names_the_key_and_the_choices) {
+  /* the issue's own example, at line 12 */
+  expect_error("-- rack 1\n\n\n\n\n\n\n\n\n\n\n" HEAD "  kind = \"board\", power = { driver = \"pdu\" } }\n",
+               "rack1.lua:12: device 'b1': ",
+               "power.driver 'pdu' is unknown (process, exec, pdudaemon, serial-dtr, http)");
+}
+END_TEST
+
+START_TEST(kind_cmd_and_power_go_together) {
+  expect_error(HEAD "  kind = \"rack\", cmd = {\"x\"} }\n", "rack1.lua:1: device 'b1'", "kind 'rack' is unknown (process, board)");
+  expect_error(HEAD "  kind = \"board\", cmd = {\"x\"}, power = { driver = \"exec\", on = {\"a\"}, off = {\"b\"} } }\n",
+               "rack1.lua:1: device 'b1'", "cmd is for process devices; a board (kind = \"board\") is powered by its power driver");
+  expect_error(HEAD "  kind = \"board\" }\n", "rack1.lua:1: device 'b1'",
+               "key 'power' is missing (a board needs power = { driver = ... }: exec, pdudaemon, serial-dtr, http)");
+  expect_error(HEAD "  cmd = {\"x\"}, power = { driver = \"exec\", on = {\"a\"}, off = {\"b\"} } }\n", "rack1.lua:1: device 'b1'",
+               "power.driver 'exec' is for boards (kind = \"board\"); a process device's power is its process");
+  expect_error(HEAD "  kind = \"board\", power = { driver = \"process\" } }\n", "rack1.lua:1: device 'b1'",
+               "power.driver 'process' needs kind = \"process\" and a cmd");
+  expect_error(HEAD "  cmd = {\"x\"}, power = { driver = \"process\", at_exit = \"on\" } }\n", "rack1.lua:1: device 'b1'",
+               "power.at_exit is for boards: a process device is always stopped when the run ends");
+  expect_error(HEAD "  kind = \"board\", power = \"pdu1:3\" }\n", "rack1.lua:1: device 'b1'",
+               "power must be a table: power = { driver = \"exec\", ... }");
+  /* what a process device always needed still holds */
+  expect_error(HEAD "  kind = \"process\" }\n", "rack1.lua:1: device 'b1'", "key 'cmd' is missing (a process device needs its command)");
+}
+END_TEST
+
+START_TEST(driver_keys_are_checked_in_the_lab) {
+  expect_error(HEAD "  kind = \"board\", power = { driver = \"serial-dtr\", port = \"/dev/ttyUSB1\", line = \"cts\" } }\n",
+               "rack1.lua:1: device 'b1'", "power.line 'cts' is unknown (dtr, rts)");
+  expect_error(HEAD "  kind = \"board\", power = { driver = \"pdudaemon\", hostname = \"pdu1\", port = 3, at_exit = \"restore\" } }\n",
+               "rack1.lua:1: device 'b1'", "power.at_exit 'restore' is unknown (on, off, leave)");
+  expect_error(HEAD "  kind = \"board\", power = { driver = \"http\", on = { url = \"http://r/on\" }, off = { url = \"http://r/off\", method = \"GO\" } } }\n",
+               "rack1.lua:1: device 'b1'", "power.off.method 'GO' is unknown (GET, POST, PUT, PATCH, DELETE)");
+}
+END_TEST
+
+/* lab/examples/rack.lua loads once its firmware files exist (a copy with them). */
+START_TEST(the_rack_example_loads) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "cp '%s/lab/examples/rack.lua' '%s/' && mkdir -p '%s/fw' && cd '%s/fw' && "
+           "touch b1-2.0.0.bin b1-2.9.0-fail-boot.bin b1-2.8.0-fail-burn.bin b2-2.0.0.bin",
+           OTAHIL_SOURCE_DIR, dir, dir, dir);
+  ck_assert_int_eq(system(cmd), 0);
+  char path[300], err[1024] = "";
+  snprintf(path, sizeof path, "%s/rack.lua", dir);
+  lab *l = NULL;
+  ck_assert_msg(lab_load(path, dir, &l, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(l->count, 2);
+  ck_assert_str_eq(lab_str(&l->devices[0], "kind"), "board");
+  const cJSON *p = cJSON_GetObjectItem(l->devices[1].spec, "power");
+  ck_assert_str_eq(cJSON_GetObjectItem(p, "driver")->valuestring, "exec");
+  lab_free(l);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("lab_power");
+  TCase *tc = tcase_create("lab");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_test(tc, boards_with_each_driver_load);
+  tcase_add_test(tc, unknown_driver_names_the_key_and_the_choices);
+  tcase_add_test(tc, kind_cmd_and_power_go_together);
+  tcase_add_test(tc, driver_keys_are_checked_in_the_lab);
+  tcase_add_test(tc, the_rack_example_loads);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
