@@ -4,7 +4,10 @@
  *   t.fw:url(img [, {expires_in = 3600}])  -> a signed URL (expires_in < 0: already expired)
  *   t.fw:fault(img, {status = 500 | ignore_range = true | truncate_after = N | delay = s, times = n})
  *   t.fw:next_request{ name = img.name, timeout = 10 } -> http event | nil, "timeout"
+ *   t.fw:read(img [, offset [, len]]) -> the image's bytes (a dialect that serves
+ *       firmware itself, e.g. Aliyun's MQTT blocks); at most 16 MiB per call
  * Images are forgotten at the end of the case. Every request is an "http" event. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -129,6 +132,30 @@ static int l_fault(lua_State *L) {
   return 0;
 }
 
+static int l_read(lua_State *L) {
+  check(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer off = luaL_optinteger(L, 3, 0);
+  lua_Integer len = luaL_optinteger(L, 4, 16 << 20);
+  lua_getfield(L, 2, "path");
+  const char *path = lua_tostring(L, -1);
+  if (!path) return luaL_error(L, "fw:read: expected an image (the table fw:serve returned)");
+  if (off < 0 || len < 0 || len > (16 << 20)) return luaL_error(L, "fw:read: offset or length out of range");
+  FILE *f = fopen(path, "rb");
+  if (!f) return luaL_error(L, "fw:read: %s: %s", path, strerror(errno));
+  /* never allocate more than the file holds */
+  off_t total = fseeko(f, 0, SEEK_END) == 0 ? ftello(f) : 0;
+  if (off >= (lua_Integer)total) len = 0;
+  else if (len > (lua_Integer)total - off) len = (lua_Integer)total - off;
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)len);
+  size_t got = 0;
+  if (fseeko(f, (off_t)off, SEEK_SET) == 0) got = fread(p, 1, (size_t)len, f);
+  fclose(f);
+  luaL_pushresultsize(&b, got);
+  return 1;
+}
+
 static int l_next_request(lua_State *L) {
   fw_ud *u = check(L);
   double timeout = api_optnumfield(L, 2, "timeout", 10);
@@ -168,7 +195,8 @@ void api_fw_push(lua_State *L, fwserver *srv, evlog *log, const char *prefix, co
   snprintf(u->base, sizeof u->base, "%s", base);
   if (luaL_newmetatable(L, MT)) {
     static const luaL_Reg methods[] = {{"serve", l_serve}, {"url", l_url}, {"fault", l_fault},
-                                       {"next_request", l_next_request}, {NULL, NULL}};
+                                       {"next_request", l_next_request}, {"read", l_read},
+                                       {NULL, NULL}};
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
   }

@@ -20,6 +20,20 @@ static const struct {
     {"done-before-burn", BUG_DONE_BEFORE_BURN},
     {"progress-backwards", BUG_PROGRESS_BACKWARDS},
     {"crash-on-garbage", BUG_CRASH_ON_GARBAGE},
+    {"accepts-low-battery", BUG_ACCEPTS_LOW_BATTERY},
+    {"ignores-source-version", BUG_IGNORES_SOURCE_VERSION},
+    {"no-fota-result", BUG_NO_FOTA_RESULT},
+    {"no-mcu-crc", BUG_NO_MCU_CRC},
+    {"ignores-confirm", BUG_IGNORES_CONFIRM},
+    {"no-sota-retry", BUG_NO_SOTA_RETRY},
+    {"no-crc32", BUG_NO_CRC32},
+    {"progress-spam", BUG_PROGRESS_SPAM},
+    {"wrong-step-code", BUG_WRONG_STEP_CODE},
+    {"block-offset-off-by-one", BUG_BLOCK_OFF_BY_ONE},
+    {"no-block-retry", BUG_NO_BLOCK_RETRY},
+    {"no-block-crc", BUG_NO_BLOCK_CRC},
+    {"no-sha256", BUG_NO_SHA256},
+    {"ignores-module", BUG_IGNORES_MODULE},
 };
 
 unsigned bugs_by_name(const char *name) {

@@ -21,6 +21,22 @@
 #define BUG_DONE_BEFORE_BURN (1u << 9)        /* `done` published before `burning` */
 #define BUG_PROGRESS_BACKWARDS (1u << 10)     /* one downloading report goes down */
 #define BUG_CRASH_ON_GARBAGE (1u << 11)       /* abort() on a malformed message */
+/* quecthing (bits 12..19 are theirs) */
+#define BUG_ACCEPTS_LOW_BATTERY (1u << 12)    /* accepts a plan below its minimum battery */
+#define BUG_IGNORES_SOURCE_VERSION (1u << 13) /* accepts a differential package for another version */
+#define BUG_NO_FOTA_RESULT (1u << 14)         /* no fotaResult after the upgrade reboot */
+#define BUG_NO_MCU_CRC (1u << 15)             /* the MCU checks no CRC32 on the serial line */
+#define BUG_IGNORES_CONFIRM (1u << 16)        /* starts a user-confirmed plan unconfirmed */
+#define BUG_NO_SOTA_RETRY (1u << 17)          /* gives up on the first NAK from the MCU */
+#define BUG_NO_CRC32 (1u << 18)               /* SOTA image's CRC32 not verified */
+/* aliyun and haas (bits 20..27 are theirs) */
+#define BUG_PROGRESS_SPAM (1u << 20)          /* progress not limited to one per interval */
+#define BUG_WRONG_STEP_CODE (1u << 21)        /* a verify failure reported as -2, not -3 */
+#define BUG_BLOCK_OFF_BY_ONE (1u << 22)       /* next MQTT block asked one byte too far */
+#define BUG_NO_BLOCK_RETRY (1u << 23)         /* a lost block reply is never asked again */
+#define BUG_NO_BLOCK_CRC (1u << 24)           /* the block's CRC16 is not checked */
+#define BUG_NO_SHA256 (1u << 25)              /* SHA-256 not verified */
+#define BUG_IGNORES_MODULE (1u << 26)         /* every upgrade burnt as the default module */
 
 /* Returns the BUG_* bit for `name` (e.g. "no-md5"), or 0 if it is unknown. */
 unsigned bugs_by_name(const char *name);

@@ -13,6 +13,8 @@ enum {
   OPT_DIALECT = 256, OPT_HOST, OPT_PORT, OPT_PRODUCT, OPT_DEVICE, OPT_STATE, OPT_VERSION,
   OPT_BOOT_MS, OPT_BURN_MS, OPT_DL_TIMEOUT, OPT_RETRIES, OPT_PROGRESS_STEP, OPT_REPORT_INTERVAL,
   OPT_BUG, OPT_HELP, OPT_VERSION_INFO,
+  OPT_MODULE, OPT_PROGRESS_INTERVAL_MS, OPT_BLOCK_SIZE, OPT_BLOCK_TIMEOUT_MS,
+  OPT_BATTERY, OPT_SIGNAL, OPT_DISK, OPT_MCU, OPT_MCU_VERSION, OPT_MCU_TTY, OPT_MCU_PEER_TTY, OPT_MCU_EXEC,
 };
 
 static const struct option options[] = {
@@ -32,11 +34,23 @@ static const struct option options[] = {
     {"bug", required_argument, NULL, OPT_BUG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version-info", no_argument, NULL, OPT_VERSION_INFO},
+    {"module", required_argument, NULL, OPT_MODULE},
+    {"progress-interval-ms", required_argument, NULL, OPT_PROGRESS_INTERVAL_MS},
+    {"block-size", required_argument, NULL, OPT_BLOCK_SIZE},
+    {"block-timeout-ms", required_argument, NULL, OPT_BLOCK_TIMEOUT_MS},
+    {"battery", required_argument, NULL, OPT_BATTERY},
+    {"signal", required_argument, NULL, OPT_SIGNAL},
+    {"disk", required_argument, NULL, OPT_DISK},
+    {"mcu", required_argument, NULL, OPT_MCU},
+    {"mcu-version", required_argument, NULL, OPT_MCU_VERSION},
+    {"mcu-tty", required_argument, NULL, OPT_MCU_TTY},
+    {"mcu-peer-tty", required_argument, NULL, OPT_MCU_PEER_TTY},
+    {"mcu-exec", required_argument, NULL, OPT_MCU_EXEC},
     {NULL, 0, NULL, 0},
 };
 
 void cli_usage(FILE *f) {
-  char bugs[512], dialects[128];
+  char bugs[1024], dialects[128];
   bugs_list(bugs, sizeof bugs);
   dialect_names(dialects, sizeof dialects);
   fprintf(f,
@@ -44,6 +58,11 @@ void cli_usage(FILE *f) {
           "              [--version 1.0.0] [--boot-ms 100] [--burn-ms 300]\n"
           "              [--download-timeout 5] [--retries 3] [--progress-step 10]\n"
           "              [--report-interval 0] [--bug NAME]... [--help] [--version-info]\n"
+          "              [--module NAME=VERSION]... [--progress-interval-ms 3000]\n"
+          "              [--block-size 4096] [--block-timeout-ms 1000]   (aliyun, haas)\n"
+          "              [--battery 80] [--signal -70] [--disk 16777216] [--mcu COMP\n"
+          "               --mcu-version V --mcu-tty PATH --mcu-peer-tty PATH [--mcu-exec PATH]]\n"
+          "                                                              (quecthing)\n"
           "An emulated IoT device: one process, one device; DIR is its flash.\n"
           "dialects: %s\n"
           "bugs: %s\n",
@@ -90,6 +109,13 @@ int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen)
   c->progress_step = 10;
   c->report_interval = 0;
   c->port = -1;
+  c->progress_interval_ms = 3000;
+  c->block_size = 4096;
+  c->block_timeout_ms = 1000;
+  c->battery = 80;
+  c->signal = -70;
+  c->disk = 16L << 20;
+  c->mcu_version = "1.0.0";
   long v = 0;
   opterr = 0;
   optind = 1;
@@ -131,7 +157,7 @@ int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen)
     case OPT_BUG: {
       unsigned bit = bugs_by_name(optarg);
       if (!bit) {
-        char names[512];
+        char names[1024];
         bugs_list(names, sizeof names);
         errmsg(err, errlen, "otadev: unknown --bug '%s' (known: %s)", optarg, names);
         return CLI_USAGE_ERROR;
@@ -139,6 +165,54 @@ int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen)
       c->bugs |= bit;
       break;
     }
+    case OPT_MODULE: {
+      const char *eq = strchr(optarg, '=');
+      if (!eq || eq == optarg || !eq[1] || eq - optarg > 32 || strlen(eq + 1) > FLASH_VERSION_MAX ||
+          c->nmodules >= CLI_MODULES_MAX) {
+        errmsg(err, errlen, "otadev: --module '%s' is not NAME=VERSION (name 1..32, at most %d modules)",
+               optarg, CLI_MODULES_MAX);
+        return CLI_USAGE_ERROR;
+      }
+      c->modules[c->nmodules++] = optarg;
+      break;
+    }
+    case OPT_PROGRESS_INTERVAL_MS:
+      if (parse_long("progress-interval-ms", optarg, 0, 600000, &c->progress_interval_ms, err, errlen))
+        return CLI_USAGE_ERROR;
+      break;
+    case OPT_BLOCK_SIZE:
+      if (parse_long("block-size", optarg, 256, 131072, &c->block_size, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_BLOCK_TIMEOUT_MS:
+      if (parse_long("block-timeout-ms", optarg, 10, 600000, &c->block_timeout_ms, err, errlen))
+        return CLI_USAGE_ERROR;
+      break;
+    case OPT_BATTERY:
+      if (parse_long("battery", optarg, 0, 100, &c->battery, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_SIGNAL:
+      if (parse_long("signal", optarg, -200, 0, &c->signal, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_DISK:
+      if (parse_long("disk", optarg, 0, 1L << 40, &c->disk, err, errlen)) return CLI_USAGE_ERROR;
+      break;
+    case OPT_MCU:
+      if (check_name("mcu", optarg, err, errlen) || strlen(optarg) > 32) {
+        errmsg(err, errlen, "otadev: --mcu '%s' must be a component id of 1..32 characters", optarg);
+        return CLI_USAGE_ERROR;
+      }
+      c->mcu = optarg;
+      break;
+    case OPT_MCU_VERSION:
+      if (!*optarg || strlen(optarg) > FLASH_VERSION_MAX) {
+        errmsg(err, errlen, "otadev: --mcu-version must be 1..%u characters", FLASH_VERSION_MAX);
+        return CLI_USAGE_ERROR;
+      }
+      c->mcu_version = optarg;
+      break;
+    case OPT_MCU_TTY: c->mcu_tty = optarg; break;
+    case OPT_MCU_PEER_TTY: c->mcu_peer_tty = optarg; break;
+    case OPT_MCU_EXEC: c->mcu_exec = optarg; break;
     case OPT_HELP: return CLI_HELP;
     case OPT_VERSION_INFO: return CLI_VERSION;
     default:

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define CLI_MODULES_MAX 8
+
 typedef struct otadev_config {
   const char *dialect;
   const char *host;
@@ -20,6 +22,22 @@ typedef struct otadev_config {
   int progress_step;      /* percent */
   long report_interval;   /* seconds, 0 = off */
   unsigned bugs;          /* BUG_* */
+  /* aliyun and haas */
+  const char *modules[CLI_MODULES_MAX]; /* --module NAME=VERSION: modules besides the firmware */
+  int nmodules;
+  long progress_interval_ms; /* at most one progress report per interval (Aliyun: 3 s) */
+  long block_size;           /* bytes per MQTT block request (256..131072) */
+  long block_timeout_ms;     /* wait for a block reply before asking again */
+  /* quecthing: the module's sensors (the plan's minimums are checked against
+   * them) and its external MCU (SOTA) */
+  long battery;              /* percent */
+  long signal;               /* dBm */
+  long disk;                 /* free bytes */
+  const char *mcu;           /* the MCU's component id, NULL = no MCU */
+  const char *mcu_version;   /* its factory version */
+  const char *mcu_tty;       /* the module's side of the UART */
+  const char *mcu_peer_tty;  /* the MCU's side, given to the MCU program */
+  const char *mcu_exec;      /* the MCU program (default: otamcu beside otadev) */
 } otadev_config;
 
 enum { CLI_RUN = 0, CLI_HELP, CLI_VERSION, CLI_USAGE_ERROR };

@@ -59,7 +59,7 @@ static void on_connected(device *dev) {
   flash_meta m;
   flash_get_meta(dev->f, &m);
   if (m.has_failure && !m.failure_reported) {
-    engine_report r = {ENGINE_STEP_FAIL, 0, ENGINE_FAIL_UPDATE, m.failure_msg, m.failure_version};
+    engine_report r = {ENGINE_STEP_FAIL, 0, ENGINE_FAIL_UPDATE, m.failure_msg, m.failure_version, NULL};
     dev->ops->report_progress(dev->d, &r);
     char err[256];
     if (flash_failure_reported(dev->f, err, sizeof err) != 0) console_log("flash: %s", err);
@@ -173,7 +173,7 @@ static void wait_ms(long ms) {
 /* Runs from connect to reboot or shutdown. Returns 1 to reboot, 0 to stop. */
 static int online(device *dev) {
   const otadev_config *c = dev->cfg;
-  dialect_config dc = {c->product, c->device};
+  dialect_config dc = {c->product, c->device, c};
   char cid[160], err[512];
   dev->ops->client_id(&dc, cid, sizeof cid);
   mqtt_link_opts lo = {c->host, c->port, cid, KEEPALIVE_S, 1u << 20};

@@ -3,8 +3,11 @@
 
 #include "dialect.h"
 #include "dialect_qcloud.h"
+#include "dialect_quecthing.h"
+#include "dialect_aliyun.h"
+#include "dialect_haas.h"
 
-static const dialect_ops *const all[] = {&dialect_qcloud_ops};
+static const dialect_ops *const all[] = {&dialect_qcloud_ops, &dialect_aliyun_ops, &dialect_haas_ops, &dialect_quecthing_ops};
 
 const dialect_ops *dialect_find(const char *name) {
   if (!name) return NULL;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "cli.h"
 #include "engine.h"
 #include "mqtt_link.h"
 
@@ -21,6 +22,9 @@ typedef struct dialect dialect; /* each dialect defines its own struct */
 typedef struct dialect_config {
   const char *product;
   const char *device;
+  /* The whole command line (state directory, modules, knobs), for dialects
+   * that need more than the names; may be NULL. */
+  const otadev_config *opts;
 } dialect_config;
 
 /* How a dialect classified a message. */

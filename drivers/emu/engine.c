@@ -10,10 +10,13 @@
 #include "breakpoint.h"
 #include "bugs.h"
 #include "console.h"
+#include "digest.h"
 #include "download.h"
+#include "download_mqtt.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "fwimage.h"
+#include "modstore.h"
 
 #define BURN_STEPS 10
 
@@ -31,10 +34,11 @@ typedef struct run {
   const engine_hooks *h;
   int last_pct; /* last percent reported, -1 before the first */
   int went_backwards;
+  const char *ident; /* what the breakpoint is recorded under: md5, else sha256's first 32 digits */
 } run;
 
 static void report(run *r, engine_step step, int pct, engine_fail reason, const char *msg) {
-  engine_report rep = {step, pct, reason, msg ? msg : "", r->req->version};
+  engine_report rep = {step, pct, reason, msg ? msg : "", r->req->version, r->req->module};
   r->h->report(r->h->ctx, &rep);
 }
 
@@ -121,20 +125,20 @@ static int prepare_breakpoint(run *r, int *resume, char *err, size_t errlen) {
   if (e->cfg.bugs & BUG_NO_RESUME) {
     *resume = 0;
     console_log("breakpoint ignored, downloading from 0");
-    return breakpoint_begin(e->bp, q->version, q->md5, q->size, err, errlen);
+    return breakpoint_begin(e->bp, q->version, r->ident, q->size, err, errlen);
   }
   if ((e->cfg.bugs & BUG_STALE_RESUME) && off > 0) {
     console_log("resuming the part file at offset=%llu without checking it (breakpoint: %s)",
                 (unsigned long long)off, desc);
-    return breakpoint_record(e->bp, q->version, q->md5, q->size, err, errlen);
+    return breakpoint_record(e->bp, q->version, r->ident, q->size, err, errlen);
   }
-  if (breakpoint_matches(e->bp, q->version, q->md5, q->size)) {
+  if (breakpoint_matches(e->bp, q->version, r->ident, q->size)) {
     console_log("breakpoint matches: resume at offset=%llu", (unsigned long long)off);
     return 0;
   }
   if (breakpoint_has_record(e->bp) || off > 0)
     console_log("dropping stale breakpoint (%s, part=%llu bytes)", desc, (unsigned long long)off);
-  return breakpoint_begin(e->bp, q->version, q->md5, q->size, err, errlen);
+  return breakpoint_begin(e->bp, q->version, r->ident, q->size, err, errlen);
 }
 
 /* Copies the image into `slot_path` in BURN_STEPS writes spread over burn_ms,
@@ -200,8 +204,70 @@ static int burn(run *r, const char *src, const char *slot_path, char *err, size_
   return rc;
 }
 
+/* Checks the part file against the request's SHA-256. Returns 0 or -1 with
+ * the reason in `msg`. */
+static int verify_sha256(run *r, const char *part, char *msg, size_t msglen) {
+  if (r->e->cfg.bugs & BUG_NO_SHA256) {
+    console_log("sha256 check skipped");
+    return 0;
+  }
+  char hex[65], err[512];
+  if (digest_sha256_file(part, hex, err, sizeof err) != 0) {
+    errmsg(msg, msglen, "sha256: %s", err);
+    return -1;
+  }
+  if (strcasecmp(hex, r->req->sha256) != 0) {
+    console_log("sha256 mismatch: got %s, expected %s", hex, r->req->sha256);
+    errmsg(msg, msglen, "sha256 mismatch: got %.16s..., expected %.16s...", hex, r->req->sha256);
+    return -1;
+  }
+  console_log("sha256 ok %s", hex);
+  return 0;
+}
+
+/* A module other than the firmware: check the image as a burn would, then
+ * install it into the module store. No slot switch, no reboot. */
+static int install_module(run *r, const char *part) {
+  engine *e = r->e;
+  const engine_request *req = r->req;
+  char msg[ENGINE_MSG_MAX], err[512];
+  console_log("installing module %s version=%s", req->module, req->version);
+  report(r, ENGINE_STEP_BURNING, 0, ENGINE_FAIL_NONE, "");
+  fwimage_info info;
+  if (fwimage_check(part, &info, err, sizeof err) != 0) {
+    errmsg(msg, sizeof msg, "module %s: image rejected: %s", req->module, err);
+    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  if (info.flags & FWIMAGE_FAIL_BURN) {
+    errmsg(msg, sizeof msg, "module %s: image %s rejected at burn (flag fail-burn)", req->module, info.version);
+    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  if (strcmp(info.version, req->version) != 0) {
+    errmsg(msg, sizeof msg, "module %s: image holds version %s, the update names %s", req->module,
+           info.version, req->version);
+    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  for (long left = e->cfg.burn_ms; left > 0; left -= 20) {
+    if (poll_stop(r)) {
+      console_log("upgrade stopped while installing module %s", req->module);
+      return ENGINE_STOPPED;
+    }
+    fs_sleep_ms(left < 20 ? left : 20);
+  }
+  if (modstore_install(e->dir, req->module, req->version, part, err, sizeof err) != 0) {
+    errmsg(msg, sizeof msg, "module %s: %s", req->module, err);
+    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+  }
+  if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+  report(r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
+  console_log("module %s upgraded to version=%s", req->module, req->version);
+  return ENGINE_MODULE_DONE;
+}
+
 int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
-  run r = {e, req, h, -1, 0};
+  char ident[33];
+  snprintf(ident, sizeof ident, "%.32s", req->md5[0] ? req->md5 : req->sha256);
+  run r = {e, req, h, -1, 0, ident};
   char msg[ENGINE_MSG_MAX], err[512];
   console_log("upgrade start version=%s size=%llu md5=%s url=%s", req->version,
               (unsigned long long)req->size, req->md5, req->url);
@@ -221,7 +287,8 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
       .progress = on_progress,
       .ctx = &r,
   };
-  download_status st = download_run(&o, msg, sizeof msg);
+  download_status st = req->blocks ? download_mqtt_run(&o, req->blocks, e->cfg.bugs, msg, sizeof msg)
+                                    : download_run(&o, msg, sizeof msg);
   switch (st) {
   case DOWNLOAD_OK:
     break;
@@ -250,7 +317,9 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
              (unsigned long long)req->size);
     return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
   }
-  if (e->cfg.bugs & BUG_NO_MD5) {
+  if (!req->md5[0]) {
+    console_log("no md5 to check");
+  } else if (e->cfg.bugs & BUG_NO_MD5) {
     console_log("md5 check skipped");
   } else {
     char hex[33];
@@ -262,6 +331,19 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
     }
     console_log("md5 ok %s", hex);
   }
+  if (req->sha256[0] && verify_sha256(&r, part, msg, sizeof msg) != 0)
+    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+  if (req->install) { /* quecthing SOTA: not for our slots, the request says where it goes */
+    int reason = ENGINE_FAIL_UPDATE;
+    int irc = req->install(req->install_ctx, part, req, h, &reason, msg, sizeof msg);
+    if (irc > 0) return ENGINE_STOPPED;
+    if (irc < 0) return fail(&r, (engine_fail)reason, msg, 1);
+    if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+    console_log("upgrade installed version=%s", req->version);
+    return ENGINE_MODULE_DONE;
+  }
+  if (req->module[0] && strcmp(req->module, "default") != 0 && !(e->cfg.bugs & BUG_IGNORES_MODULE))
+    return install_module(&r, part);
 
   if (e->cfg.bugs & BUG_DONE_BEFORE_BURN) report(&r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
   char slot = flash_inactive_slot(e->f);

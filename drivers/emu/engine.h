@@ -15,11 +15,25 @@
 
 typedef struct engine engine;
 
+struct blocksrc; /* download_mqtt.h */
+struct engine_hooks;
+
 typedef struct engine_request {
   char version[FLASH_VERSION_MAX + 1];
   char url[ENGINE_URL_MAX];
   uint64_t size;
-  char md5[33]; /* 32 hex digits */
+  char md5[33]; /* 32 hex digits; "" when the cloud sends only sha256 */
+  /* Zero for the qcloud behaviour; used by aliyun and haas: */
+  char sha256[65];     /* 64 hex digits to verify as well; "" = none */
+  char module[33];     /* "" or "default": the firmware; else a module (modstore.h) */
+  const struct blocksrc *blocks; /* not NULL: download these MQTT blocks, not `url` */
+  /* quecthing SOTA: an image for an external MCU. When set, it is called after
+   * the digest checks with the downloaded file, instead of burning; it may call
+   * h->poll to stay responsive. Returns 0 (installed: engine_run returns
+   * ENGINE_MODULE_DONE), 1 (stopped) or -1 with *reason and msg set. */
+  int (*install)(void *ctx, const char *path, const struct engine_request *req,
+                 const struct engine_hooks *h, int *reason, char *msg, size_t msglen);
+  void *install_ctx;
 } engine_request;
 
 typedef enum engine_step {
@@ -46,6 +60,7 @@ typedef struct engine_report {
   engine_fail reason; /* ENGINE_STEP_FAIL only */
   const char *msg;    /* "" unless failing */
   const char *version;
+  const char *module; /* the request's module; NULL or "" = the firmware */
 } engine_report;
 
 typedef struct engine_hooks {
@@ -66,7 +81,9 @@ typedef struct engine_config {
   long burn_ms;        /* --burn-ms */
 } engine_config;
 
-enum { ENGINE_REBOOT = 0, ENGINE_FAILED = 1, ENGINE_STOPPED = 2 };
+/* ENGINE_MODULE_DONE: a module other than the firmware was installed; no
+ * reboot, the caller reports the versions again. */
+enum { ENGINE_REBOOT = 0, ENGINE_FAILED = 1, ENGINE_STOPPED = 2, ENGINE_MODULE_DONE = 3 };
 
 /* Creates an engine on `f` (borrowed, must outlive it). The breakpoint store
  * is opened here, so with the no-persist defect it lives as long as the
@@ -79,7 +96,8 @@ void engine_boot_cleanup(engine *e);
 
 /* Runs one upgrade. Returns ENGINE_REBOOT (slot switched, `done` reported:
  * the caller disconnects and boots again), ENGINE_FAILED (`fail` reported) or
- * ENGINE_STOPPED (poll asked to stop; nothing reported). */
+ * ENGINE_STOPPED (poll asked to stop; nothing reported), or ENGINE_MODULE_DONE
+ * (a module installed, `done` reported). */
 int engine_run(engine *e, const engine_request *req, const engine_hooks *h);
 
 void engine_free(engine *e);

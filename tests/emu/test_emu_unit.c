@@ -379,13 +379,13 @@ START_TEST(qcloud_parse_rejects_garbage) {
 END_TEST
 
 START_TEST(qcloud_progress_shape) {
-  engine_report dl = {ENGINE_STEP_DOWNLOADING, 10, ENGINE_FAIL_NONE, "", "2.0.0"};
+  engine_report dl = {ENGINE_STEP_DOWNLOADING, 10, ENGINE_FAIL_NONE, "", "2.0.0", NULL};
   char *s = qcloud_progress_json(&dl);
   ck_assert_str_eq(s, "{\"type\":\"report_progress\",\"report\":{\"progress\":{\"state\":"
                       "\"downloading\",\"percent\":\"10\",\"result_code\":\"0\",\"result_msg\":\"\"},"
                       "\"version\":\"2.0.0\"}}");
   free(s);
-  engine_report fl = {ENGINE_STEP_FAIL, 0, ENGINE_FAIL_DIGEST, "md5 mismatch", "2.0.0"};
+  engine_report fl = {ENGINE_STEP_FAIL, 0, ENGINE_FAIL_DIGEST, "md5 mismatch", "2.0.0", NULL};
   s = qcloud_progress_json(&fl);
   ck_assert_str_eq(s, "{\"type\":\"report_progress\",\"report\":{\"progress\":{\"state\":\"fail\","
                       "\"result_code\":\"-4\",\"result_msg\":\"md5 mismatch\"},\"version\":\"2.0.0\"}}");

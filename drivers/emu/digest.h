@@ -1,0 +1,16 @@
+/* digest: SHA-256 of a file (libcrypto), for dialects whose cloud signs an
+ * image with SHA-256 (Aliyun's signMethod "SHA256", HaaS's hash_type
+ * "sha256"). MD5 is download_md5_file in download.h. */
+#ifndef OTAHIL_EMU_DIGEST_H
+#define OTAHIL_EMU_DIGEST_H
+
+#include <stddef.h>
+
+/* Computes the SHA-256 of `path` as 64 lowercase hex digits into `hex`.
+ * Returns 0, or -1 with `err` naming the file. */
+int digest_sha256_file(const char *path, char hex[65], char *err, size_t errlen);
+
+/* 1 if `s` is exactly `n` hex digits (either case), else 0. */
+int digest_is_hex(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,25 @@
+-- Bytes of one download_reply are flipped on the way. The block's CRC16 (or
+-- its framing) no longer matches: the device must ask for that block again
+-- and complete with an intact image. A device that keeps the bad block ends
+-- with a SHA-256 mismatch (-3), which FAILs here too.
+local aliyun = require "aliyun"
+
+return {
+  name = "MQTT block corrupted on the wire: asked again, upgrade completes",
+  timeout = 60,
+  requires = { "power" },
+  run = function(t)
+    local net = aliyun.net(t)
+    local d = aliyun.attach(t)
+    d:expect_version(t.device.version)
+    local target, img = d:good_image()
+    -- 8 bytes, so that some land in the block itself, not only in its header
+    net.mqtt:corrupt_publish { topic = d.t_dl_reply, count = 1, random = 8 }
+    local data = d:push_update { image = img, version = target, via = "mqtt" }
+    d:expect_progress { step = 100 }
+    d:expect_version(target, { timeout = d.boot_wait + d.step_wait })
+    local blocks = d:blocks(data.streamId)
+    t.expect(#blocks >= 2 and blocks[2].offset == blocks[1].offset,
+      "the device did not ask again for the block whose reply was corrupted")
+  end,
+}
