@@ -309,13 +309,24 @@ static int l_spawn(lua_State *L) {
   return 0;
 }
 
+/* t:expect(...) / t:fail(...) written with a colon pass `t` (or the otahil
+ * table) first: drop it, or t:expect(false, "x") would test `t` and pass. */
+static void drop_self(lua_State *L, lua_CFunction fn, const char *name) {
+  if (lua_type(L, 1) != LUA_TTABLE) return;
+  int same = lua_getfield(L, 1, name) == LUA_TFUNCTION && lua_tocfunction(L, -1) == fn;
+  lua_pop(L, 1);
+  if (same) lua_remove(L, 1);
+}
+
 static int l_fail(lua_State *L) {
+  drop_self(L, l_fail, "fail");
   const char *msg = luaL_optstring(L, 1, "expectation failed");
   int level = (int)luaL_optinteger(L, 2, 1);
   return rt_fail(L, level, "%s", msg);
 }
 
 static int l_expect(lua_State *L) {
+  drop_self(L, l_expect, "expect");
   if (lua_toboolean(L, 1)) {
     lua_settop(L, 1);
     return 1;

@@ -117,6 +117,14 @@ static int l_decode(lua_State *L) {
     lua_pushfstring(L, "invalid JSON at byte %d", (int)at);
     return 2;
   }
+  /* one value and nothing after it but white space: '{"a":1} junk' is garbage */
+  while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+  if (end < s + len) {
+    cJSON_Delete(j);
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid JSON at byte %d (data after the value)", (int)(end - s));
+    return 2;
+  }
   api_push_json(L, j, 0);
   cJSON_Delete(j);
   return 1;

@@ -108,6 +108,9 @@ int broker_start(uv_loop_t *loop, const char *dir, double timeout_s, broker **ou
             "listener %d 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence false\n"
+            /* small packets at once: with Nagle, a reply behind a large one
+             * waits for a delayed ACK (~40 ms a hop on loopback) */
+            "set_tcp_nodelay true\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\n",
             port);

@@ -34,7 +34,7 @@ void device_vars_set(device_vars *v, const char *key, const char *value) {
       v->values[i] = value;
       return;
     }
-  if (v->n < 32) {
+  if (v->n < 64) {
     v->keys[v->n] = key;
     v->values[v->n++] = value;
   }
@@ -179,27 +179,23 @@ static int l_is_on(lua_State *L) { return device_power_l_is_on(L, check(L)->d->p
 static int l_console_next(lua_State *L) {
   dev_ud *u = check(L);
   double timeout = api_optnumfield(L, 2, "timeout", 10);
-  api_match *m = api_match_new();
-  api_match_str(m, "kind", "console");
-  api_match_str(m, "device", u->d->lab->name);
+  /* {kind = "console", device = name, re = ..., contains = ...}: both tests apply */
+  lua_newtable(L);
   if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "re");
-    lua_getfield(L, 2, "contains");
-    if (lua_isstring(L, -1)) api_match_str(m, "contains", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    if (lua_isstring(L, -1)) {
-      lua_newtable(L);
-      lua_pushvalue(L, -2);
-      lua_setfield(L, -2, "re");
-      api_match *re = api_check_match(L, -1); /* validates the regex */
-      lua_pop(L, 1);
-      api_match_free(m);
-      m = re;
-      api_match_str(m, "kind", "console");
-      api_match_str(m, "device", u->d->lab->name);
+    static const char *const keys[] = {"re", "contains"};
+    for (int i = 0; i < 2; i++) {
+      lua_getfield(L, 2, keys[i]);
+      if (!lua_isnil(L, -1) && !lua_isstring(L, -1))
+        return luaL_error(L, "console_next: %s must be a string", keys[i]);
+      lua_setfield(L, -2, keys[i]);
     }
-    lua_pop(L, 1);
   }
+  lua_pushstring(L, "console");
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, u->d->lab->name);
+  lua_setfield(L, -2, "device");
+  api_match *m = api_check_match(L, -1); /* validates the regex */
+  lua_pop(L, 1);
   return api_wait_event(L, m, &u->cursor, timeout);
 }
 

@@ -27,8 +27,8 @@ typedef struct device device;
 
 /* Placeholder values for the device's cmd ({name} -> value); NULL-terminated pairs. */
 typedef struct device_vars {
-  const char *keys[32];
-  const char *values[32];
+  const char *keys[64]; /* 20 fixed placeholders + up to 32 timing knobs */
+  const char *values[64];
   int n;
 } device_vars;
 void device_vars_set(device_vars *v, const char *key, const char *value);

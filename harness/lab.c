@@ -144,6 +144,8 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   cJSON *timing = cJSON_GetObjectItemCaseSensitive(spec, "timing");
   if (timing) {
     if (!cJSON_IsObject(timing)) dev_error(L, name, line, "timing must be a table of numbers");
+    if (cJSON_GetArraySize(timing) > 32)
+      dev_error(L, name, line, "timing has %d knobs; at most 32", cJSON_GetArraySize(timing));
     for (cJSON *t = timing->child; t; t = t->next)
       if (!cJSON_IsNumber(t) || t->valuedouble < 0)
         dev_error(L, name, line, "timing.%s must be a number >= 0", t->string);

@@ -97,6 +97,7 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
     return -1;
   }
   mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(c->m, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_callback_set(c->m, mqttc__on_connect);
   mosquitto_disconnect_callback_set(c->m, mqttc__on_disconnect);
   mosquitto_subscribe_callback_set(c->m, mqttc__on_subscribe);

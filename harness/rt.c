@@ -152,13 +152,13 @@ static int rt__require(lua_State *L) {
 
 static int rt__print(lua_State *L) {
   rt *R = rt_from_lua(L);
+  int n = lua_gettop(L); /* before buffinit, which may push a slot of its own */
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  int n = lua_gettop(L);
   for (int i = 1; i <= n; i++) {
     if (i > 1) luaL_addchar(&b, '\t');
-    luaL_addstring(&b, luaL_tolstring(L, i, NULL));
-    lua_pop(L, 1);
+    luaL_tolstring(L, i, NULL); /* the buffer takes it off the stack */
+    luaL_addvalue(&b);
   }
   luaL_pushresult(&b);
   cJSON *ev = evlog_add(R->cfg.log, "log");

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <ftw.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <signal.h>
@@ -96,19 +97,17 @@ static int mkdirs(const char *path) {
   return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)ftw;
+  return (flag == FTW_DP ? rmdir(path) : unlink(path)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* In-process (nftw, depth first): a fork of this big process at every case
+ * start stalled the loop for every other running case. */
 static void rm_rf(const char *path) {
   /* only ever below the report's work folder, which otahil made itself */
-  char *argv[] = {"rm", "-rf", "--", (char *)path, NULL};
-  pid_t pid = fork();
-  if (pid == 0) {
-    execvp("rm", argv);
-    _exit(127);
-  }
-  if (pid > 0) {
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-  }
+  if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+    fprintf(stderr, "otahil: cannot remove %s: %s\n", path, strerror(errno));
 }
 
 static void free_handle(uv_handle_t *h) { free(h); }
@@ -433,10 +432,10 @@ static void case_start(kase *k) {
   static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
   for (int i = 0; fields[i]; i++) device_vars_set(&vars, fields[i], lab_str(ld, fields[i]));
   /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
-  char numbers[16][32];
+  char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
   int nn = 0;
   const cJSON *timing = cJSON_GetObjectItemCaseSensitive(ld->spec, "timing");
-  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 16; t = t->next, nn++) {
+  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 32; t = t->next, nn++) {
     snprintf(numbers[nn], sizeof numbers[nn], "%.15g", t->valuedouble);
     device_vars_set(&vars, t->string, numbers[nn]);
   }

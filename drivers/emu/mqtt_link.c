@@ -127,6 +127,7 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
     return NULL;
   }
   mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+  mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* requests go out at once */
   mosquitto_connect_callback_set(l->mosq, on_connect);
   mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
   mosquitto_publish_callback_set(l->mosq, on_publish);

@@ -72,6 +72,10 @@ check "SIGINT: junit.xml is whole" python3 -c "import xml.etree.ElementTree as E
 check "fw build writes an image of the asked size" [ "$(stat -c %s "$WORK/img.bin")" -eq 4096 ]
 check "list names every scenario" [ "$("$OTAHIL" list scenarios/qcloud | wc -l)" -eq "$(ls scenarios/qcloud/*.lua | wc -l)" ]
 
+# console_next applies re and contains together
+"$OTAHIL" run tests/fixtures/misc/console_next.lua --lab lab/emulated.lua --report "$WORK/cn" > /dev/null 2>&1
+check "console_next: re and contains both apply" [ "$(outcome "$WORK/cn" '*@emu-qcloud')" = "PASS" ]
+
 # 7. --shard I/N deals the filtered cases round-robin: the parts are disjoint and cover them all
 for i in 1 2; do
   "$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --filter 'qcloud/0[189]_*' --shard $i/2 \

@@ -37,6 +37,8 @@ static int run_code(const char *code, size_t mem_limit, result *r, unsigned dead
   lua_State *L = rt_lua(R);
   luaL_requiref(L, "otahil", api_open_core, 1);
   lua_pop(L, 1);
+  luaL_requiref(L, "json", api_open_json, 1);
+  lua_pop(L, 1);
   rt_lock_globals(R);
   memset(r, 0, sizeof *r);
   ck_assert_int_eq(luaL_loadbuffer(L, code, strlen(code), "@t.lua"), LUA_OK);
@@ -148,6 +150,36 @@ START_TEST(endless_wait_does_not_end_by_itself) {
 }
 END_TEST
 
+START_TEST(expect_called_with_a_colon_still_fails) {
+  result r;
+  ck_assert(run_code("otahil:expect(false, 'colon')", 0, &r, 2000));
+  ck_assert_int_eq(r.st, RT_FAIL);
+  ck_assert_ptr_nonnull(strstr(r.msg, "colon"));
+  ck_assert(run_code("otahil:expect(1 == 1, 'fine')", 0, &r, 2000));
+  ck_assert_msg(r.st == RT_PASS, "%s", r.msg);
+}
+END_TEST
+
+START_TEST(print_logs_exactly_its_arguments) {
+  result r;
+  ck_assert(run_code("print('x', 1, nil)\n"
+                     "local e = otahil.next_event({kind = 'log'}, {timeout = 0.1})\n"
+                     "otahil.expect(e and e.msg == 'x\\t1\\tnil', 'logged: ' .. tostring(e and e.msg))",
+                     0, &r, 2000));
+  ck_assert_msg(r.st == RT_PASS, "%s", r.msg);
+}
+END_TEST
+
+START_TEST(json_decode_refuses_data_after_the_value) {
+  result r;
+  ck_assert(run_code("local j, why = json.decode('{\"a\":1} junk')\n"
+                     "otahil.expect(j == nil and why:find('byte 8', 1, true), 'got ' .. tostring(why))\n"
+                     "otahil.expect(json.decode(' {\"a\":1}\\n ').a == 1, 'white space refused')",
+                     0, &r, 2000));
+  ck_assert_msg(r.st == RT_PASS, "%s", r.msg);
+}
+END_TEST
+
 START_TEST(a_past_deadline_times_out_at_once) {
   result r;
   /* a library computing `deadline - now()` may pass a negative timeout: it must
@@ -183,6 +215,9 @@ Suite *rt_suite(void) {
   tcase_add_test(tc, memory_cap_is_enforced);
   tcase_add_test(tc, sleep_yields_to_the_loop);
   tcase_add_test(tc, a_past_deadline_times_out_at_once);
+  tcase_add_test(tc, print_logs_exactly_its_arguments);
+  tcase_add_test(tc, expect_called_with_a_colon_still_fails);
+  tcase_add_test(tc, json_decode_refuses_data_after_the_value);
   tcase_add_test(tc, waits_time_out_and_see_later_events);
   tcase_add_test(tc, endless_wait_does_not_end_by_itself);
   tcase_add_test(tc, error_in_background_task_ends_the_scenario);
