@@ -17,9 +17,18 @@ typedef struct api_env {
   int mqtt_port;
   void *runner;          /* opaque to the modules; used by api_device/api_fw */
   char log_path[1024];   /* the case's log (logs/<id>.log), named in FAIL messages; "" if none */
+  /* The files a scenario may read (t.fw:serve/read, digest.file): the lab's
+   * firmware images and what lies under work_dir, each a resolved path.
+   * NULL files and work_dir: no limit (unit tests). */
+  const char *const *files; /* NULL-terminated */
+  const char *work_dir;
 } api_env;
 void api_env_set(lua_State *L, api_env *env);
 api_env *api_env_get(lua_State *L);
+
+/* 0 if the scenario may read `path` (see api_env.files), else -1 with err naming
+ * the path and what may be read. The sandbox has no io: these are its only reads. */
+int api_file_allowed(lua_State *L, const char *path, char *err, size_t errlen);
 
 int api_open_json(lua_State *L);
 int api_open_mqtt(lua_State *L);

@@ -9,9 +9,12 @@
  *   otahil.fail(msg [, level])        FAIL: the device did something wrong
  *   otahil.expect(cond, msg)          FAIL with msg unless cond
  */
+#include <errno.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <mosquitto.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +33,22 @@ api_env *api_env_get(lua_State *L) {
   lua_pop(L, 1);
   if (!env) luaL_error(L, "otahil: no run environment (internal error)");
   return env;
+}
+
+int api_file_allowed(lua_State *L, const char *path, char *err, size_t errlen) {
+  api_env *env = api_env_get(L);
+  if (!env->files && !env->work_dir) return 0;
+  char real[PATH_MAX];
+  if (!realpath(path, real)) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t n = env->work_dir ? strlen(env->work_dir) : 0;
+  if (n && strncmp(real, env->work_dir, n) == 0 && real[n] == '/') return 0;
+  for (const char *const *f = env->files; f && *f; f++)
+    if (strcmp(real, *f) == 0) return 0;
+  snprintf(err, errlen, "%s is not a firmware image of the lab file (a scenario reads only those)", path);
+  return -1;
 }
 
 /* ---- matchers ------------------------------------------------------------ */

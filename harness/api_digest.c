@@ -82,7 +82,8 @@ static int l_file(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   api_file_digest d;
   char err[512];
-  if (api_digest_file(path, &d, err, sizeof err) != 0) {
+  if (api_file_allowed(L, path, err, sizeof err) != 0 ||
+      api_digest_file(path, &d, err, sizeof err) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;

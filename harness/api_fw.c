@@ -51,7 +51,8 @@ static int l_serve(lua_State *L) {
   }
   api_file_digest d;
   char err[512];
-  if (api_digest_file(path, &d, err, sizeof err) != 0) {
+  if (api_file_allowed(L, path, err, sizeof err) != 0 ||
+      api_digest_file(path, &d, err, sizeof err) != 0) {
     luaL_where(L, 1);
     return luaL_error(L, "%sfw:serve: %s", lua_tostring(L, -1), err);
   }
@@ -141,6 +142,8 @@ static int l_read(lua_State *L) {
   const char *path = lua_tostring(L, -1);
   if (!path) return luaL_error(L, "fw:read: expected an image (the table fw:serve returned)");
   if (off < 0 || len < 0 || len > (16 << 20)) return luaL_error(L, "fw:read: offset or length out of range");
+  char why[512];
+  if (api_file_allowed(L, path, why, sizeof why) != 0) return luaL_error(L, "fw:read: %s", why);
   FILE *f = fopen(path, "rb");
   if (!f) return luaL_error(L, "fw:read: %s: %s", path, strerror(errno));
   /* never allocate more than the file holds */

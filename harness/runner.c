@@ -77,7 +77,27 @@ struct runner {
   uv_timer_t report_timer;
   double last_write, write_cost;
   int reports_dirty;
+  /* what scenarios may read (api_env.files, work_dir) */
+  char **files;
+  size_t nfiles;
+  char work_real[PATH_MAX];
 };
+
+/* Every existing file named under a device's `images`, resolved. */
+static void collect_files(runner *rn, const cJSON *j) {
+  if (cJSON_IsString(j)) {
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(j->valuestring, real) || stat(real, &st) != 0 || !S_ISREG(st.st_mode)) return;
+    char **grown = realloc(rn->files, (rn->nfiles + 2) * sizeof *grown);
+    if (!grown) abort();
+    rn->files = grown;
+    rn->files[rn->nfiles++] = strdup(real);
+    rn->files[rn->nfiles] = NULL;
+    return;
+  }
+  for (const cJSON *c = j ? j->child : NULL; c; c = c->next) collect_files(rn, c);
+}
 
 static double mono(void) {
   struct timespec t;
@@ -451,6 +471,8 @@ static void case_start(kase *k) {
   k->env.mqtt_host = rn->mqtt_host;
   k->env.mqtt_port = rn->mqtt_port;
   k->env.runner = rn;
+  k->env.files = (const char *const *)rn->files;
+  k->env.work_dir = rn->work_real;
   snprintf(k->env.log_path, sizeof k->env.log_path, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
   k->R = new_rt(rn, k->log, err, sizeof err);
   if (!k->R) {
@@ -631,6 +653,10 @@ int runner_run(const runner_opts *o) {
     fprintf(stderr, "otahil: %s\n", err);
     return EXIT_USAGE;
   }
+  for (size_t i = 0; i < rn->lab->count; i++)
+    collect_files(rn, cJSON_GetObjectItemCaseSensitive(rn->lab->devices[i].spec, "images"));
+  snprintf(path, sizeof path, "%s/work", o->report_dir);
+  if (!realpath(path, rn->work_real)) rn->work_real[0] = 0;
   char **files = NULL;
   size_t nfiles = 0;
   uv_loop_init(&rn->loop);
@@ -756,6 +782,8 @@ out:
   cJSON_Delete(rn->doc);
   scenario_files_free(files, nfiles);
   lab_free(rn->lab);
+  for (size_t i = 0; i < rn->nfiles; i++) free(rn->files[i]);
+  free(rn->files);
   fflush(stdout);
   return code;
 }
