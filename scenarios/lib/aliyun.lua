@@ -508,7 +508,7 @@ end
 function Dev:next_request(img, timeout)
   timeout = timeout or self.step_wait
   local req, cur = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name },
-    { from = self.req_cursor[img.name] or 0, timeout = timeout * self.mult })
+    { from = self.req_cursor[img.name] or 0, timeout = timeout }) -- scaled by the wait itself
   if not req then
     otahil.fail(("device '%s' made no request for %s within %gs"):format(self.name, img.name, timeout), 2)
   end

@@ -269,7 +269,7 @@ function Dev:hold_reached(timeout)
   timeout = timeout or self.step_wait
   local net = self.t.net
   if net then
-    local ok = net.http:wait_body_bytes(s.at, { timeout = timeout * (self.t.timeout_multiplier or 1) })
+    local ok = net.http:wait_body_bytes(s.at, { timeout = timeout }) -- waits scale it themselves
     if not ok then
       otahil.fail(("device '%s' did not download %d bytes of %s within %gs"):format(self.name, s.at, s.img.name, timeout), 2)
     end
@@ -300,7 +300,7 @@ function Dev:next_request(img, timeout, level)
   timeout = timeout or self.step_wait
   local from = self.req_cursor[img.name] or 0
   local req, cur = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name },
-    { from = from, timeout = timeout * (self.t.timeout_multiplier or 1) })
+    { from = from, timeout = timeout }) -- scaled by the wait itself
   if not req then
     otahil.fail(("device '%s' made no request for %s within %gs"):format(self.name, img.name, timeout), (level or 1) + 1)
   end
