@@ -541,6 +541,35 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
 
 /* ---- FAIL ---------------------------------------------------------------- */
 
+static int rt__in_lib(const rt *R, const lua_Debug *ar) {
+  size_t n = strlen(R->cfg.lib_dir);
+  return ar->source[0] == '@' && strncmp(ar->source + 1, R->cfg.lib_dir, n) == 0 &&
+         ar->source[1 + n] == '/';
+}
+
+/* Pushes where a FAIL points: "file:line: " of the frame `level` up; when that
+ * frame is in the scenario library (a helper that FAILs), the first scenario
+ * frame above it instead, so the message names the scenario's line. The
+ * library line is pushed too (or "" when it is not needed). */
+static void rt__where(lua_State *L, rt *R, int level) {
+  lua_Debug ar, up;
+  if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 ||
+      !R->cfg.lib_dir || !rt__in_lib(R, &ar)) {
+    luaL_where(L, level);
+    lua_pushliteral(L, "");
+    return;
+  }
+  for (int l = level + 1; lua_getstack(L, l, &up); l++) {
+    if (lua_getinfo(L, "Sl", &up) && up.currentline > 0 && !rt__in_lib(R, &up)) {
+      lua_pushfstring(L, "%s:%d: ", up.short_src, up.currentline);
+      lua_pushfstring(L, " (in %s:%d)", ar.short_src, ar.currentline);
+      return;
+    }
+  }
+  luaL_where(L, level); /* a library task of its own: no scenario frame */
+  lua_pushliteral(L, "");
+}
+
 int rt_fail(lua_State *L, int level, const char *fmt, ...) {
   char buf[1024];
   va_list ap;
@@ -550,10 +579,11 @@ int rt_fail(lua_State *L, int level, const char *fmt, ...) {
   lua_newtable(L);
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, FAIL_FIELD);
-  luaL_where(L, level);
-  lua_pushstring(L, buf);
-  lua_concat(L, 2);
   rt *R = rt_from_lua(L);
+  rt__where(L, R, level);    /* where, lib */
+  lua_pushstring(L, buf);    /* where, lib, msg */
+  lua_insert(L, -2);         /* where, msg, lib */
+  lua_concat(L, 3);
   cJSON *ev = evlog_add(R->cfg.log, "expect.fail");
   cJSON_AddStringToObject(ev, "msg", lua_tostring(L, -1));
   evlog_commit(R->cfg.log);

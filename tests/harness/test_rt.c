@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "api.h"
@@ -25,11 +26,13 @@ static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
 
 /* Runs `code` as a scenario body named "t.lua" with the given limits, for at
  * most `deadline_ms` of loop time. Returns 1 if it ended, 0 if the deadline hit. */
+static const char *lib_dir = "/nonexistent";
+
 static int run_code(const char *code, size_t mem_limit, result *r, unsigned deadline_ms) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   evlog *log = evlog_new();
-  rt_config cfg = {.loop = &loop, .log = log, .lib_dir = "/nonexistent", .mem_limit = mem_limit,
+  rt_config cfg = {.loop = &loop, .log = log, .lib_dir = lib_dir, .mem_limit = mem_limit,
                    .instr_budget = 20000000};
   char err[256];
   rt *R = rt_new(&cfg, err, sizeof err);
@@ -160,6 +163,27 @@ START_TEST(expect_called_with_a_colon_still_fails) {
 }
 END_TEST
 
+START_TEST(a_fail_in_the_library_points_at_the_scenario) {
+  char dir[] = "/tmp/otahil-rt-lib-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char path[300];
+  snprintf(path, sizeof path, "%s/helper.lua", dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("local M = {}\nfunction M.check(x)\n  if not x then otahil.fail('bad value', 1) end\nend\nreturn M\n", f);
+  fclose(f);
+  lib_dir = dir;
+  result r;
+  ck_assert(run_code("local h = require 'helper'\nh.check(true)\nh.check(false)", 0, &r, 2000));
+  lib_dir = "/nonexistent";
+  unlink(path);
+  rmdir(dir);
+  ck_assert_int_eq(r.st, RT_FAIL);
+  ck_assert_msg(strncmp(r.msg, "t.lua:3: bad value", 18) == 0, "%s", r.msg);
+  ck_assert_msg(strstr(r.msg, "helper.lua:3)") != NULL, "%s", r.msg);
+}
+END_TEST
+
 START_TEST(print_logs_exactly_its_arguments) {
   result r;
   ck_assert(run_code("print('x', 1, nil)\n"
@@ -216,6 +240,7 @@ Suite *rt_suite(void) {
   tcase_add_test(tc, sleep_yields_to_the_loop);
   tcase_add_test(tc, a_past_deadline_times_out_at_once);
   tcase_add_test(tc, print_logs_exactly_its_arguments);
+  tcase_add_test(tc, a_fail_in_the_library_points_at_the_scenario);
   tcase_add_test(tc, expect_called_with_a_colon_still_fails);
   tcase_add_test(tc, json_decode_refuses_data_after_the_value);
   tcase_add_test(tc, waits_time_out_and_see_later_events);
