@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# The rack proof (issue 6): otahil against "boards" built from real parts.
+# Each board is otadev behind a pseudo-terminal kept by tests/rack/pty_board.py
+# (its console, and a relay on a UNIX socket); Debian's ser2net shares both
+# consoles over raw TCP on 127.0.0.1; pty-b1's power goes through Debian's
+# pdudaemon (localcmdline), pty-b2's through otahil's exec driver. The lab is
+# lab/examples/pty-board.lua with this run's ports and paths filled in.
+#  1. pty-b1 (pdudaemon), one scenario per run with its flash emptied between
+#     (a deploy): the happy path; power cut on the "burning" report (14), on a
+#     console line (examples/03), on a body byte count (04), each landing
+#     mid-burn or mid-download; a crash banner fails the case within a second;
+#     the console port vanishes and returns mid-boot and no line is lost
+#  2. pty-b2 (exec, a fresh flash per case): the whole Tencent suite and the
+#     console-line cut in one run, unchanged
+#  3. the emulated device (lab/emulated.lua): scenario 14 cuts mid-burn too
+. "$(dirname "$0")/../e2e/lib.sh"
+M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
+BOARD=$OTAHIL_SRC/tests/rack/pty_board.py
+SC=tests/rack/scenarios
+OTADEV=$(dirname "$OTAHIL")/drivers/emu/otadev
+PIDS=()
+stop_all() { # every process this test started, by its id; boards kill their firmware
+  if [ -n "${RUN_PID:-}" ]; then # as Ctrl-C: otahil cuts power, reaps and writes its reports
+    kill -INT "$RUN_PID" 2>/dev/null
+    for _ in $(seq 200); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$RUN_PID" 2>/dev/null
+    wait "$RUN_PID" 2>/dev/null
+  fi
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  PIDS=()
+}
+trap 'stop_all; cleanup' EXIT
+
+for tool in ser2net pdudaemon; do
+  if ! command -v $tool > /dev/null && [ ! -x /usr/sbin/$tool ]; then
+    not_ok "$tool is installed (scripts/install-deps installs it)"
+    finish
+    exit 1
+  fi
+done
+PATH=$PATH:/usr/sbin
+[ -x "$OTADEV" ] || { not_ok "otadev is built ($OTADEV)"; finish; exit 1; }
+
+read -r PDU S2N1 S2N2 MQ1 HT1 MQ2 HT2 < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(7)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
+
+wait_for() { # wait_for SECONDS COMMAND...: polls until the command succeeds
+  local end=$((SECONDS + $1)); shift
+  until "$@" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || return 1
+    sleep 0.05
+  done
+}
+listening() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2).close()"; }
+ctl() { timeout 15 python3 "$BOARD" ctl "$@"; }
+
+# start_board NAME CTL MQTT_PORT: otadev with its broker address built in
+start_board() {
+  python3 "$BOARD" run --link "$WORK/$1.tty" --ctl "$2" --flash "$WORK/$1.flash" \
+    --transcript "$WORK/$1.transcript" -- \
+    "$OTADEV" --dialect qcloud --host 127.0.0.1 --port "$3" --product OTAHILPB01 --device "$1" \
+    --state '{flash}' --version 1.0.0 --boot-ms 100 --burn-ms 1500 --download-timeout 3 \
+    > "$WORK/$1.launcher.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 10 test -S "$2" -a -L "$WORK/$1.tty"
+}
+check "pty-b1 is up (pty and relay)" start_board pty-b1 "$WORK/outlet-1.sock" "$MQ1"
+check "pty-b2 is up (pty and relay)" start_board pty-b2 "$WORK/pty-b2.sock" "$MQ2"
+
+cat > "$WORK/ser2net.yaml" <<YAML
+connection: &pty-b1
+  accepter: tcp,127.0.0.1,$S2N1
+  connector: serialdev,$WORK/pty-b1.tty,115200n81,local
+  options:
+    kickolduser: true
+
+connection: &pty-b2
+  accepter: tcp,127.0.0.1,$S2N2
+  connector: serialdev,$WORK/pty-b2.tty,115200n81,local
+  options:
+    kickolduser: true
+YAML
+ser2net -n -d -c "$WORK/ser2net.yaml" -P "$WORK/ser2net.pid" > "$WORK/ser2net.log" 2>&1 &
+PIDS+=($!)
+check "ser2net shares both consoles on 127.0.0.1" wait_for 10 eval "listening $S2N1 && listening $S2N2"
+
+cat > "$WORK/pdudaemon.conf" <<CONF
+{ "daemon": { "hostname": "127.0.0.1", "port": $PDU, "logging_level": "DEBUG", "listener": "http" },
+  "pdus": { "pty-pdu": { "driver": "localcmdline",
+      "cmd_on": "python3 $BOARD ctl $WORK/outlet-%s.sock on",
+      "cmd_off": "python3 $BOARD ctl $WORK/outlet-%s.sock off" } } }
+CONF
+pdudaemon --conf "$WORK/pdudaemon.conf" --logfile "$WORK/pdudaemon.log" > "$WORK/pdudaemon.out" 2>&1 &
+PIDS+=($!)
+check "pdudaemon listens on 127.0.0.1:$PDU" wait_for 20 listening "$PDU"
+
+# the lab: the example with this run's ports and paths
+sed -e "s|http://127.0.0.1:16421|http://127.0.0.1:$PDU|" \
+    -e "s|tcp_port = 3001,|tcp_port = $S2N1,|" -e "s|tcp_port = 3002,|tcp_port = $S2N2,|" \
+    -e "s|mqtt_port = 18831, http_port = 18081|mqtt_port = $MQ1, http_port = $HT1|" \
+    -e "s|mqtt_port = 18832, http_port = 18082|mqtt_port = $MQ2, http_port = $HT2|" \
+    -e "s|/run/otahil/|$WORK/|g" -e "s|\"tests/rack/pty_board.py\"|\"$BOARD\"|g" \
+    lab/examples/pty-board.lua > "$WORK/pty-board.lua"
+check "the lab has this run's ports and paths" bash -c "grep -q 'tcp_port = $S2N2,' '$WORK/pty-board.lua' &&
+  grep -q 'mqtt_port = $MQ1, http_port = $HT1' '$WORK/pty-board.lua' && grep -q '\"$BOARD\"' '$WORK/pty-board.lua' &&
+  grep -q '127.0.0.1:$PDU\"' '$WORK/pty-board.lua' && ! grep -q 'tcp_port = 3001' '$WORK/pty-board.lua'"
+
+# run NAME LAB OTAHIL_ARGS...: one otahil run into $WORK/NAME (+ NAME.txt); its status
+# In the background, so that a signal to this test reaches stop_all at once
+# (bash runs traps only between commands, and `wait` is one).
+RUN_PID=
+run() {
+  local name=$1 lab=$2; shift 2
+  timeout 150 "$OTAHIL" run "$@" --lab "$lab" --report "$WORK/$name" --timeout-multiplier "$M" \
+    > "$WORK/$name.txt" 2>&1 &
+  RUN_PID=$!
+  wait $RUN_PID
+  local rc=$?
+  RUN_PID=
+  return $rc
+}
+# deploy: pty-b1 is off (at_exit = "off") and gets an empty flash, as a lab
+# reflashes a board before a job
+deploy_b1() {
+  check "pty-b1 is off and gets an empty flash" bash -c \
+    "[ \"\$(timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' state)\" = off ] && rm -rf '$WORK/pty-b1.flash'"
+}
+console_of() { echo "$WORK/$1/logs/$(echo "$2" | tr / -).console"; }
+show() { grep -E '^(PASS|FAIL|ERROR|TIMEOUT|SKIP) |^        [^l]' "$WORK/$1.txt"; }
+
+# cut_in CONSOLE AFTER BEFORE: the first power cut after the line AFTER came
+# before the firmware printed BEFORE (the next boot starts at "power on:")
+cut_in() {
+  python3 - "$@" <<'PY'
+import sys
+text = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+after, before = sys.argv[2], sys.argv[3]
+i = text.find(after)
+j = text.find("[otadev] power on:", i) if i >= 0 else -1
+if i < 0 or j < 0:
+    print("    no '%s' followed by a reboot in %s" % (after, sys.argv[1])); sys.exit(1)
+if before in text[i:j]:
+    print("    the cut came after '%s':" % before, text[i:j][-300:]); sys.exit(1)
+PY
+}
+
+# ---- 1. pty-b1: power through pdudaemon, console through ser2net -------------
+deploy_b1
+run b1-02 "$WORK/pty-board.lua" scenarios/qcloud/02_happy_path.lua --filter '*@pty-b1'
+rc=$?; show b1-02
+check "pdudaemon board: the happy path passes (rc $rc)" [ "$(outcome "$WORK/b1-02" '*')" = PASS ]
+C=$(console_of b1-02 qcloud/02_happy_path@pty-b1)
+check "pdudaemon board: its console came through ser2net (upgrade done, boot of 2.0.0)" \
+  bash -c "grep -q 'upgrade done version=2.0.0' '$C' && grep -q 'boot slot=b version=2.0.0' '$C'"
+check "pdudaemon board: power events come from the pdudaemon driver" \
+  grep -q 'power .*state=on how=pdudaemon' "$WORK/b1-02/logs/qcloud-02_happy_path@pty-b1.log"
+check "pdudaemon board: off after the run (at_exit = off)" [ "$(ctl "$WORK/outlet-1.sock" state)" = off ]
+
+deploy_b1
+run b1-14 "$WORK/pty-board.lua" scenarios/qcloud/14_power_cut_burning.lua --filter '*@pty-b1'
+rc=$?; show b1-14
+check "pdudaemon board: 14 (cut on the 'burning' report) passes (rc $rc)" [ "$(outcome "$WORK/b1-14" '*')" = PASS ]
+check "pdudaemon board: 14's cut landed mid-burn" \
+  cut_in "$(console_of b1-14 qcloud/14_power_cut_burning@pty-b1)" "burning version=2.0.0" "upgrade done"
+
+deploy_b1
+run b1-ex03 "$WORK/pty-board.lua" scenarios/examples/03_console_power_cut.lua --filter '*@pty-b1'
+rc=$?; show b1-ex03
+check "pdudaemon board: the cut on a console line passes (rc $rc)" [ "$(outcome "$WORK/b1-ex03" '*')" = PASS ]
+check "pdudaemon board: the console-line cut landed after 'burning step 1/', before the burn ended" \
+  cut_in "$(console_of b1-ex03 examples/03_console_power_cut@pty-b1)" "burning step 1/" "upgrade done"
+
+deploy_b1
+run b1-04 "$WORK/pty-board.lua" scenarios/qcloud/04_resume_after_power_cut.lua --filter '*@pty-b1'
+rc=$?; show b1-04
+check "pdudaemon board: 04 (cut at a body byte count, resume) passes (rc $rc)" [ "$(outcome "$WORK/b1-04" '*')" = PASS ]
+check "pdudaemon board: 04's cut landed mid-download" \
+  cut_in "$(console_of b1-04 qcloud/04_resume_after_power_cut@pty-b1)" "download start offset=0" "download finished"
+
+# a crash banner: FAIL with the line, within a second of the "panic" sent
+deploy_b1
+run b1-panic "$WORK/pty-board.lua" $SC/panic.lua --filter '*@pty-b1'
+rc=$?
+check "crash banner: the run fails (rc $rc)" [ "$rc" -eq 1 ]
+check "crash banner: the case is FAIL" [ "$(outcome "$WORK/b1-panic" '*')" = FAIL ]
+check "crash banner: the message has the device, the pattern and the whole line" grep -q \
+  "device 'pty-b1': console death pattern 'Guru Meditation': Guru Meditation Error: Core  0 panic'ed (LoadProhibited)" \
+  "$WORK/b1-panic.txt"
+fast=$(python3 - "$WORK/b1-panic/report.json" "$M" <<'PY'
+import json, sys
+m = float(sys.argv[2])
+s = json.load(open(sys.argv[1]))["scenarios"][0]
+t = {}
+for e in s["events"]:
+    t.setdefault(e["kind"], e["t"])
+# the banner goes out through ser2net, the board, ser2net again; the FAIL
+# must follow the "panic" sent within a second
+need = ("uart.send", "console.death", "outcome")
+if not all(k in t for k in need):
+    print("missing events", [k for k in need if k not in t])
+elif t["outcome"] - t["uart.send"] < 1.0 * m and t["outcome"] >= t["console.death"]:
+    print("ok")
+else:
+    print("send %.3f death %.3f outcome %.3f" % tuple(t[k] for k in need))
+PY
+)
+check "crash banner: FAIL within a second of the crash ($fast)" [ "$fast" = ok ]
+
+# the adapter vanishes mid-boot (at the firmware's first line) and returns
+# 0.7 s later; what the board printed meanwhile follows, and no line is lost
+deploy_b1
+: > "$WORK/pty-b1.transcript"
+check "the board arms an unplug at its next boot" \
+  bash -c "timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' unplug dialect=qcloud 0.7 > /dev/null"
+run b1-unplug "$WORK/pty-board.lua" $SC/boot_console.lua --filter '*@pty-b1'
+rc=$?; show b1-unplug
+check "unplug mid-boot: the case passes (rc $rc)" [ "$(outcome "$WORK/b1-unplug" '*')" = PASS ]
+same=$(python3 - "$(console_of b1-unplug scenarios/boot_console@pty-b1)" "$WORK/pty-b1.transcript" <<'PY'
+import sys
+got = open(sys.argv[1], "rb").read().split(b"\r\n")
+sent = open(sys.argv[2], "rb").read().split(b"\r\n")
+# the case ends with the board quiet, so the console holds all it printed
+# before the cut (bytes of the cut's own moment may still be on their way)
+if len(got) >= 4 and got[:-1] == sent[:len(got) - 1] and len(sent) - len(got) <= 1:
+    print("ok")
+else:
+    print("got %d lines, sent %d; first difference at %s" % (len(got), len(sent),
+          next((i for i, (a, b) in enumerate(zip(got, sent)) if a != b), "the end")))
+PY
+)
+check "unplug mid-boot: every line the board printed is in the saved console, in order ($same)" [ "$same" = ok ]
+gap=$(python3 - "$WORK/b1-unplug/report.json" <<'PY'
+import json, sys
+ev = json.load(open(sys.argv[1]))["scenarios"][0]["events"]
+g = [e for e in ev if e["kind"] == "console.gap" and e.get("bytes_before", 0) > 0]
+print("ok" if len(g) == 1 and g[0]["seconds"] >= 0.5 else g)
+PY
+)
+check "unplug mid-boot: one console.gap of ~0.7 s after the first line ($gap)" [ "$gap" = ok ]
+check "pdudaemon board: the daemon served the requests" grep -q "pty-pdu" "$WORK/pdudaemon.log"
+
+# ---- 2. pty-b2: exec power, a fresh flash per case: the suite in one run -----
+run b2 "$WORK/pty-board.lua" scenarios/qcloud scenarios/examples/03_console_power_cut.lua --filter '*@pty-b2'
+rc=$?; show b2
+outcomes=$(outcome "$WORK/b2" '*')
+n=$(echo "$outcomes" | wc -w)
+bad=$(echo "$outcomes" | tr ' ' '\n' | grep -cv '^PASS$')
+check "exec board: 17 cases ran (got $n)" [ "$n" -eq 17 ]
+check "exec board: the Tencent suite and the console-line cut pass unchanged ($bad did not; rc $rc)" \
+  [ "$rc" -eq 0 -a "$bad" -eq 0 ]
+check "exec board: 14's cut landed mid-burn" \
+  cut_in "$(console_of b2 qcloud/14_power_cut_burning@pty-b2)" "burning version=2.0.0" "upgrade done"
+check "exec board: off after the run (the state before it)" [ "$(ctl "$WORK/pty-b2.sock" state)" = off ]
+
+# ---- 3. the emulated device: scenario 14 cuts mid-burn there too -------------
+# a burn as long as the boards' (1.5 s), so "mid-burn" does not hang on the
+# scheduler of a loaded machine
+sed 's/burn_ms = 300/burn_ms = 1500/' lab/emulated.lua > "$WORK/emulated.lua"
+run emu-14 "$WORK/emulated.lua" scenarios/qcloud/14_power_cut_burning.lua --filter '*@emu-qcloud'
+rc=$?; show emu-14
+check "emulated device: 14 passes (rc $rc)" [ "$(outcome "$WORK/emu-14" '*')" = PASS ]
+check "emulated device: 14's cut landed mid-burn" \
+  cut_in "$(console_of emu-14 qcloud/14_power_cut_burning@emu-qcloud)" "burning version=2.0.0" "upgrade done"
+
+stop_all
+left=$(pgrep -f "$WORK" | tr '\n' ' ')
+check "nothing of the rack outlives the test (${left:-none})" [ -z "$left" ]
+finish
