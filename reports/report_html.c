@@ -28,6 +28,18 @@ static const char CSS[] =
 
 static void rh__text(strbuf *b, const char *s) { sb_xml(b, s); }
 
+/* A link to a file of logs/ (the page sits beside that folder), by its name. */
+static void rh__logs_link(strbuf *b, const char *label, const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *name = slash ? slash + 1 : path;
+  if (!*name) return;
+  sb_printf(b, " · %s <a href=\"logs/", label);
+  rh__text(b, name);
+  sb_puts(b, "\">");
+  rh__text(b, name);
+  sb_puts(b, "</a>");
+}
+
 static const char *rh__outcome_class(const cJSON *sc) {
   const char *o = ru_outcome(sc);
   return o ? o : "other";
@@ -190,8 +202,9 @@ static void rh__scenario(strbuf *b, const cJSON *sc, int idx) {
   rh__text(b, ru_str(sc, "file"));
   sb_puts(b, " · device ");
   rh__text(b, ru_str(sc, "device"));
-  sb_printf(b, " · %.3f s · log ", ru_num(sc, "duration", 0));
-  rh__text(b, ru_str(sc, "log"));
+  sb_printf(b, " · %.3f s", ru_num(sc, "duration", 0));
+  rh__logs_link(b, "log", ru_str(sc, "log"));
+  rh__logs_link(b, "raw console", ru_str(sc, "console"));
   sb_puts(b, "</p>\n");
   const char *msg = ru_str(sc, "message");
   if (*msg) {

@@ -71,6 +71,7 @@ static cJSON *scenario(const char *id, const char *suite, const char *outcome, c
   cJSON_AddStringToObject(s, "message", msg);
   cJSON_AddNumberToObject(s, "duration", duration);
   cJSON_AddStringToObject(s, "log", "out/logs/x.log");
+  cJSON_AddStringToObject(s, "console", "/abs/out/logs/x\"<.console");
   cJSON *evs = cJSON_AddArrayToObject(s, "events");
   cJSON_AddItemToArray(evs, event(0.001, "mqtt.out", "$ota/update/P/D", "{\"type\":\"update_firmware\"}"));
   cJSON *h = event(0.5, "http.body", NULL, NULL);
@@ -353,6 +354,9 @@ START_TEST(html_self_contained) {
   ck_assert_ptr_nonnull(strstr(raw, "<polyline"));
   ck_assert_ptr_nonnull(strstr(raw, "<circle"));
   ck_assert_ptr_nonnull(strstr(raw, "<a href=\"#s1\">qcloud/02&lt;&amp;&quot;@emu1</a>"));
+  /* the case's files, linked relative to the page (logs/ sits beside it) */
+  ck_assert_ptr_nonnull(strstr(raw, "log <a href=\"logs/x.log\">x.log</a>"));
+  ck_assert_ptr_nonnull(strstr(raw, "raw console <a href=\"logs/x&quot;&lt;.console\">"));
   free(raw);
 }
 END_TEST
