@@ -265,41 +265,14 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
   char **argv = calloc((size_t)argc + 1, sizeof *argv);
   if (!argv) abort();
   for (const cJSON *a = cmd->child; a; a = a->next, i++) {
-    /* {name} -> value from vars; unknown names are an error */
-    const char *s = a->valuestring;
-    size_t cap = strlen(s) + 256, n = 0;
-    char *out = malloc(cap);
-    if (!out) abort();
-    while (*s && rc == 0) {
-      const char *close = *s == '{' ? strchr(s, '}') : NULL;
-      const char *val = NULL;
-      if (close) {
-        size_t klen = (size_t)(close - s - 1);
-        for (int k = 0; pairs[k]; k += 2)
-          if (strlen(pairs[k]) == klen && memcmp(pairs[k], s + 1, klen) == 0) val = pairs[k + 1];
-        if (!val) {
-          snprintf(err, errlen, "device '%s': cmd uses the unknown placeholder {%.*s}", pw->name, (int)klen, s + 1);
-          rc = -1;
-          break;
-        }
-      }
-      size_t add = val ? strlen(val) : 1;
-      if (n + add + 1 > cap) {
-        cap = (n + add + 1) * 2;
-        out = realloc(out, cap);
-        if (!out) abort();
-      }
-      if (val) {
-        memcpy(out + n, val, add);
-        s = close + 1;
-      } else {
-        out[n] = *s++;
-      }
-      n += add;
+    /* {name} -> value from vars, as the power drivers fill theirs; unknown names are an error */
+    char why[256];
+    argv[i] = power_expand(a->valuestring, (const char *const *)pairs, why, sizeof why);
+    if (!argv[i]) {
+      snprintf(err, errlen, "device '%s': cmd %s", pw->name, why);
+      rc = -1;
+      break;
     }
-    out[n] = 0;
-    argv[i] = out;
-    if (rc != 0) break;
   }
   if (rc == 0) {
     if (pw->pp) power_process_free(pw->pp);

@@ -14,15 +14,18 @@ int digest_is_hex(const char *s, size_t n) {
   return 1;
 }
 
-int digest_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
+/* Hashes the file with `md` (whose digest is `size` bytes) into 2 * size hex
+ * digits and a NUL. `name` is the algorithm, for messages. */
+static int digest_file(const char *path, const EVP_MD *md, const char *name, unsigned size, char *hex,
+                       char *err, size_t errlen) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     errmsg(err, errlen, "%s: %s", path, strerror(errno));
     return -1;
   }
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-    errmsg(err, errlen, "sha256: cannot initialise the digest");
+  if (!ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+    errmsg(err, errlen, "%s: cannot initialise the digest", name);
     EVP_MD_CTX_free(ctx);
     close(fd);
     return -1;
@@ -40,21 +43,29 @@ int digest_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
     if (r == 0) break;
     EVP_DigestUpdate(ctx, buf, (size_t)r);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)) {
-    errmsg(err, errlen, "sha256: digest failed");
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int outlen = 0;
+  if (rc == 0 && (EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != size)) {
+    errmsg(err, errlen, "%s: digest failed", name);
     rc = -1;
   }
   EVP_MD_CTX_free(ctx);
   close(fd);
   if (rc == 0) {
     static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-      hex[2 * i] = digits[md[i] >> 4];
-      hex[2 * i + 1] = digits[md[i] & 15];
+    for (unsigned i = 0; i < size; i++) {
+      hex[2 * i] = digits[out[i] >> 4];
+      hex[2 * i + 1] = digits[out[i] & 15];
     }
-    hex[64] = 0;
+    hex[2 * size] = 0;
   }
   return rc;
+}
+
+int digest_md5_file(const char *path, char hex[33], char *err, size_t errlen) {
+  return digest_file(path, EVP_md5(), "md5", 16, hex, err, errlen);
+}
+
+int digest_sha256_file(const char *path, char hex[65], char *err, size_t errlen) {
+  return digest_file(path, EVP_sha256(), "sha256", 32, hex, err, errlen);
 }

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "download.h"
+#include "digest.h"
 #include "fwimage.h"
 
 int main(int argc, char **argv) {
@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
   }
   char err[512], hex[33];
   if (fwimage_build(argv[1], argv[2], size, flags, err, sizeof err) != 0 ||
-      download_md5_file(argv[1], hex, err, sizeof err) != 0) {
+      digest_md5_file(argv[1], hex, err, sizeof err) != 0) {
     fprintf(stderr, "mkimage: %s\n", err);
     return 1;
   }

@@ -1,14 +1,14 @@
 /* Unit tests of otadev's Aliyun and HaaS pieces that need no network: the
  * download_reply framing and its CRC16, the upgrade parser of both flavours,
- * the module store, SHA-256 of a file, and the MQTT block scheduler against an
- * in-memory block source that loses and breaks replies. */
+ * the module store, MD5 and SHA-256 of a file, and the MQTT block scheduler
+ * against an in-memory block source that loses and breaks replies. */
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/tmpdir.h"
 #include "bugs.h"
 #include "dialect_aliyun.h"
 #include "digest.h"
@@ -19,17 +19,8 @@
 static char dir[256];
 static char err[512];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/otadev-aliyun-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static void setup(void) { tmpdir_make(dir, sizeof dir, "otadev-aliyun"); }
+static void teardown(void) { tmpdir_remove(dir); }
 
 /* A download_reply frame as the cloud sends it (aliyun.lua does the same). */
 static size_t frame(unsigned char *out, const char *header, const unsigned char *block, size_t n,
@@ -167,12 +158,16 @@ START_TEST(modstore_init_list_install) {
 }
 END_TEST
 
-START_TEST(sha256_of_a_file) {
-  char p[512], hex[65];
+START_TEST(digests_of_a_file) {
+  char p[512], hex[65], md5[33];
   ck_assert_int_eq(fs_join(p, sizeof p, dir, "abc"), 0);
   ck_assert_int_eq(fs_write_atomic(p, "abc", 3, NULL, NULL, err, sizeof err), 0);
   ck_assert_int_eq(digest_sha256_file(p, hex, err, sizeof err), 0);
   ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  ck_assert_int_eq(digest_md5_file(p, md5, err, sizeof err), 0);
+  ck_assert_str_eq(md5, "900150983cd24fb0d6963f7d28e17f72");
+  ck_assert_int_eq(digest_md5_file("/nonexistent/img.bin", md5, err, sizeof err), -1);
+  ck_assert_msg(strstr(err, "/nonexistent/img.bin") != NULL, "'%s' does not name the file", err);
   ck_assert_int_eq(digest_is_hex(hex, 64), 1);
   ck_assert_int_eq(digest_is_hex("xyz", 3), 0);
 }
@@ -289,7 +284,7 @@ int main(void) {
   tcase_add_test(t, upgrade_parse_http_and_mqtt);
   tcase_add_test(t, upgrade_parse_rejects_garbage);
   tcase_add_test(t, modstore_init_list_install);
-  tcase_add_test(t, sha256_of_a_file);
+  tcase_add_test(t, digests_of_a_file);
   tcase_add_test(t, blocks_lost_and_broken_replies_asked_again);
   tcase_add_test(t, blocks_give_up_after_retries);
   tcase_add_test(t, blocks_resume_from_the_part_file);

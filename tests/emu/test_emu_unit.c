@@ -2,7 +2,6 @@
  * breakpoint, the qcloud message parser and report shape. */
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/tmpdir.h"
 #include "breakpoint.h"
 #include "dialect_qcloud.h"
 #include "download.h"
@@ -21,17 +21,8 @@
 static char dir[256];
 static char err[512];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/otadev-unit-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+static void setup(void) { tmpdir_make(dir, sizeof dir, "otadev-unit"); }
+static void teardown(void) { tmpdir_remove(dir); }
 
 static void path_in(char *buf, size_t len, const char *name) {
   ck_assert_int_eq(fs_join(buf, len, dir, name), 0);

@@ -5,43 +5,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/lab_text.h"
+#include "../common/tmpdir.h"
 #include "lab.h"
 #include "lab_console.h"
 
 static char dir[256];
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/otahil-lab-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  ck_assert_int_eq(system(cmd), 0);
-}
+static void setup(void) { tmpdir_make(dir, sizeof dir, "otahil-lab"); }
+static void teardown(void) { tmpdir_remove(dir); }
 
 /* Writes `text` as DIR/lab.lua and loads it; returns lab_load's result. */
 static int load(const char *text, lab **out, char *err, size_t errlen) {
-  char path[300];
-  snprintf(path, sizeof path, "%s/lab.lua", dir);
-  FILE *f = fopen(path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
-  return lab_load(path, dir, out, err, errlen);
+  return lab_text_load(dir, "lab.lua", text, out, err, errlen);
 }
 
 #define GOOD_HEAD "device \"b1\" {\n  dialect = \"qcloud\", product = \"P\", device = \"d\", version = \"1.0.0\",\n"
 
 static void expect_error(const char *text, const char *where, const char *what) {
-  lab *l = NULL;
-  char err[1024] = "";
-  ck_assert_int_eq(load(text, &l, err, sizeof err), -1);
-  ck_assert_ptr_null(l);
-  ck_assert_msg(strstr(err, where) != NULL, "'%s' lacks '%s'", err, where);
-  ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err, what);
-  ck_assert_msg(strchr(err, '\n') == NULL, "'%s' is not one line", err);
+  lab_text_expect_error(dir, "lab.lua", text, where, what);
 }
 
 START_TEST(a_good_lab_loads) {

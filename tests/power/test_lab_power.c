@@ -6,41 +6,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/lab_text.h"
+#include "../common/tmpdir.h"
 #include "lab.h"
 
 static char dir[256];
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/otahil-labpower-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-}
+static void setup(void) { tmpdir_make(dir, sizeof dir, "otahil-labpower"); }
+static void teardown(void) { tmpdir_remove(dir); }
 
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  ck_assert_int_eq(system(cmd), 0);
-}
-
+/* Writes `text` as DIR/rack1.lua and loads it; returns lab_load's result. */
 static int load(const char *text, lab **out, char *err, size_t errlen) {
-  char path[300];
-  snprintf(path, sizeof path, "%s/rack1.lua", dir);
-  FILE *f = fopen(path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
-  return lab_load(path, dir, out, err, errlen);
+  return lab_text_load(dir, "rack1.lua", text, out, err, errlen);
 }
 
 #define HEAD "device \"b1\" {\n  dialect = \"qcloud\", product = \"P\", device = \"d\", version = \"1.0.0\",\n"
 
 static void expect_error(const char *text, const char *where, const char *what) {
-  lab *l = NULL;
-  char err[1024] = "";
-  ck_assert_int_eq(load(text, &l, err, sizeof err), -1);
-  ck_assert_ptr_null(l);
-  ck_assert_msg(strstr(err, where) != NULL, "'%s' lacks '%s'", err, where);
-  ck_assert_msg(strstr(err, what) != NULL, "'%s' lacks '%s'", err, what);
-  ck_assert_msg(strchr(err, '\n') == NULL, "'%s' is not one line", err);
+  lab_text_expect_error(dir, "rack1.lua", text, where, what);
 }
 
 START_TEST(boards_with_each_driver_load) {

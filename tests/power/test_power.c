@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/tmpdir.h"
 #include "power.h"
 
 static char dir[256];
@@ -32,8 +33,7 @@ static double now(void) {
 }
 
 static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/otahil-power-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
+  tmpdir_make(dir, sizeof dir, "otahil-power");
   err[0] = 0;
 }
 
@@ -45,9 +45,7 @@ static void teardown(void) {
     waitpid(server, NULL, 0);
     server = -1;
   }
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  ck_assert_int_eq(system(cmd), 0);
+  tmpdir_remove(dir);
 }
 
 /* Replaces every "DIR" in s with the test's folder. */
