@@ -10,7 +10,6 @@
 
 #include "errmsg.h"
 #include "console.h"
-#include "digest.h"
 #include "download.h"
 #include "fsutil.h"
 
@@ -59,17 +58,6 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg) {
   return len;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static int restart_from_zero(attempt *a) {
   if (ftruncate(a->fd, 0) != 0 || lseek(a->fd, 0, SEEK_SET) != 0) return -1;
   a->offset = 0;
@@ -113,7 +101,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *arg) {
              (unsigned long long)a->o->size);
     return 0;
   }
-  if (write_all(a->fd, buf, len) != 0) {
+  if (fs_write_all(a->fd, buf, len) != 0) {
     a->io_error = 1;
     errmsg(a->why, sizeof a->why, "writing %s: %s", a->o->part_path, strerror(errno));
     return 0;
@@ -312,10 +300,4 @@ download_status download_run(const download_opts *o, char *msg, size_t msglen) {
       return DOWNLOAD_STOPPED;
     }
   }
-}
-
-/* Kept for its callers (the engine checks the MD5 of what it downloaded); the
- * hashing is digest.c's, shared with SHA-256. */
-int download_md5_file(const char *path, char hex[33], char *err, size_t errlen) {
-  return digest_md5_file(path, hex, err, errlen);
 }

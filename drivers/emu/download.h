@@ -40,8 +40,5 @@ typedef struct download_opts {
  * have called curl_global_init. */
 download_status download_run(const download_opts *o, char *msg, size_t msglen);
 
-/* Computes the MD5 of `path` as 32 lowercase hex digits into `hex` (33 bytes).
- * Returns 0, or -1 with `err` set. */
-int download_md5_file(const char *path, char hex[33], char *err, size_t errlen);
 
 #endif

@@ -25,17 +25,6 @@ uint16_t download_crc16(const unsigned char *p, size_t len) {
   return crc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Waits for the reply to the request in flight, asking again on timeout.
  * Returns 1 (data), 0 (stopped), or a final status < 0 as -(status). */
 static int wait_block(const download_opts *o, const blocksrc *src, unsigned bugs, uint64_t offset,
@@ -120,7 +109,7 @@ download_status download_mqtt_run(const download_opts *o, const blocksrc *src, u
       st = (download_status)-rc;
       break;
     }
-    if (write_all(fd, data, len) != 0) {
+    if (fs_write_all(fd, data, len) != 0) {
       errmsg(msg, msglen, "writing %s: %s", o->part_path, strerror(errno));
       st = DOWNLOAD_IO;
       break;

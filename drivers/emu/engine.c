@@ -323,7 +323,7 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
     console_log("md5 check skipped");
   } else {
     char hex[33];
-    if (download_md5_file(part, hex, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
+    if (digest_md5_file(part, hex, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
     if (strcasecmp(hex, req->md5) != 0) {
       console_log("md5 mismatch: got %s, expected %s", hex, req->md5);
       errmsg(msg, sizeof msg, "md5 mismatch: got %s, expected %s", hex, req->md5);

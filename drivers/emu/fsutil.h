@@ -35,4 +35,7 @@ int fs_join(char *buf, size_t len, const char *dir, const char *name);
 /* Sleeps `ms` milliseconds (restarting after signals). */
 void fs_sleep_ms(long ms);
 
+/* Writes all `n` bytes to fd (retrying short writes and EINTR). 0 or -1 (errno). */
+int fs_write_all(int fd, const void *data, size_t n);
+
 #endif

@@ -13,6 +13,7 @@
 #include "../common/tmpdir.h"
 #include "breakpoint.h"
 #include "dialect_qcloud.h"
+#include "digest.h"
 #include "download.h"
 #include "flash.h"
 #include "fsutil.h"
@@ -87,9 +88,9 @@ START_TEST(fwimage_flags_and_determinism) {
   ck_assert_int_eq(fwimage_build(a, "2.0.0", 70000, 0, err, sizeof err), 0);
   ck_assert_int_eq(fwimage_build(b, "2.0.0", 70000, 0, err, sizeof err), 0);
   ck_assert_int_eq(fwimage_build(c, "2.0.1", 70000, 0, err, sizeof err), 0);
-  ck_assert_int_eq(download_md5_file(a, ha, err, sizeof err), 0);
-  ck_assert_int_eq(download_md5_file(b, hb, err, sizeof err), 0);
-  ck_assert_int_eq(download_md5_file(c, hc, err, sizeof err), 0);
+  ck_assert_int_eq(digest_md5_file(a, ha, err, sizeof err), 0);
+  ck_assert_int_eq(digest_md5_file(b, hb, err, sizeof err), 0);
+  ck_assert_int_eq(digest_md5_file(c, hc, err, sizeof err), 0);
   ck_assert_str_eq(ha, hb);
   ck_assert_str_ne(ha, hc);
   ck_assert_int_eq(fwimage_build(a, "", 100, 0, err, sizeof err), -1);

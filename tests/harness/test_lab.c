@@ -60,6 +60,14 @@ END_TEST
 START_TEST(wrong_type) {
   expect_error(GOOD_HEAD "  cmd = \"otadev --x\" }\n", "lab.lua:1: device 'b1'", "cmd must be a non-empty list");
   expect_error(GOOD_HEAD "  cmd = {\"x\"}, timing = { boot = \"slow\" } }\n", "lab.lua:1:", "timing.boot must be a number");
+  {
+    /* every timing knob is a cmd placeholder; there is room for 32 of them */
+    char text[2048];
+    int n = snprintf(text, sizeof text, GOOD_HEAD "  cmd = {\"x\"}, timing = {");
+    for (int i = 0; i < 33; i++) n += snprintf(text + n, sizeof text - (size_t)n, " k%d = 1,", i);
+    snprintf(text + n, sizeof text - (size_t)n, " } }\n");
+    expect_error(text, "lab.lua:1: device 'b1'", "timing has 33 knobs; at most 32");
+  }
 }
 END_TEST
 
