@@ -106,6 +106,8 @@ device "emu-quecthing" {
   images = {
     good = { ["2.0.0"] = otadev_image { version = "2.0.0", size = 256 * 1024 },
              ["2.1.0"] = otadev_image { version = "2.1.0", size = 64 * 1024 } },
+    -- a module image that burns but never boots (the rollback scenario)
+    fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
   },
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
   features = { "power", "console", "sota" },

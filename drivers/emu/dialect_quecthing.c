@@ -34,6 +34,7 @@ typedef struct plan {
   char id[ID_MAX];
   char comp[COMP_MAX];
   int sota;     /* comp_type 1: the MCU */
+  int burnt;    /* FOTA: the image is in the other slot, waiting for the reboot */
   char target[FLASH_VERSION_MAX + 1];
 } plan;
 
@@ -113,6 +114,7 @@ static void record_write(dialect *d) {
   cJSON_AddStringToObject(r, "plan_id", d->p.id);
   cJSON_AddStringToObject(r, "comp_no", d->p.comp);
   cJSON_AddBoolToObject(r, "sota", d->p.sota);
+  cJSON_AddBoolToObject(r, "burnt", d->p.burnt);
   cJSON_AddStringToObject(r, "target", d->p.target);
   char *text = cJSON_PrintUnformatted(r);
   cJSON_Delete(r);
@@ -138,6 +140,7 @@ static void record_check(dialect *d) {
   const cJSON *comp = cJSON_GetObjectItemCaseSensitive(r, "comp_no");
   const cJSON *tgt = cJSON_GetObjectItemCaseSensitive(r, "target");
   int sota = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "sota"));
+  int burnt = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "burnt"));
   if (cJSON_IsString(id) && cJSON_IsString(comp) && cJSON_IsString(tgt)) {
     snprintf(d->p.id, sizeof d->p.id, "%s", id->valuestring);
     snprintf(d->p.comp, sizeof d->p.comp, "%s", comp->valuestring);
@@ -151,8 +154,11 @@ static void record_check(dialect *d) {
       }
     } else {
       char msg[160];
-      snprintf(msg, sizeof msg, "the upgrade was interrupted: running %s, expected %s", running,
-               tgt->valuestring);
+      if (burnt) /* burnt, and the old version runs: the bootloader rolled back */
+        snprintf(msg, sizeof msg, "image %s did not boot, rolled back to %s", tgt->valuestring, running);
+      else
+        snprintf(msg, sizeof msg, "the upgrade was interrupted: running %s, expected %s", running,
+                 tgt->valuestring);
       result(d, sota, d->p.comp, -5, running, msg);
     }
   }
@@ -262,7 +268,12 @@ static void report_progress(dialect *d, const engine_report *r) {
   switch (r->step) {
   case ENGINE_STEP_DOWNLOADING: step(d, "downloading", r->percent); break;
   case ENGINE_STEP_BURNING: step(d, "updating", -1); break;
-  case ENGINE_STEP_DONE: break; /* the result follows the reboot */
+  case ENGINE_STEP_DONE: /* the result follows the reboot; the record says how far it got */
+    if (d->p.active) {
+      d->p.burnt = 1;
+      record_write(d);
+    }
+    break;
   case ENGINE_STEP_FAIL: {
     if (!d->p.active) {
       /* a failure found at boot (a rollback): the plan's record, if any, was

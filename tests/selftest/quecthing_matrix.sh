@@ -18,11 +18,12 @@ no-sota-retry           13_sota_serial_drop
 no-crc32                15_sota_crc32_mismatch
 no-sha256               16_sota_sha256_mismatch
 crash-on-garbage        18_garbage
+no-rollback             19_rollback
 "
 
 # The lab's device, with the emulated lab's timings a little tighter so
 # failing cases stay short.
-matrix_run quecthing 18 "$EXPECT" <<'LUA'
+matrix_run quecthing 19 "$EXPECT" <<'LUA'
 local function dev(name, bug)
   local cmd = { "{bindir}/drivers/emu/otadev", "--dialect", "quecthing",
                 "--host", "{mqtt_host}", "--port", "{mqtt_port}",
@@ -39,6 +40,7 @@ local function dev(name, bug)
     images = {
       good = { ["2.0.0"] = otadev_image { version = "2.0.0", size = 256 * 1024 },
                ["2.1.0"] = otadev_image { version = "2.1.0", size = 64 * 1024 } },
+      fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
     },
     timing = { boot = 2, step = 4, download_timeout = 1, boot_ms = 50, burn_ms = 200 },
     features = { "power", "console", "sota" },
