@@ -634,18 +634,24 @@ static void run_cases(runner *rn) {
 
 static void fw_closed(void *arg) { *(int *)arg = 1; }
 
-int runner_run(const runner_opts *o) {
+int runner_run(const runner_opts *opts) {
   runner rn_s = {0}, *rn = &rn_s;
+  /* the report folder as an absolute path: the lab resolves files relative to
+   * its own folder, and devices may run elsewhere */
+  runner_opts abs_opts = *opts;
+  const runner_opts *o = &abs_opts;
+  char report_abs[PATH_MAX];
   rn->o = o;
   rn->t0 = mono();
   char err[2048], path[PATH_MAX];
   int code = EXIT_PASS;
   snprintf(rn->lib_dir, sizeof rn->lib_dir, "%s/scenarios/lib", o->root);
   snprintf(path, sizeof path, "%s/work/images", o->report_dir);
-  if (mkdirs(path) != 0) {
+  if (mkdirs(path) != 0 || !realpath(o->report_dir, report_abs)) {
     fprintf(stderr, "otahil: cannot create %s: %s\n", path, strerror(errno));
     return EXIT_USAGE;
   }
+  abs_opts.report_dir = report_abs;
   snprintf(path, sizeof path, "%s/logs", o->report_dir);
   mkdirs(path);
   snprintf(path, sizeof path, "%s/work/images", o->report_dir);

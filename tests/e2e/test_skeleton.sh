@@ -80,6 +80,12 @@ check "console_next: re and contains both apply" [ "$(outcome "$WORK/cn" '*@emu-
 "$OTAHIL" run tests/fixtures/misc/read_outside.lua --lab lab/emulated.lua --report "$WORK/ro" > /dev/null 2>&1
 check "files outside the lab cannot be read by a scenario" [ "$(outcome "$WORK/ro" '*@emu-qcloud')" = "PASS" ]
 
+# the README's form: lab and report folder relative to the current folder
+rel=$(realpath --relative-to="$OTAHIL_SRC" "$WORK")/rel/
+"$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --filter 'qcloud/01_*@emu-qcloud' --report "$rel" \
+  > "$WORK/rel.txt" 2>&1
+check "a relative --report folder works (exit $?)" [ "$(outcome "$WORK/rel" '*')" = "PASS" ]
+
 # 7. --shard I/N deals the filtered cases round-robin: the parts are disjoint and cover them all
 for i in 1 2; do
   "$OTAHIL" run scenarios/qcloud --lab lab/emulated.lua --filter 'qcloud/0[189]_*' --shard $i/2 \
