@@ -652,9 +652,14 @@ int runner_run(const runner_opts *opts) {
     return EXIT_USAGE;
   }
   abs_opts.report_dir = report_abs;
-  snprintf(path, sizeof path, "%s/logs", o->report_dir);
-  mkdirs(path);
-  snprintf(path, sizeof path, "%s/work/images", o->report_dir);
+  if (snprintf(path, sizeof path, "%s/logs", o->report_dir) >= (int)sizeof path || mkdirs(path) != 0) {
+    fprintf(stderr, "otahil: cannot create %s/logs: %s\n", o->report_dir, strerror(errno));
+    return EXIT_USAGE;
+  }
+  if (snprintf(path, sizeof path, "%s/work/images", o->report_dir) >= (int)sizeof path) {
+    fprintf(stderr, "otahil: %s: path too long\n", o->report_dir);
+    return EXIT_USAGE;
+  }
   if (lab_load(o->lab_file, path, &rn->lab, err, sizeof err) != 0) {
     fprintf(stderr, "otahil: %s\n", err);
     return EXIT_USAGE;
