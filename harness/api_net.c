@@ -270,7 +270,8 @@ static const char net_lua[] =
     "function S:drop(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-drop', p)) end\n"
     "function S:delay(o) local p = {} add(p, 'topic', o.topic) add(p, 'ms', o.ms) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-delay', p)) end\n"
     "function S:dup(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-dup', p)) end\n"
-    "function S:corrupt_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-corrupt', p)) end\n"
+    "function S:corrupt_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count)\n"
+    "  add(p, 'dir', o.dir) add(p, 'at', list(o.at)) return self:fault(spec('mqtt-corrupt', p)) end\n"
     "function S:cut_after_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'nth', o.nth or 1) add(p, 'rst', o.rst) add(p, 'dir', o.dir) return self:fault(spec('mqtt-cut', p)) end\n"
     "function S:reset() return self:fault('cut:ms=1,rst,times=0,dir=both') end\n";
 

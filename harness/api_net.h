@@ -14,7 +14,7 @@
  *   s:throttle{rate = 20000 | "20KB/s"}   s:latency{ms=, jitter=}
  *   s:stall{after_body_byte= | after_byte= , ms=}   s:flap{every=, rst=}
  *   s:drop{topic=, count=}  s:delay{topic=, ms=, count=}  s:dup{topic=, count=}
- *   s:corrupt_publish{topic=, count=}  s:cut_after_publish{topic=, nth=}
+ *   s:corrupt_publish{topic=, count=, random=N | at={payload offsets}}  s:cut_after_publish{topic=, nth=}
  *   s:reset()                        cut every open connection now
  *   s:clear()                        remove this stream's faults
  *   s:body_bytes()                   body bytes delivered to the device so far
