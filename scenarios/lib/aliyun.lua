@@ -35,6 +35,7 @@
 --
 -- Lab images: images.good["2.0.0"] are firmware ("default") images; a key
 -- "MODULE@VERSION" (e.g. "MCU@1.1.0") is an image of another module.
+local cloud = require "cloud"
 local M = {}
 local Dev = {}
 Dev.__index = Dev
@@ -213,20 +214,10 @@ end
 
 -- Waits for a message for which pred(r) is true; a string from pred FAILs.
 function Dev:wait_for(pred, timeout, what, level)
-  local deadline = otahil.now() + timeout * self.mult
-  local last
-  while true do
-    local left = deadline - otahil.now()
-    if left <= 0 then break end
-    local r = self:next_report(left / self.mult)
-    if not r then break end
-    local verdict = pred(r)
-    if verdict == true then return r end
-    if type(verdict) == "string" then otahil.fail(verdict, (level or 2) + 1) end
-    last = r
-  end
-  local seen = last and (last.kind .. " " .. tostring(last.step or last.version or "") .. " (" .. last.module .. ")") or "nothing"
-  otahil.fail(("device '%s': no %s within %gs (last message: %s)"):format(self.name, what, timeout, seen), (level or 2) + 1)
+  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1, function(l)
+    return l.kind .. " " .. tostring(l.step or l.version or "") .. " (" .. l.module .. ")"
+  end)
+  return r
 end
 
 -- Waits until the device informs `version` for opts.module (default

@@ -10,6 +10,7 @@
 -- Every report the device sends goes through Dev:observe, which FAILs at once on
 -- what a correct device never does: malformed JSON, percents going backwards,
 -- "done" before "burning", "burning" before a reported download reached 100 %.
+local cloud = require "cloud"
 local M = {}
 local Dev = {}
 Dev.__index = Dev
@@ -113,20 +114,9 @@ end
 
 -- Waits for a report for which pred(r) is true; `what` names it in the FAIL.
 function Dev:wait_for(pred, timeout, what, level)
-  local deadline = otahil.now() + timeout * (self.t.timeout_multiplier or 1)
-  local last
-  while true do
-    local left = deadline - otahil.now()
-    if left <= 0 then break end
-    local r = self:next_report(left / (self.t.timeout_multiplier or 1))
-    if not r then break end
-    local verdict = pred(r)
-    if verdict == true then return r end
-    if type(verdict) == "string" then otahil.fail(verdict, (level or 2) + 1) end
-    last = r
-  end
-  local seen = last and (last.state or last.type) or "nothing"
-  otahil.fail(("device '%s': no %s within %gs (last report: %s)"):format(self.name, what, timeout, seen), (level or 2) + 1)
+  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1,
+                           function(l) return l.state or l.type end)
+  return r
 end
 
 -- Waits until the device reports `version`. opts.strict: any other version FAILs.

@@ -65,6 +65,7 @@
 -- on what a correct device never does: garbage on its topic (named with the
 -- device and the topic), steps of a plan it did not accept, a download before
 -- the user confirmed, progress going backwards, a result without a plan.
+local cloud = require "cloud"
 local M = {}
 local Dev = {}
 Dev.__index = Dev
@@ -331,21 +332,9 @@ end
 
 -- Waits for a message for which pred(r) is true (a string FAILs with it).
 function Dev:wait_for(pred, timeout, what, level)
-  local mult = self.t.timeout_multiplier or 1
-  local deadline = otahil.now() + timeout * mult
-  local last
-  while true do
-    local left = deadline - otahil.now()
-    if left <= 0 then break end
-    local r = self:next_report(left / mult)
-    if not r then break end
-    local verdict = pred(r)
-    if verdict == true then return r end
-    if type(verdict) == "string" then otahil.fail(verdict, (level or 2) + 1) end
-    last = r
-  end
-  local seen = last and (last.event .. (last.step and (" " .. last.step) or "")) or "nothing"
-  otahil.fail(("device '%s': no %s within %gs (last message: %s)"):format(self.name, what, timeout, seen), (level or 2) + 1)
+  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1,
+                           function(l) return l.event .. (l.step and (" " .. l.step) or "") end)
+  return r
 end
 
 -- Waits until the device reports `version` for comp (default "module").
