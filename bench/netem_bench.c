@@ -2,7 +2,9 @@
  *   1. throughput of a 256 MiB HTTP download through netem-standalone --http (no fault)
  *      against the same download direct, in one run, as a ratio (goal >= 0.9): the median
  *      of interleaved rounds, also through the copy path (--no-splice), with the CPU time
- *      each path costs (the endpoints are this process's two threads; the proxy its own)
+ *      each path costs (the endpoints are this process's two threads; the proxy its own),
+ *      and through bare_relay.c, the yardstick of what any user-space relay gets here;
+ *      then the same download through the parts a scenario uses: fwserver -> libcurl
  *   2. added latency of an MQTT publish through netem-standalone --mqtt: p50 and p99 of
  *      publish->delivery through the proxy minus direct (goal p99 < 0.5 ms)
  *   3. memory (VmRSS) of the proxy process with 100 open connections
@@ -23,6 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include "bare_relay.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -279,39 +284,100 @@ static int mqtt_connect(int port, const char *id) {
 }
 
 
+/* ---- 1b. the real stack: otahil's firmware server and libcurl ---- */
+
+static size_t count_bytes(char *p, size_t size, size_t n, void *arg) {
+  (void)p;
+  *(size_t *)arg += size * n;
+  return size * n;
+}
+
+static double curl_download(int port) {
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/fw/bench", port);
+  CURL *h = curl_easy_init();
+  size_t total = 0;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, count_bytes);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &total);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+  double t0 = now_s();
+  CURLcode rc = curl_easy_perform(h);
+  double dt = now_s() - t0;
+  curl_easy_cleanup(h);
+  if (rc != CURLE_OK || total != g_bytes) {
+    fprintf(stderr, "curl download: %s, %zu bytes of %zu\n", curl_easy_strerror(rc), total, g_bytes);
+    exit(3);
+  }
+  return dt;
+}
+
+/* Starts bench/fw_serve on a file of g_bytes; *file is removed by the caller. */
+static struct child start_fw_serve(char *file) {
+  int fd = mkstemp(file);
+  static char buf[1 << 20];
+  memset(buf, 'f', sizeof buf);
+  for (size_t left = g_bytes; left;) {
+    size_t n = left < sizeof buf ? left : sizeof buf;
+    if (fd < 0 || write_all(fd, buf, n)) die("firmware file");
+    left -= n;
+  }
+  close(fd);
+  int pfd[2];
+  if (pipe(pfd)) die("pipe");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pfd[1], 1);
+    close(pfd[0]);
+    execl(FW_SERVE, "fw_serve", file, (char *)NULL);
+    _exit(127);
+  }
+  close(pfd[1]);
+  char line[128];
+  ssize_t n = read(pfd[0], line, sizeof line - 1);
+  close(pfd[0]);
+  line[n > 0 ? n : 0] = 0;
+  char *colon = strchr(line, ':');
+  if (strncmp(line, "listening ", 10) != 0 || !colon) {
+    fprintf(stderr, "fw_serve did not start: '%s'\n", line);
+    exit(3);
+  }
+  struct child c = {pid, (int)strtol(colon + 1, NULL, 10)};
+  return c;
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
   g_bytes = mib << 20;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
 
-  /* 1. throughput: direct, through the proxy, through its copy path; rounds interleaved so
-     that the machine's other load falls on all three alike; the median of each */
+  /* 1. throughput: direct, through the proxy, through its copy path, through the bare
+     relay; rounds interleaved so that the machine's other load falls on all alike; the
+     median of each */
   int hport;
   g_http_listen = listen_any(&hport);
   pthread_t th;
   pthread_create(&th, NULL, http_server, NULL);
-  struct child px = start_netem("--http", hport, NULL);
-  struct child pc = start_netem("--http", hport, "--no-splice");
-  download(hport); /* warm-up, every path */
-  download(px.port);
-  download(pc.port);
-  enum { ROUNDS = 7 };
-  double t[3][ROUNDS], cpu_ends[3][ROUNDS], cpu_proxy[3][ROUNDS];
+  enum { PATHS = 4, ROUNDS = 7 };
+  struct child via[PATHS] = {{0, hport}};
+  via[1] = start_netem("--http", hport, NULL);
+  via[2] = start_netem("--http", hport, "--no-splice");
+  via[3].pid = bare_relay_start(hport, &via[3].port);
+  for (int path = 0; path < PATHS; path++) download(via[path].port); /* warm-up */
+  double t[PATHS][ROUNDS], cpu_ends[PATHS][ROUNDS], cpu_proxy[PATHS][ROUNDS];
   for (int i = 0; i < ROUNDS; i++) {
-    for (int path = 0; path < 3; path++) {
-      int port = path == 0 ? hport : path == 1 ? px.port : pc.port;
-      pid_t ppid = path == 1 ? px.pid : pc.pid;
-      double e0 = cpu_s(0), p0 = path ? cpu_s(ppid) : 0;
-      t[path][i] = download(port);
+    for (int path = 0; path < PATHS; path++) {
+      double e0 = cpu_s(0), p0 = path ? cpu_s(via[path].pid) : 0;
+      t[path][i] = download(via[path].port);
       cpu_ends[path][i] = cpu_s(0) - e0;
-      cpu_proxy[path][i] = path ? cpu_s(ppid) - p0 : 0;
+      cpu_proxy[path][i] = path ? cpu_s(via[path].pid) - p0 : 0;
     }
   }
-  long rss_after_dl = rss_kib(px.pid);
-  stop(px);
-  stop(pc);
-  double tm[3], best[3], ce[3], cp[3];
-  for (int path = 0; path < 3; path++) {
+  long rss_after_dl = rss_kib(via[1].pid);
+  for (int path = 1; path < PATHS; path++) stop(via[path]);
+  double tm[PATHS], best[PATHS], ce[PATHS], cp[PATHS];
+  for (int path = 0; path < PATHS; path++) {
     tm[path] = median(t[path], ROUNDS);
     best[path] = t[path][0]; /* sorted by median() */
     ce[path] = median(cpu_ends[path], ROUNDS);
@@ -321,13 +387,33 @@ int main(int argc, char **argv) {
          "ratio %.2f (goal >= 0.9); best of %d: ratio %.2f\n",
          mib, ROUNDS, tm[0], (double)mib / tm[0], tm[1], (double)mib / tm[1], tm[0] / tm[1], ROUNDS, best[0] / best[1]);
   printf("copy path (--no-splice): %.3f s (%.0f MiB/s), ratio %.2f\n", tm[2], (double)mib / tm[2], tm[0] / tm[2]);
+  printf("yardstick, a bare blocking splice relay (no views, no loop): %.3f s (%.0f MiB/s), ratio %.2f; "
+         "the proxy reaches %.0f%% of it\n",
+         tm[3], (double)mib / tm[3], tm[0] / tm[3], 100.0 * tm[3] / tm[1]);
   printf("cpu seconds per download (median): direct: endpoints %.3f; through proxy: endpoints %.3f + proxy %.3f; "
-         "copy path: endpoints %.3f + proxy %.3f\n",
-         ce[0], ce[1], cp[1], ce[2], cp[2]);
+         "copy path: endpoints %.3f + proxy %.3f; bare relay: endpoints %.3f + relay %.3f\n",
+         ce[0], ce[1], cp[1], ce[2], cp[2], ce[3], cp[3]);
   printf("proxy RSS after the downloads: %ld KiB\n", rss_after_dl);
 
+  /* 1b. the same through the parts a scenario uses: fwserver -> netem -> libcurl */
+  char fw_file[] = "/tmp/netem_bench_fw.XXXXXX";
+  struct child fw = start_fw_serve(fw_file);
+  struct child fx = start_netem("--http", fw.port, NULL);
+  curl_download(fw.port);
+  curl_download(fx.port);
+  double rt[2][ROUNDS];
+  for (int i = 0; i < ROUNDS; i++)
+    for (int path = 0; path < 2; path++) rt[path][i] = curl_download(path ? fx.port : fw.port);
+  stop(fx);
+  stop(fw);
+  unlink(fw_file);
+  double rd = median(rt[0], ROUNDS), rp = median(rt[1], ROUNDS);
+  printf("real stack (otahil's firmware server -> libcurl), median of %d: direct %.3f s (%.0f MiB/s), through proxy "
+         "%.3f s (%.0f MiB/s), ratio %.2f\n",
+         ROUNDS, rd, (double)mib / rd, rp, (double)mib / rp, rd / rp);
+
   /* 3. memory at 100 open connections (to an upstream that accepts and holds) */
-  px = start_netem("--http", hport, NULL);
+  struct child px = start_netem("--http", hport, NULL);
   usleep(100000);
   long rss0 = rss_kib(px.pid);
   int fds[100];
