@@ -398,19 +398,20 @@ int main(int argc, char **argv) {
   /* 1b. the same through the parts a scenario uses: fwserver -> netem -> libcurl */
   char fw_file[] = "/tmp/netem_bench_fw.XXXXXX";
   struct child fw = start_fw_serve(fw_file);
-  struct child fx = start_netem("--http", fw.port, NULL);
-  curl_download(fw.port);
-  curl_download(fx.port);
-  double rt[2][ROUNDS];
+  struct child rv[3] = {fw, start_netem("--http", fw.port, NULL), {0, 0}};
+  rv[2].pid = bare_relay_start(fw.port, &rv[2].port);
+  for (int path = 0; path < 3; path++) curl_download(rv[path].port); /* warm-up */
+  double rt[3][ROUNDS];
   for (int i = 0; i < ROUNDS; i++)
-    for (int path = 0; path < 2; path++) rt[path][i] = curl_download(path ? fx.port : fw.port);
-  stop(fx);
-  stop(fw);
+    for (int path = 0; path < 3; path++) rt[path][i] = curl_download(rv[path].port);
+  for (int path = 0; path < 3; path++) stop(rv[path]);
   unlink(fw_file);
-  double rd = median(rt[0], ROUNDS), rp = median(rt[1], ROUNDS);
+  double rm[3];
+  for (int path = 0; path < 3; path++) rm[path] = median(rt[path], ROUNDS);
   printf("real stack (otahil's firmware server -> libcurl), median of %d: direct %.3f s (%.0f MiB/s), through proxy "
-         "%.3f s (%.0f MiB/s), ratio %.2f\n",
-         ROUNDS, rd, (double)mib / rd, rp, (double)mib / rp, rd / rp);
+         "%.3f s (%.0f MiB/s), ratio %.2f; bare relay %.3f s, ratio %.2f; the proxy reaches %.0f%% of it\n",
+         ROUNDS, rm[0], (double)mib / rm[0], rm[1], (double)mib / rm[1], rm[0] / rm[1], rm[2], rm[0] / rm[2],
+         100.0 * rm[2] / rm[1]);
 
   /* 3. memory at 100 open connections (to an upstream that accepts and holds) */
   struct child px = start_netem("--http", hport, NULL);
