@@ -69,6 +69,15 @@ void api_match_free(void *m);
  * userdata that is an argument of the waiting call). */
 int api_wait_event(lua_State *L, api_match *m, size_t *cursor, double timeout_s);
 
+/* Amends the event table a wait pushed (on top of co's stack) before the scenario
+ * sees it: e.g. puts back a payload the log holds only cut or with NULs replaced.
+ * `index` is the event's index in the log. */
+typedef void (*api_amend_fn)(void *arg, lua_State *co, size_t index);
+
+/* api_wait_event, then amend(arg, ...) on the event found; `arg` must outlive the wait. */
+int api_wait_event_amend(lua_State *L, api_match *m, size_t *cursor, double timeout_s, api_amend_fn amend,
+                         void *arg);
+
 /* Reads an optional number field of the table at idx (seconds etc.). */
 double api_optnumfield(lua_State *L, int idx, const char *key, double def);
 

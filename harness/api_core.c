@@ -208,6 +208,8 @@ api_match *api_check_match(lua_State *L, int idx) {
 typedef struct scan {
   api_match *m;
   size_t *cursor;
+  api_amend_fn amend;
+  void *amend_arg;
 } scan;
 
 static void scan_free(void *p) {
@@ -225,6 +227,7 @@ static int scan_check(rt_wait *w, lua_State *co, int timed_out) {
     if (api_match_test(s->m, ev)) {
       *s->cursor = i + 1;
       api_push_json(co, ev, 0);
+      if (s->amend) s->amend(s->amend_arg, co, i);
       lua_pushinteger(co, (lua_Integer)(i + 1));
       return 2;
     }
@@ -233,12 +236,19 @@ static int scan_check(rt_wait *w, lua_State *co, int timed_out) {
   return 0;
 }
 
-int api_wait_event(lua_State *L, api_match *m, size_t *cursor, double timeout_s) {
+int api_wait_event_amend(lua_State *L, api_match *m, size_t *cursor, double timeout_s, api_amend_fn amend,
+                         void *arg) {
   scan *s = malloc(sizeof *s);
   if (!s) abort();
   s->m = m;
   s->cursor = cursor;
+  s->amend = amend;
+  s->amend_arg = arg;
   return rt_wait_yield(L, scan_check, s, scan_free, timeout_s);
+}
+
+int api_wait_event(lua_State *L, api_match *m, size_t *cursor, double timeout_s) {
+  return api_wait_event_amend(L, m, cursor, timeout_s, NULL, NULL);
 }
 
 double api_optnumfield(lua_State *L, int idx, const char *key, double def) {

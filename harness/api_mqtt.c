@@ -3,7 +3,9 @@
  *   c:subscribe(filter [, {qos = 1, timeout = 5}])   -- waits for SUBACK; true | nil, why
  *   c:publish(topic, payload [, {qos = 1, retain = false}])
  *   c:next(filter [, {timeout = 10}]) -> msg {topic, payload, qos, retain, t} | nil, "timeout"
- *       the next message received after the previous one returned (a cursor per client)
+ *       the next message received after the previous one returned (a cursor per client);
+ *       its payload is the bytes as they came, even where the log holds them cut or with
+ *       NULs shown as '.' (see exact_keep)
  *   c:close()
  * Every message in and out is an event ("mqtt.in", "mqtt.out") of the scenario. */
 #include <lauxlib.h>
@@ -16,13 +18,62 @@
 
 #define MT "otahil.mqtt"
 #define LOG_PAYLOAD_MAX (64 * 1024)
+/* A payload the log cannot hold as it came (a NUL byte, or longer than LOG_PAYLOAD_MAX)
+ * is also kept whole, for c:next, until the client's cursor passes it; at most this
+ * many bytes per client (then the oldest go, and c:next gives the log's version). */
+#define EXACT_KEEP_MAX (64u * 1024 * 1024)
+
+typedef struct exact {
+  struct exact *next;
+  size_t index; /* of its "mqtt.in" event in the log */
+  size_t len;
+  char bytes[];
+} exact;
 
 typedef struct mq {
   mqttc *c;
   evlog *log;
   size_t cursor;
+  exact *head, *tail; /* in log order */
+  size_t kept;        /* bytes in the list */
   char id[128];
 } mq;
+
+static void exact_drop_head(mq *q) {
+  exact *e = q->head;
+  q->head = e->next;
+  if (!q->head) q->tail = NULL;
+  q->kept -= e->len;
+  free(e);
+}
+
+static void exact_keep(mq *q, size_t index, const void *p, size_t len) {
+  if (len > EXACT_KEEP_MAX) return;
+  exact *e = malloc(sizeof *e + len);
+  if (!e) abort();
+  e->next = NULL;
+  e->index = index;
+  e->len = len;
+  memcpy(e->bytes, p, len);
+  if (q->tail) q->tail->next = e;
+  else q->head = e;
+  q->tail = e;
+  q->kept += len;
+  while (q->kept > EXACT_KEEP_MAX) exact_drop_head(q);
+}
+
+/* api_amend_fn of c:next: the whole payload of the event at `index`, if kept. The cursor
+   moves past it, so it and every older one are dropped. */
+static void exact_amend(void *arg, lua_State *co, size_t index) {
+  mq *q = arg;
+  while (q->head && q->head->index < index) exact_drop_head(q);
+  if (!q->head || q->head->index != index) return;
+  lua_pushlstring(co, q->head->bytes, q->head->len);
+  lua_setfield(co, -2, "payload");
+  lua_pushnil(co);
+  lua_setfield(co, -2, "truncated");
+  exact_drop_head(q);
+}
 
 static void log_payload(cJSON *ev, const void *p, int len) {
   int n = len > LOG_PAYLOAD_MAX ? LOG_PAYLOAD_MAX : len;
@@ -70,6 +121,8 @@ static void on_message(void *arg, const char *topic, const void *payload, int le
   log_payload(ev, payload, len);
   cJSON_AddNumberToObject(ev, "qos", qos);
   if (retain) cJSON_AddTrueToObject(ev, "retain");
+  if (len > LOG_PAYLOAD_MAX || (len > 0 && memchr(payload, 0, (size_t)len)))
+    exact_keep(q, evlog_count(q->log) - 1, payload, (size_t)len);
   evlog_commit(q->log);
 }
 
@@ -215,13 +268,14 @@ static int l_next(lua_State *L) {
   api_match_str(m, "kind", "mqtt.in");
   api_match_str(m, "client", q->id);
   api_match_str(m, "topic", filter);
-  return api_wait_event(L, m, &q->cursor, timeout);
+  return api_wait_event_amend(L, m, &q->cursor, timeout, exact_amend, q);
 }
 
 static int l_close(lua_State *L) {
   mq *q = luaL_checkudata(L, 1, MT);
   if (q->c) mqttc_close(q->c);
   q->c = NULL;
+  while (q->head) exact_drop_head(q);
   return 0;
 }
 

@@ -76,6 +76,10 @@ check "list names every scenario" [ "$("$OTAHIL" list scenarios/qcloud | wc -l)"
 "$OTAHIL" run tests/fixtures/misc/console_next.lua --lab lab/emulated.lua --report "$WORK/cn" > /dev/null 2>&1
 check "console_next: re and contains both apply" [ "$(outcome "$WORK/cn" '*@emu-qcloud')" = "PASS" ]
 
+# c:next gives payloads exactly: NUL bytes, longer than the log keeps
+"$OTAHIL" run tests/fixtures/misc/mqtt_exact.lua --lab lab/emulated.lua --report "$WORK/mx" > /dev/null 2>&1
+check "c:next: binary and 200 KiB payloads as sent" [ "$(outcome "$WORK/mx" '*@emu-qcloud')" = "PASS" ]
+
 # the sandbox reads only the lab's images (digest.file, t.fw:serve, t.fw:read)
 "$OTAHIL" run tests/fixtures/misc/read_outside.lua --lab lab/emulated.lua --report "$WORK/ro" > /dev/null 2>&1
 check "files outside the lab cannot be read by a scenario" [ "$(outcome "$WORK/ro" '*@emu-qcloud')" = "PASS" ]
