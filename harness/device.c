@@ -10,8 +10,10 @@
 #include "lab_console.h"
 #include "uart_console.h"
 #include "device_power.h"
+#include "device_deploy.h"
 
 #define MT "otahil.device"
+#define CLEANUP_WAIT_MS 5000.0
 
 struct device {
   uv_loop_t *loop;
@@ -19,6 +21,7 @@ struct device {
   console *con;
   int slave_fd;
   device_power *pw;
+  device_deploy *dep; /* the lab's deploy step, made at its first case; NULL without one */
   evlog *log; /* the owning case's log, or NULL */
   uint64_t case_start; /* console stream offset where the case began */
 };
@@ -139,13 +142,25 @@ int device_save_console(device *d, const char *path, char *err, size_t errlen) {
   return 0;
 }
 
+static int power_is_off(void *arg) { return device_power_is_off(arg); }
+
+int device_run_deploy(device *d, const device_vars *vars, const char *lab_file, device_deploy_cb done, void *arg,
+                      char *err, size_t errlen) {
+  if (!d->dep) d->dep = device_deploy_new(d->loop, d->lab, lab_file);
+  if (!d->dep) return 1;
+  /* a board's start-of-case power off may still be running: wait as long as a cleanup may */
+  double ready_s = (CLEANUP_WAIT_MS + device_power_cleanup_ms(d->pw)) / 1000.0;
+  return device_deploy_start(d->dep, d->log, vars, power_is_off, d->pw, ready_s, done, arg, err, errlen);
+}
+
 int device_power_cut(device *d) {
+  device_deploy_stop(d->dep);
   device_power_cleanup(d->pw);
-  return !device_power_settled(d->pw);
+  return !device_settled(d);
 }
 
 int device_is_on(const device *d) { return device_power_is_on(d->pw); }
-int device_settled(const device *d) { return device_power_settled(d->pw); }
+int device_settled(const device *d) { return device_power_settled(d->pw) && !device_deploy_busy(d->dep); }
 unsigned device_cleanup_ms(const device *d) { return device_power_cleanup_ms(d->pw); }
 
 void device_detach(device *d) {
@@ -160,6 +175,7 @@ const lab_device *device_lab(const device *d) { return d->lab; }
 void device_free(device *d) {
   if (!d) return;
   d->log = NULL;
+  device_deploy_free(d->dep);
   device_power_free(d->pw);
   console_close(d->con);
   free(d);

@@ -39,6 +39,15 @@ device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t err
  * Returns 0 or -1 with err (an unknown placeholder). */
 int device_attach(device *d, evlog *log, const device_vars *vars, char *err, size_t errlen);
 
+/* Runs the lab's deploy step for the case (device_deploy.h; after
+ * device_attach, with its vars): once the power is off, the flashing command;
+ * done(arg, 0 | -1, "file:line: device 'b1': deploy exited 3 after ...") at
+ * its end. Returns 0 when started, 1 when the device has no deploy (done is
+ * not called), -1 with err (an unknown placeholder). device_power_cut stops it. */
+typedef void (*device_deploy_cb)(void *arg, int rc, const char *msg);
+int device_run_deploy(device *d, const device_vars *vars, const char *lab_file, device_deploy_cb done, void *arg,
+                      char *err, size_t errlen);
+
 /* Cuts power (SIGKILL, or a board's driver off) if on. Returns 1 while a process
  * is still to be reaped or a driver call is running. */
 int device_power_cut(device *d);

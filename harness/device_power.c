@@ -309,6 +309,12 @@ int device_power_is_on(const device_power *pw) {
   return pw->known == POWER_ON;
 }
 
+int device_power_is_off(const device_power *pw) {
+  if (!device_power_settled(pw)) return 0;
+  if (!pw->board) return 1;
+  return pw->known == POWER_OFF ? 1 : -1; /* a failed call leaves it unknown */
+}
+
 unsigned device_power_cleanup_ms(const device_power *pw) {
   if (!pw->board) return 0;
   /* what runs now, then the cleanup's own off */

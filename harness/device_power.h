@@ -54,6 +54,9 @@ void device_power_cleanup(device_power *pw);
 /* 1 when nothing is left to finish: no process to reap, no driver call running. */
 int device_power_settled(const device_power *pw);
 int device_power_is_on(const device_power *pw);
+/* 1 when the power is off and no call is running (before a deploy), 0 while a
+ * call runs, -1 when a board's last call failed (its state is unknown). */
+int device_power_is_off(const device_power *pw);
 /* Milliseconds a cleanup may take beyond the usual (a board's driver timeout). */
 unsigned device_power_cleanup_ms(const device_power *pw);
 

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "fwimage.h"
 #include "lab_console.h"
+#include "lab_deploy.h"
 #include "lab_network.h"
 #include "lab_power.h"
 
@@ -29,7 +30,8 @@ typedef struct loader {
 static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", NULL};
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
-                                          "env", "power", "console", "network", NULL};
+                                          "env", "power", "console", "network", "deploy",
+                                          "base_image", NULL};
 
 static loader *get_loader(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LAB_KEY);
@@ -136,6 +138,14 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   if (lab_power_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_console_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_network_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
+  if (lab_deploy_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
+  cJSON *base = cJSON_GetObjectItemCaseSensitive(spec, "base_image"); /* deploy's {image} */
+  if (base) {
+    char path[PATH_MAX];
+    absolute(ld, base->valuestring, path, sizeof path);
+    if (!file_exists(path)) dev_error(L, name, line, "base_image: file '%s' does not exist", path);
+    cJSON_SetValuestring(base, path);
+  }
   cJSON *g = cJSON_GetObjectItemCaseSensitive(spec, "graceful");
   if (g && !cJSON_IsBool(g)) dev_error(L, name, line, "graceful must be true or false");
   cJSON *img = cJSON_GetObjectItemCaseSensitive(spec, "images");

@@ -396,6 +396,15 @@ static void push_t(kase *k) {
   lua_pop(L, 1);
 }
 
+static void case_begin(kase *k);
+
+static void on_deployed(void *arg, int rc, const char *msg) {
+  kase *k = arg;
+  if (k->state != K_RUNNING) return; /* stopped meanwhile (Ctrl-C) */
+  if (rc != 0) set_outcome(k, O_ERROR, msg);
+  else case_begin(k);
+}
+
 static void case_start(kase *k) {
   runner *rn = k->rn;
   char err[1024];
@@ -467,7 +476,17 @@ static void case_start(kase *k) {
   cJSON_AddStringToObject(ev, "scenario", k->sc.file);
   cJSON_AddStringToObject(ev, "device", ld->name);
   cJSON_AddNumberToObject(ev, "seed", (double)rn->o->seed);
+  /* the lab's deploy step (device_deploy.h) first; the scenario begins when it is done */
+  int deploying = device_run_deploy(k->dev, &vars, rn->lab->file, on_deployed, k, err, sizeof err);
+  if (deploying < 0) set_outcome(k, O_ERROR, err);
+  if (deploying <= 0) return;
+  case_begin(k);
+}
 
+/* The scenario's part of a case start: its state, its body, its deadline. */
+static void case_begin(kase *k) {
+  runner *rn = k->rn;
+  char err[1024];
   k->env.mqtt_host = rn->mqtt_host;
   k->env.mqtt_port = rn->mqtt_port;
   k->env.runner = rn;

@@ -19,10 +19,12 @@
 --     connector: serialdev,/run/otahil/pty-b1.tty,115200n81,local
 --
 -- A board keeps its flash between cases, as hardware does, so every case
--- after an upgrade would find it on the new version: pty-b1 (PDUDaemon) runs
--- one scenario per run, its flash emptied in between (a lab's deploy step);
--- pty-b2's exec relay hands the board the case's {state_dir} as its flash, so
--- a whole suite runs in one go.
+-- after an upgrade would find it on the new version. pty-b1 (PDUDaemon) has a
+-- deploy step, as a lab reflashes a board before each job: before every case,
+-- with the power off, otahil runs its flashing command, which writes the base
+-- image (1.0.0) back into the board's flash; a whole suite runs in one go.
+-- pty-b2's exec relay instead hands the board the case's {state_dir} (emptied
+-- when the case starts) as its flash.
 
 -- Power through Debian's pdudaemon; its pdudaemon.conf has the PDU
 --   "pty-pdu": { "driver": "localcmdline",
@@ -39,6 +41,10 @@ device "pty-b1" {
   -- the firmware's built-in broker is 127.0.0.1:18831; firmware URLs come
   -- from the cloud and name the HTTP proxy on 18081
   network = { listen = "127.0.0.1", mqtt_port = 18831, http_port = 18081 },
+  -- the flashing tool: the board's relay socket takes "flash IMAGE" while off
+  deploy = { cmd = { "/usr/bin/python3", "tests/rack/pty_board.py", "ctl", "/run/otahil/outlet-1.sock",
+                     "flash", "{image}" }, timeout = 30 },
+  base_image = otadev_image { version = "1.0.0", size = 64 * 1024 },
   images = {
     good = { ["2.0.0"] = otadev_image { version = "2.0.0", size = 256 * 1024 },
              ["3.0.0"] = otadev_image { version = "3.0.0", size = 256 * 1024 } },

@@ -8,6 +8,12 @@
 -- Ctrl-C) power is left as at_exit says: "on", "off", "leave", or by default
 -- the state before the run (where the driver can tell, else on).
 -- Images are the board's own firmware files, relative to this file's folder.
+--
+-- Deploy (as in LAVA): a board keeps its flash between cases, so after one
+-- case upgrades it the next would not find the lab's version. Before every
+-- case, with the power off, otahil runs the board's `deploy` command, which
+-- writes `base_image` back ({image}); its output goes to the case's log. A
+-- failed or timed-out deploy ends that case as ERROR and the run goes on.
 
 device "b1" {
   dialect = "qcloud", product = "RACK1QC01", device = "b1", version = "1.0.0",
@@ -19,6 +25,10 @@ device "b1" {
   console = { transport = "serial", port = "/dev/serial/by-id/usb-FTDI_b1-if00-port0",
               baud = 115200, death = { "Kernel panic", "Guru Meditation" } },
   network = { listen = "192.168.7.1" },
+  -- an STM32 behind an ST-LINK: argv, no shell; the process group is killed
+  -- at the timeout. Placeholders as for a process device's cmd, plus {image}
+  deploy = { cmd = { "st-flash", "--reset", "write", "{image}", "0x08000000" }, timeout = 120 },
+  base_image = "fw/b1-1.0.0.bin",
   images = {
     good = { ["2.0.0"] = "fw/b1-2.0.0.bin" },
     fail_boot = { version = "2.9.0", file = "fw/b1-2.9.0-fail-boot.bin" },

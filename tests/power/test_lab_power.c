@@ -91,7 +91,7 @@ START_TEST(the_rack_example_loads) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd,
            "cp '%s/lab/examples/rack.lua' '%s/' && mkdir -p '%s/fw' && cd '%s/fw' && "
-           "touch b1-2.0.0.bin b1-2.9.0-fail-boot.bin b1-2.8.0-fail-burn.bin b2-2.0.0.bin",
+           "touch b1-1.0.0.bin b1-2.0.0.bin b1-2.9.0-fail-boot.bin b1-2.8.0-fail-burn.bin b2-2.0.0.bin",
            OTAHIL_SOURCE_DIR, dir, dir, dir);
   ck_assert_int_eq(system(cmd), 0);
   char path[300], err[1024] = "";

@@ -3,7 +3,7 @@
 outlives power cycles, switched by a relay that a control socket drives.
 
   pty_board.py run --link PATH --ctl SOCK --flash DIR [--transcript FILE] -- FIRMWARE...
-  pty_board.py ctl SOCK on [FLASH] | off | state | unplug TEXT SECONDS
+  pty_board.py ctl SOCK on [FLASH] | off | state | flash [IMAGE] | unplug TEXT SECONDS
 
 run: owns a pseudo-terminal whose slave side is reached by the symlink PATH
 (what /dev/serial/by-id/... is on a rack) and holds it open, so a console
@@ -17,6 +17,12 @@ driver) talks to it through `ctl`:
   off          a power cut: SIGKILL to the firmware's process group; answers
                once it is dead and its last bytes are on the console
   state        "on" or "off"
+  flash [IMAGE]
+               the lab's deploy step (a flashing tool): with the power off,
+               the flash folder (--flash DIR) is emptied and, given an otadev
+               IMAGE, gets it as its only slot, active, as a factory would
+               write it; without IMAGE the firmware starts from its factory
+               state. Refused while the board is on, as a real flasher fails
   unplug TEXT SECONDS
                at the next console line that contains TEXT (one word), the
                USB-serial adapter goes away (link removed, pty closed) for
@@ -31,6 +37,8 @@ Meditation banner, the firmware stops; power stays on), for the death-pattern
 test. SIGTERM or SIGINT: the firmware is killed and the link removed.
 """
 import argparse
+import json
+import shutil
 import fcntl
 import os
 import pty
@@ -191,6 +199,27 @@ class Board:
         self.sel.unregister(fw.stdout)
         fw.stdout.close()
 
+    def flash(self, image):
+        if self.powered:
+            raise ValueError("the board is on: flashing needs the power off")
+        head = b""
+        if image:
+            with open(image, "rb") as f:
+                head = f.read(64)
+            if len(head) < 64 or head[:8] != b"OTAFW1\0\0":
+                raise ValueError("%s is not an otadev image" % image)
+        shutil.rmtree(self.a.flash, ignore_errors=True)
+        os.makedirs(self.a.flash)
+        if not image:
+            return "erased %s" % self.a.flash
+        version = head[24:56].split(b"\0")[0].decode()
+        shutil.copyfile(image, os.path.join(self.a.flash, "slot_a.bin"))
+        meta = {"active": "a", "slots": {"a": {"version": version}, "b": {"version": ""}},
+                "pending": None, "attempts": 0, "last_failure": None}
+        with open(os.path.join(self.a.flash, "flash.json"), "w") as f:
+            json.dump(meta, f)
+        return "flashed %s (version %s) into %s" % (image, version, self.a.flash)
+
     def power_off(self):
         self.stop_fw()
         self.powered = False
@@ -249,10 +278,12 @@ class Board:
             return self.power_off()
         if w == ["state"]:
             return "on" if self.powered else "off"
+        if w and w[0] == "flash" and len(w) <= 2:
+            return self.flash(w[1] if len(w) == 2 else None)
         if len(w) == 3 and w[0] == "unplug":
             self.unplug = (w[1].encode(), float(w[2]))
             return "armed"
-        raise ValueError("unknown command (on [FLASH], off, state, unplug TEXT SECONDS)")
+        raise ValueError("unknown command (on [FLASH], off, state, flash [IMAGE], unplug TEXT SECONDS)")
 
     def loop(self):
         while True:

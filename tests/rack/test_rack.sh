@@ -5,11 +5,14 @@
 # consoles over raw TCP on 127.0.0.1; pty-b1's power goes through Debian's
 # pdudaemon (localcmdline), pty-b2's through otahil's exec driver. The lab is
 # lab/examples/pty-board.lua with this run's ports and paths filled in.
-#  1. pty-b1 (pdudaemon), one scenario per run with its flash emptied between
-#     (a deploy): the happy path; power cut on the "burning" report (14), on a
-#     console line (examples/03), on a body byte count (04), each landing
-#     mid-burn or mid-download; a crash banner fails the case within a second;
-#     the console port vanishes and returns mid-boot and no line is lost
+#  1. pty-b1 (pdudaemon) with a deploy step that writes the 1.0.0 base image
+#     back before every case: in ONE run the version report (01), the happy
+#     path (02), power cuts on the "burning" report (14), on a console line
+#     (examples/03) and on a body byte count (04), each landing mid-burn or
+#     mid-download, all PASS; without the deploy the second upgrading case
+#     fails; a failing deploy is an ERROR with one line and the run goes on;
+#     a crash banner fails the case within a second; the console port vanishes
+#     and returns mid-boot and no line is lost
 #  2. pty-b2 (exec, a fresh flash per case): the whole Tencent suite and the
 #     console-line cut in one run, unchanged
 #  3. the emulated device (lab/emulated.lua): scenario 14 cuts mid-burn too
@@ -127,12 +130,6 @@ run() {
   RUN_PID=
   return $rc
 }
-# deploy: pty-b1 is off (at_exit = "off") and gets an empty flash, as a lab
-# reflashes a board before a job
-deploy_b1() {
-  check "pty-b1 is off and gets an empty flash" bash -c \
-    "[ \"\$(timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' state)\" = off ] && rm -rf '$WORK/pty-b1.flash'"
-}
 console_of() { echo "$WORK/$1/logs/$(echo "$2" | tr / -).console"; }
 show() { grep -E '^(PASS|FAIL|ERROR|TIMEOUT|SKIP) |^        [^l]' "$WORK/$1.txt"; }
 
@@ -153,40 +150,97 @@ PY
 }
 
 # ---- 1. pty-b1: power through pdudaemon, console through ser2net -------------
-deploy_b1
-run b1-02 "$WORK/pty-board.lua" scenarios/qcloud/02_happy_path.lua --filter '*@pty-b1'
-rc=$?; show b1-02
-check "pdudaemon board: the happy path passes (rc $rc)" [ "$(outcome "$WORK/b1-02" '*')" = PASS ]
-C=$(console_of b1-02 qcloud/02_happy_path@pty-b1)
+# every upgrading case expects the board on 1.0.0: the lab's deploy step puts
+# the base image back before each one, with the power off
+B1_CASES="scenarios/qcloud/01_version_after_boot.lua scenarios/qcloud/02_happy_path.lua
+  scenarios/qcloud/04_resume_after_power_cut.lua scenarios/qcloud/14_power_cut_burning.lua
+  scenarios/examples/03_console_power_cut.lua"
+# shellcheck disable=SC2086
+run b1 "$WORK/pty-board.lua" $B1_CASES --filter '*@pty-b1'
+rc=$?; show b1
+outcomes=$(outcome "$WORK/b1" '*')
+check "pdudaemon board: 5 cases (01, 02, 04, 14, examples/03) in one run all pass ($outcomes; rc $rc)" \
+  [ "$rc" -eq 0 -a "$outcomes" = "PASS PASS PASS PASS PASS" ]
+deployed=$(python3 - "$WORK/b1/report.json" <<'PY'
+import json, sys
+bad = []
+for s in json.load(open(sys.argv[1]))["scenarios"]:
+    ev = s["events"]
+    dep = [e for e in ev if e["kind"] == "deploy"]
+    out = [e["line"] for e in ev if e["kind"] == "deploy.out"]
+    # the flasher ran (the relay refuses it while the board is on), then the body
+    first_on = next((i for i, e in enumerate(ev) if e["kind"] == "power" and e.get("state") == "on"), len(ev))
+    done = next((i for i, e in enumerate(ev) if e["kind"] == "deploy" and e.get("state") == "done"), None)
+    if [e["state"] for e in dep] != ["start", "done"] or done is None or done > first_on or \
+            not any("flashed" in l and "version 1.0.0" in l for l in out) or dep[1].get("seconds", -1) < 0:
+        bad.append(s["id"])
+print(" ".join(bad) or "ok")
+PY
+)
+check "pdudaemon board: every case was deployed (1.0.0 flashed, power off, before power on) ($deployed)" \
+  [ "$deployed" = ok ]
+first_boots=$(for id in qcloud/01_version_after_boot qcloud/02_happy_path qcloud/04_resume_after_power_cut \
+  qcloud/14_power_cut_burning examples/03_console_power_cut; do
+  grep -m1 -o 'boot slot=[ab] version=[0-9.]*' "$(console_of b1 "$id@pty-b1")" || echo none; done | sort | uniq -c | xargs)
+check "pdudaemon board: each case's first boot ran the base image ($first_boots)" \
+  [ "$first_boots" = "5 boot slot=a version=1.0.0" ]
+C=$(console_of b1 qcloud/02_happy_path@pty-b1)
 check "pdudaemon board: its console came through ser2net (upgrade done, boot of 2.0.0)" \
   bash -c "grep -q 'upgrade done version=2.0.0' '$C' && grep -q 'boot slot=b version=2.0.0' '$C'"
 check "pdudaemon board: power events come from the pdudaemon driver" \
-  grep -q 'power .*state=on how=pdudaemon' "$WORK/b1-02/logs/qcloud-02_happy_path@pty-b1.log"
+  grep -q 'power .*state=on how=pdudaemon' "$WORK/b1/logs/qcloud-02_happy_path@pty-b1.log"
+check "pdudaemon board: the deploy's output is in the case log" \
+  grep -q 'deploy.out device=pty-b1 stream=stdout line=flashed .* (version 1.0.0)' "$WORK/b1/logs/qcloud-14_power_cut_burning@pty-b1.log"
 check "pdudaemon board: off after the run (at_exit = off)" [ "$(ctl "$WORK/outlet-1.sock" state)" = off ]
-
-deploy_b1
-run b1-14 "$WORK/pty-board.lua" scenarios/qcloud/14_power_cut_burning.lua --filter '*@pty-b1'
-rc=$?; show b1-14
-check "pdudaemon board: 14 (cut on the 'burning' report) passes (rc $rc)" [ "$(outcome "$WORK/b1-14" '*')" = PASS ]
 check "pdudaemon board: 14's cut landed mid-burn" \
-  cut_in "$(console_of b1-14 qcloud/14_power_cut_burning@pty-b1)" "burning version=2.0.0" "upgrade done"
-
-deploy_b1
-run b1-ex03 "$WORK/pty-board.lua" scenarios/examples/03_console_power_cut.lua --filter '*@pty-b1'
-rc=$?; show b1-ex03
-check "pdudaemon board: the cut on a console line passes (rc $rc)" [ "$(outcome "$WORK/b1-ex03" '*')" = PASS ]
+  cut_in "$(console_of b1 qcloud/14_power_cut_burning@pty-b1)" "burning version=2.0.0" "upgrade done"
 check "pdudaemon board: the console-line cut landed after 'burning step 1/', before the burn ended" \
-  cut_in "$(console_of b1-ex03 examples/03_console_power_cut@pty-b1)" "burning step 1/" "upgrade done"
-
-deploy_b1
-run b1-04 "$WORK/pty-board.lua" scenarios/qcloud/04_resume_after_power_cut.lua --filter '*@pty-b1'
-rc=$?; show b1-04
-check "pdudaemon board: 04 (cut at a body byte count, resume) passes (rc $rc)" [ "$(outcome "$WORK/b1-04" '*')" = PASS ]
+  cut_in "$(console_of b1 examples/03_console_power_cut@pty-b1)" "burning step 1/" "upgrade done"
 check "pdudaemon board: 04's cut landed mid-download" \
-  cut_in "$(console_of b1-04 qcloud/04_resume_after_power_cut@pty-b1)" "download start offset=0" "download finished"
+  cut_in "$(console_of b1 qcloud/04_resume_after_power_cut@pty-b1)" "download start offset=0" "download finished"
+
+# the hook matters: the same lab without the deploy, from an empty flash, fails
+# the second upgrading case (the board is still on 2.0.0)
+sed '/^  deploy = {/,/timeout = 30 },$/d' "$WORK/pty-board.lua" > "$WORK/pty-board-nodeploy.lua"
+check "the lab variant has no deploy" bash -c "! grep -q 'deploy = ' '$WORK/pty-board-nodeploy.lua' &&
+  grep -q 'deploy = ' '$WORK/pty-board.lua'"
+check "pty-b1 is off and its flash is erased" bash -c \
+  "[ \"\$(timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' state)\" = off ] &&
+   timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' flash > /dev/null"
+run b1-nodeploy "$WORK/pty-board-nodeploy.lua" scenarios/qcloud/02_happy_path.lua \
+  scenarios/qcloud/14_power_cut_burning.lua --filter '*@pty-b1'
+rc=$?; show b1-nodeploy
+o2=$(outcome "$WORK/b1-nodeploy" '*02_happy_path*'); o14=$(outcome "$WORK/b1-nodeploy" '*14_power_cut*')
+check "without the deploy: 02 passes, then 14 fails on the kept 2.0.0 (02 $o2, 14 $o14; rc $rc)" \
+  [ "$o2" = PASS -a "$o14" = FAIL -a "$rc" -eq 1 ]
+check "without the deploy: 14 waited for 1.0.0 and the board booted the 2.0.0 it kept" bash -c \
+  "grep -q \"14_power_cut_burning.lua:[0-9]*: device 'pty-b1': no report_version 1.0.0\" '$WORK/b1-nodeploy.txt' &&
+   grep -m1 'boot slot=' '$(console_of b1-nodeploy qcloud/14_power_cut_burning@pty-b1)' | grep -q 'slot=b version=2.0.0'"
+
+# a failing flasher: each case is an ERROR with one line, the run goes on
+# with the next case (which deploys again), the reports are whole
+sed 's|"flash", "{image}" }, timeout = 30 }|"flash", "/nonexistent/base.bin" }, timeout = 30 }|' \
+  "$WORK/pty-board.lua" > "$WORK/pty-board-badflash.lua"
+run b1-badflash "$WORK/pty-board-badflash.lua" scenarios/qcloud/01_version_after_boot.lua \
+  scenarios/qcloud/02_happy_path.lua --filter '*@pty-b1'
+rc=$?; show b1-badflash
+check "failing deploy: both cases are ERROR, rc 1 ($(outcome "$WORK/b1-badflash" '*'); rc $rc)" \
+  [ "$(outcome "$WORK/b1-badflash" '*')" = "ERROR ERROR" -a "$rc" -eq 1 ]
+check "failing deploy: one line naming the lab, the device, the status and the flasher's complaint" \
+  [ "$(grep -c "pty-board-badflash.lua:[0-9]*: device 'pty-b1': deploy exited 1 after [0-9.]* s: pty_board: error flash /nonexistent/base.bin: .*No such file.* (see the case log)$" "$WORK/b1-badflash.txt")" -eq 2 ]
+check "failing deploy: the reports are whole (JSON, JUnit, each case's log)" python3 - "$WORK/b1-badflash" <<'PY'
+import json, sys, os, xml.etree.ElementTree as ET
+d = sys.argv[1]
+doc = json.load(open(d + "/report.json"))
+assert doc["summary"]["error"] == 2 and doc["summary"]["total"] == 2, doc["summary"]
+assert int(ET.parse(d + "/junit.xml").getroot().get("errors")) == 2
+for s in doc["scenarios"]:
+    assert os.path.getsize(s["log"]) > 0 and [e["state"] for e in s["events"] if e["kind"] == "deploy"] == ["start", "failed"]
+PY
+check "failing deploy: the board was never powered on" \
+  bash -c "! grep -q 'state=on' '$WORK/b1-badflash/logs/'*.log"
 
 # a crash banner: FAIL with the line, within a second of the "panic" sent
-deploy_b1
 run b1-panic "$WORK/pty-board.lua" $SC/panic.lua --filter '*@pty-b1'
 rc=$?
 check "crash banner: the run fails (rc $rc)" [ "$rc" -eq 1 ]
@@ -216,7 +270,6 @@ check "crash banner: FAIL within a second of the crash ($fast)" [ "$fast" = ok ]
 
 # the adapter vanishes mid-boot (at the firmware's first line) and returns
 # 0.7 s later; what the board printed meanwhile follows, and no line is lost
-deploy_b1
 : > "$WORK/pty-b1.transcript"
 check "the board arms an unplug at its next boot" \
   bash -c "timeout 15 python3 '$BOARD' ctl '$WORK/outlet-1.sock' unplug dialect=qcloud 0.7 > /dev/null"
