@@ -1,6 +1,7 @@
 #include "lab.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -157,7 +158,7 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
     if (cJSON_GetArraySize(timing) > 32)
       dev_error(L, name, line, "timing has %d knobs; at most 32", cJSON_GetArraySize(timing));
     for (cJSON *t = timing->child; t; t = t->next)
-      if (!cJSON_IsNumber(t) || t->valuedouble < 0)
+      if (!cJSON_IsNumber(t) || !isfinite(t->valuedouble) || t->valuedouble < 0)
         dev_error(L, name, line, "timing.%s must be a number >= 0", t->string);
   } else {
     cJSON_AddObjectToObject(spec, "timing");

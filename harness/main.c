@@ -1,5 +1,6 @@
 /* otahil: the command line. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -71,7 +72,7 @@ static int parse_double(const char *s, double *out) {
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (errno || end == s || *end) return -1;
+  if (errno || end == s || *end || !isfinite(v)) return -1; /* strtod takes "nan" and "inf" */
   *out = v;
   return 0;
 }
@@ -131,8 +132,9 @@ static int cmd_run(int argc, char **argv, int list_only) {
       o.seed = u;
       break;
     case 't':
-      if (parse_double(optarg, &o.timeout_multiplier) != 0 || o.timeout_multiplier <= 0) {
-        fprintf(stderr, "otahil: --timeout-multiplier '%s': expected a number > 0\n", optarg);
+      if (parse_double(optarg, &o.timeout_multiplier) != 0 || !(o.timeout_multiplier > 0) ||
+          o.timeout_multiplier > 1000) {
+        fprintf(stderr, "otahil: --timeout-multiplier '%s': expected a number > 0 and <= 1000\n", optarg);
         return EXIT_USAGE;
       }
       break;

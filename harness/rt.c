@@ -45,6 +45,8 @@ struct rt {
   lua_State *L;
   size_t mem_used;
   uint64_t instr;
+  int runaway;            /* over the instruction budget: every instruction raises */
+  char runaway_msg[512];
   rt_task *tasks;
   rt_task *running;
   uv_timer_t *kick; /* defers wake-ups so a resume never nests in another */
@@ -73,13 +75,23 @@ static void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 /* ---- instruction budget -------------------------------------------------- */
 
+/* Over budget, the error is an ordinary Lua error, which a pcall in the loop would catch
+   and go on. So from then on the hook fires at every instruction and raises again: no
+   more Lua code runs anywhere in this state, each pcall on the way gives up in turn, and
+   the error reaches the task (the case ends ERROR) or the loader (the file is refused). */
 static void rt__hook(lua_State *L, lua_Debug *ar) {
   rt *R = rt_from_lua(L);
   R->instr += HOOK_EVERY;
-  if (R->instr > R->cfg.instr_budget) {
-    lua_getinfo(L, "Sl", ar);
-    luaL_error(L, "%s:%d: instruction budget of %I exceeded without waiting (runaway loop?)",
-               ar->short_src, ar->currentline, (lua_Integer)R->cfg.instr_budget);
+  if (R->runaway || R->instr > R->cfg.instr_budget) {
+    if (!R->runaway) {
+      R->runaway = 1;
+      lua_getinfo(L, "Sl", ar);
+      snprintf(R->runaway_msg, sizeof R->runaway_msg,
+               "%s:%d: instruction budget of %llu exceeded without waiting (runaway loop?)", ar->short_src,
+               ar->currentline, (unsigned long long)R->cfg.instr_budget);
+      lua_sethook(L, rt__hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_error(L, "%s", R->runaway_msg);
   }
 }
 
@@ -387,6 +399,8 @@ static void rt__task_error(rt_task *t, int st) {
   free(msg);
 }
 
+static void rt__wait_fire(rt_wait *w, int timed_out);
+
 static void rt__resume(rt_task *t, int nargs) {
   rt *R = t->R;
   if (R->aborted) return;
@@ -407,7 +421,13 @@ static void rt__resume(rt_task *t, int nargs) {
     rt__task_error(t, st);
     return;
   }
-  if (t->main) rt__finish(R, RT_PASS, NULL);
+  if (t->main) {
+    /* What came with the main task's last event may also fail the case (a death pattern in
+       the same console read as the line it waited for): every other wait looks once first. */
+    for (rt_task *o = R->tasks; o && !R->finished; o = o->next)
+      if (o != t && o->wait) rt__wait_fire(o->wait, 0);
+    rt__finish(R, RT_PASS, NULL);
+  }
 }
 
 static rt_task *rt__task_new(rt *R, lua_State *L, int idx, int main) {

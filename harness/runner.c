@@ -71,6 +71,7 @@ struct runner {
   int internal_error;
   double t0;
   uv_signal_t sigint, sigterm;
+  int signals_on; /* until the very end: a signal during teardown must not kill otahil */
   /* Reports are rewritten whole after each case, but at most once per
    * max(1 s, 20 x the last rewrite's cost): rewriting every case's events after
    * each of hundreds of cases would cost O(n^2) and keep a core busy. */
@@ -233,16 +234,36 @@ static void reports_changed(runner *rn) {
   rn->reports_dirty = 1;
 }
 
-static void record(kase *k) {
-  runner *rn = k->rn;
+static cJSON *case_entry(const kase *k, const char *outcome, const char *message) {
   cJSON *c = cJSON_CreateObject();
   cJSON_AddStringToObject(c, "id", k->id);
   cJSON_AddStringToObject(c, "name", k->sc.name);
   cJSON_AddStringToObject(c, "file", k->sc.file);
   cJSON_AddStringToObject(c, "suite", k->sc.suite);
   cJSON_AddStringToObject(c, "device", device_name(k->dev));
-  cJSON_AddStringToObject(c, "outcome", outcome_names[k->out]);
-  if (k->message) cJSON_AddStringToObject(c, "message", k->message);
+  cJSON_AddStringToObject(c, "outcome", outcome);
+  if (message) cJSON_AddStringToObject(c, "message", message);
+  return c;
+}
+
+/* Every case has its place in the document from the start, as an ERROR marked pending
+   until record() puts its outcome there: reports written while the run goes on, and
+   those a killed otahil leaves behind, never read as passing. */
+static void add_pending_entries(runner *rn) {
+  cJSON *arr = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
+  for (size_t i = 0; i < rn->ncases; i++) {
+    cJSON *c = case_entry(&rn->cases[i], "ERROR",
+                          "not finished: this report was written while the run went on (if it stays so, "
+                          "otahil was killed)");
+    cJSON_AddTrueToObject(c, "pending");
+    cJSON_AddNumberToObject(c, "duration", 0);
+    cJSON_AddItemToArray(arr, c);
+  }
+}
+
+static void record(kase *k) {
+  runner *rn = k->rn;
+  cJSON *c = case_entry(k, outcome_names[k->out], k->message);
   cJSON_AddNumberToObject(c, "duration", k->duration);
   char logpath[PATH_MAX], err[512];
   snprintf(logpath, sizeof logpath, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
@@ -263,7 +284,7 @@ static void record(kase *k) {
   } else {
     cJSON_AddArrayToObject(c, "events");
   }
-  cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), c);
+  cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), (int)k->idx, c);
   reports_changed(rn);
   printf("%-7s %s (%.2f s)%s%s\n", outcome_names[k->out], k->id, k->duration,
          k->message ? "\n        " : "", k->message ? k->message : "");
@@ -530,6 +551,8 @@ static void on_signal(uv_signal_t *s, int signum) {
   runner *rn = s->data;
   if (!rn->interrupted) fprintf(stderr, "\notahil: %s: stopping (cleanup runs; reports stay whole)\n",
                                 signum == SIGINT ? "interrupted" : "terminated");
+  else fprintf(stderr, "otahil: still cleaning up (power as the lab says, processes, reports); every step has "
+                       "its time limit\n");
   rn->interrupted = 1;
   for (size_t i = 0; i < rn->ncases; i++)
     if (rn->cases[i].state == K_RUNNING)
@@ -726,7 +749,9 @@ int runner_run(const runner_opts *opts) {
   cJSON *sum = cJSON_AddObjectToObject(rn->doc, "summary");
   static const char *const keys[] = {"total", "pass", "fail", "error", "timeout", "skip"};
   for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sum, keys[i], 0);
+  cJSON_AddFalseToObject(rn->doc, "complete"); /* true in the last write, when every case is in */
   cJSON_AddArrayToObject(rn->doc, "scenarios");
+  add_pending_entries(rn);
 
   /* the cloud */
   if (o->broker_url) {
@@ -761,6 +786,7 @@ int runner_run(const runner_opts *opts) {
   rn->sigint.data = rn->sigterm.data = rn;
   uv_signal_start(&rn->sigint, on_signal, SIGINT);
   uv_signal_start(&rn->sigterm, on_signal, SIGTERM);
+  rn->signals_on = 1;
 
   /* cases skipped up front (missing features) are recorded first */
   for (size_t i = 0; i < rn->ncases; i++)
@@ -768,14 +794,17 @@ int runner_run(const runner_opts *opts) {
   write_reports(rn);
   run_cases(rn);
 
-  uv_close((uv_handle_t *)&rn->sigint, NULL);
-  uv_close((uv_handle_t *)&rn->sigterm, NULL);
   {
     int closed = 0;
     fwserver_close(rn->fw, fw_closed, &closed);
     rn->fw = NULL;
     while (!closed) uv_run(&rn->loop, UV_RUN_ONCE);
   }
+  int complete = 1;
+  cJSON *e;
+  cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"))
+    if (cJSON_GetObjectItemCaseSensitive(e, "pending")) complete = 0;
+  cJSON_ReplaceItemInObject(rn->doc, "complete", cJSON_CreateBool(complete));
   write_reports(rn);
   cJSON *s = cJSON_GetObjectItemCaseSensitive(rn->doc, "summary");
   int pass = cJSON_GetObjectItemCaseSensitive(s, "pass")->valueint;
@@ -786,6 +815,11 @@ int runner_run(const runner_opts *opts) {
   printf("otahil: %d passed, %d failed, %d errors, %d timeouts, %d skipped in %.1f s; reports in %s\n",
          pass, fail, error, tmo, skip, mono() - rn->t0, o->report_dir);
   code = (fail || error || tmo || rn->interrupted) ? EXIT_FAILED : EXIT_PASS;
+  if (!pass && !fail && !error && !tmo && skip && !rn->interrupted) {
+    /* a typo in a lab's features must not turn a whole suite green */
+    printf("otahil: nothing ran: every case was skipped (see why above)\n");
+    code = EXIT_FAILED;
+  }
   if (rn->internal_error && code == EXIT_PASS) code = EXIT_INTERNAL;
 
 out:
@@ -796,6 +830,10 @@ out:
   }
   for (size_t i = 0; rn->devices && i < rn->lab->count; i++) device_free(rn->devices[i]);
   if (rn->broker) broker_stop(rn->broker, 3.0);
+  if (rn->signals_on) {
+    uv_close((uv_handle_t *)&rn->sigint, NULL);
+    uv_close((uv_handle_t *)&rn->sigterm, NULL);
+  }
   uv_close((uv_handle_t *)&rn->report_timer, NULL);
   /* let every close callback run; a handle left open here is a bug */
   uv_run(&rn->loop, UV_RUN_DEFAULT);

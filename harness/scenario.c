@@ -124,8 +124,9 @@ int scenario_read(lua_State *L, const char *file, scenario *s, char *err, size_t
   lua_getfield(L, t, "timeout");
   s->timeout = 60;
   if (!lua_isnil(L, -1)) {
-    if (!lua_isnumber(L, -1) || lua_tonumber(L, -1) <= 0) {
-      snprintf(err, errlen, "%s: timeout must be a number of seconds > 0", file);
+    /* NaN passes a "<= 0" test, and a huge value overflows the timer: both are refused */
+    if (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0 && lua_tonumber(L, -1) <= 86400)) {
+      snprintf(err, errlen, "%s: timeout must be a number of seconds > 0 and at most 86400 (a day)", file);
       lua_settop(L, t);
       scenario_clear(s);
       return -1;

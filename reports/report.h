@@ -4,10 +4,12 @@
  *   { "tool":"otahil", "version":"0.1.0", "seed":42, "started":"2026-...Z",
  *     "duration":12.3, "lab":"lab/emulated.lua",
  *     "summary":{"total":3,"pass":2,"fail":1,"error":0,"timeout":0,"skip":0},
+ *     "complete":true,   (false until every case is in: see "pending")
  *     "scenarios":[ { "id":"qcloud/01_version@emu1", "name":"...", "file":"...",
  *                     "suite":"qcloud", "device":"emu1",
  *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
  *                     "duration":1.23, "log":"out/logs/...log",
+ *                     "pending":true,  (only on a case not finished yet: outcome ERROR)
  *                     "events":[ {"t":0.001, "kind":"mqtt.out", "topic":"...",
  *                                 "payload":"...", ...any other fields}, ... ] } ] }
  *
