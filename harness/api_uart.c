@@ -102,9 +102,12 @@ static int expect_done(lua_State *L, int status, lua_KContext ctx) {
   uart_capture_tail(console_capture(u->con), u->start, TAIL_LINES, tail, sizeof tail);
   api_env *env = api_env_get(L);
   const char *log = env->log_path[0] ? env->log_path : "(no log)";
-  return rt_fail(L, 1, "uart:expect(\"%s\") on device '%s' timed out after %g s; last lines: %s%s%s; log: %s",
+  /* a console that is away explains a silent one (a refused telnet option, ser2net gone) */
+  const char *down = console_down_why(u->con);
+  return rt_fail(L, 1, "uart:expect(\"%s\") on device '%s' timed out after %g s; last lines: %s%s%s%s%s%s%s; log: %s",
                  pat, u->device, rt_scale(rt_from_lua(L), timeout), tail[0] ? "\"" : "(none)", tail,
-                 tail[0] ? "\"" : "", log);
+                 tail[0] ? "\"" : "", down ? "; console " : "", down ? console_describe(u->con) : "",
+                 down ? " is down: " : "", down ? down : "", log);
 }
 
 static int l_expect(lua_State *L) {

@@ -7,7 +7,7 @@
 
 static const char *const keys[] = {"transport", "port",  "baud",     "parity", "data_bits", "stop_bits",
                                    "flow",      "host",  "tcp_port", "retry",  "death",     NULL};
-static const char *const transports[] = {"pty", "serial", "tcp", NULL};
+static const char *const transports[] = {"pty", "serial", "tcp", "telnet", NULL};
 static const char *const serial_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "flow", NULL};
 static const char *const tcp_keys[] = {"host", "tcp_port", NULL};
 static const char *const parities[] = {"none", "odd", "even", "mark", "space", NULL};
@@ -127,11 +127,18 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
     return -1;
   }
   const char *t = tr->valuestring;
-  /* a key of another transport is a mistake worth naming */
+  int telnet = strcmp(t, "telnet") == 0;
+  /* a key of another transport is a mistake worth naming; telnet takes the
+   * tcp keys, and baud for RFC 2217 */
   for (cJSON *k = con->child; k; k = k->next) {
-    const char *owner = in_list(serial_keys, k->string) ? "serial" : in_list(tcp_keys, k->string) ? "tcp" : NULL;
-    if (owner && strcmp(owner, t) != 0) {
-      snprintf(err, errlen, "console.%s is for transport '%s' (this console is '%s')", k->string, owner, t);
+    int is_baud = strcmp(k->string, "baud") == 0;
+    if (in_list(serial_keys, k->string) && strcmp(t, "serial") != 0 && !(telnet && is_baud)) {
+      snprintf(err, errlen, "console.%s is for transport 'serial' (this console is '%s')%s", k->string, t,
+               is_baud ? "; transport 'telnet' takes it too, to set the rate through RFC 2217" : "");
+      return -1;
+    }
+    if (in_list(tcp_keys, k->string) && strcmp(t, "tcp") != 0 && !telnet) {
+      snprintf(err, errlen, "console.%s is for transport 'tcp' or 'telnet' (this console is '%s')", k->string, t);
       return -1;
     }
   }
@@ -145,7 +152,7 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
         check_int(con, "stop_bits", 1, 2, 1, err, errlen) ||
         check_choice(con, "parity", parities, err, errlen) || check_choice(con, "flow", flows, err, errlen))
       return -1;
-  } else if (strcmp(t, "tcp") == 0) {
+  } else if (strcmp(t, "tcp") == 0 || telnet) {
     cJSON *host = cJSON_GetObjectItemCaseSensitive(con, "host");
     if (!host) return fail(err, errlen, "console.host is missing (the console server, e.g. \"127.0.0.1\")");
     if (!cJSON_IsString(host) || !*host->valuestring)
@@ -153,6 +160,10 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
     if (!cJSON_GetObjectItemCaseSensitive(con, "tcp_port"))
       return fail(err, errlen, "console.tcp_port is missing (the console server's port)");
     if (check_int(con, "tcp_port", 1, 65535, 0, err, errlen)) return -1;
+    /* no default: without baud a telnet console leaves the rate to the server */
+    if (telnet && cJSON_GetObjectItemCaseSensitive(con, "baud") &&
+        check_int(con, "baud", 50, 4000000, 0, err, errlen))
+      return -1;
   }
   cJSON *retry = cJSON_GetObjectItemCaseSensitive(con, "retry");
   if (retry && (!cJSON_IsNumber(retry) || retry->valuedouble <= 0 || retry->valuedouble > 60))
@@ -176,7 +187,11 @@ void lab_console_config(const cJSON *spec, console_config *out) {
   const cJSON *con = cJSON_GetObjectItemCaseSensitive(spec, "console");
   memset(out, 0, sizeof *out);
   const char *t = str(con, "transport");
-  out->transport = t && strcmp(t, "serial") == 0 ? CONSOLE_SERIAL : t && strcmp(t, "tcp") == 0 ? CONSOLE_TCP : CONSOLE_PTY;
+  out->transport = !t                          ? CONSOLE_PTY
+                 : strcmp(t, "serial") == 0    ? CONSOLE_SERIAL
+                 : strcmp(t, "tcp") == 0       ? CONSOLE_TCP
+                 : strcmp(t, "telnet") == 0    ? CONSOLE_TELNET
+                                               : CONSOLE_PTY;
   out->port = str(con, "port");
   out->baud = num(con, "baud");
   const char *par = str(con, "parity");

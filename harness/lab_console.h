@@ -1,13 +1,16 @@
 /* lab_console: the `console` table of a lab device, checked and made a config.
  *
  *   console = {
- *     transport = "pty" | "serial" | "tcp",   -- default: "serial" if port is
- *                                             -- given, "tcp" if tcp_port is, else "pty"
+ *     transport = "pty" | "serial" | "tcp" | "telnet",
+ *                 -- default: "serial" if port is given, "tcp" if tcp_port is, else "pty"
  *     -- serial (a local port, libserialport):
  *     port = "/dev/ttyUSB0", baud = 115200, parity = "none" | "odd" | "even" | "mark" | "space",
  *     data_bits = 8, stop_bits = 1, flow = "none" | "xonxoff" | "rtscts" | "dtrdsr",
  *     -- tcp (raw TCP to ser2net or another console server):
  *     host = "127.0.0.1", tcp_port = 2000,
+ *     -- telnet (ser2net's `accepter: telnet,...`): host and tcp_port as tcp,
+ *     -- and optionally baud = 115200 to set the rate through RFC 2217
+ *     -- (`telnet(rfc2217)`); without baud, 2217 is not negotiated.
  *     retry = 0.25,                            -- seconds between reopen attempts
  *     death = { "Kernel panic", "Guru Meditation", { re = "Oops: [0-9a-f]+" } },
  *   }
@@ -26,7 +29,7 @@
 #include "uart_console.h"
 
 /* Checks and completes spec.console (defaults filled in). Returns 0, or -1 with
- * err naming the key: "console.transport 'usb' is unknown (pty, serial, tcp)".
+ * err naming the key: "console.transport 'usb' is unknown (pty, serial, tcp, telnet)".
  * The caller adds where (file:line, device). */
 int lab_console_check(cJSON *spec, char *err, size_t errlen);
 

@@ -142,6 +142,9 @@ int console_open(uv_loop_t *loop, const console_config *cfg, const console_callb
   case CONSOLE_TCP:
     c->tx = uart_tcp_new(loop, c, cfg, c->desc, sizeof c->desc, err, errlen);
     break;
+  case CONSOLE_TELNET:
+    c->tx = uart_telnet_new(loop, c, cfg, c->desc, sizeof c->desc, err, errlen);
+    break;
   default:
     snprintf(err, errlen, "unknown console transport %d", (int)cfg->transport);
     break;
@@ -180,6 +183,7 @@ uart_capture *console_capture(console *c) { return c->cap; }
 uint64_t console_bytes(const console *c) { return uart_capture_end(c->cap); }
 double console_last_rx(const console *c) { return c->last_rx; }
 int console_is_up(const console *c) { return c->up; }
+const char *console_down_why(const console *c) { return c->up ? NULL : c->why[0] ? c->why : "not open yet"; }
 
 console_listener *console_listen(console *c, void (*fn)(void *), void *arg) {
   console_listener *l = calloc(1, sizeof *l);

@@ -12,10 +12,13 @@
  *           sides, so the terminal never hangs up between power cycles;
  *   serial  a local serial port (uart_serial.c, libserialport): port, baud,
  *           parity, data bits, stop bits, flow control;
- *   tcp     raw TCP to a console server such as ser2net (uart_tcp.c).
- * When a serial or tcp port goes away (a USB-serial adapter re-enumerating when
- * the board loses power, ser2net restarting), the console reopens it every
- * `retry_s` on the loop, never blocking, and reports the gap (down, then up
+ *   tcp     raw TCP to a console server such as ser2net (uart_tcp.c);
+ *   telnet  the same over telnet (RFC 854; ser2net's telnet accepter): the
+ *           protocol's commands kept out of the capture, 0xFF sent doubled,
+ *           and with a baud the rate set through RFC 2217 (uart_telnet.c).
+ * When a serial, tcp or telnet port goes away (a USB-serial adapter
+ * re-enumerating when the board loses power, ser2net restarting), the console
+ * reopens it every `retry_s` on the loop, never blocking, and reports the gap (down, then up
  * with the times and the stream offset where the gap sits).
  */
 #ifndef OTAHIL_UART_CONSOLE_H
@@ -29,18 +32,18 @@
 
 typedef struct console console;
 
-typedef enum { CONSOLE_PTY = 0, CONSOLE_SERIAL, CONSOLE_TCP } console_transport;
+typedef enum { CONSOLE_PTY = 0, CONSOLE_SERIAL, CONSOLE_TCP, CONSOLE_TELNET } console_transport;
 
 typedef struct console_config {
   console_transport transport;
   /* serial */
   const char *port;  /* "/dev/ttyUSB0", or any path to a terminal (a symlink to a pty) */
-  int baud;          /* 0 = 115200 */
+  int baud;          /* serial: 0 = 115200; telnet: 0 = not set, else RFC 2217 */
   char parity;       /* 'n' (0 = 'n'), 'o', 'e', 'm' (mark), 's' (space) */
   int data_bits;     /* 5..8; 0 = 8 */
   int stop_bits;     /* 1 or 2; 0 = 1 */
   const char *flow;  /* "none" (NULL), "xonxoff", "rtscts", "dtrdsr" */
-  /* tcp */
+  /* tcp and telnet */
   const char *host;  /* name or address */
   int tcp_port;
   double retry_s;    /* reopen period; 0 = 0.25 s */
@@ -62,7 +65,7 @@ typedef struct console_callbacks {
   void *arg;
 } console_callbacks;
 
-/* Opens the console. A pty opens at once (or fails with err); a serial or tcp
+/* Opens the console. A pty opens at once (or fails with err); a serial, tcp or telnet
  * port that is not there yet is retried, so only a bad config fails here.
  * Returns 0 or -1 with err. The callbacks are copied. */
 int console_open(uv_loop_t *loop, const console_config *cfg, const console_callbacks *cb,
@@ -71,7 +74,8 @@ int console_open(uv_loop_t *loop, const console_config *cfg, const console_callb
 /* pty: the device side, for the child's stdin/stdout/stderr; -1 otherwise. */
 int console_slave_fd(const console *c);
 
-/* "pty /dev/pts/3", "serial /dev/ttyUSB0", "tcp 127.0.0.1:2000": for messages. */
+/* "pty /dev/pts/3", "serial /dev/ttyUSB0", "tcp 127.0.0.1:2000",
+ * "telnet 127.0.0.1:2000": for messages. */
 const char *console_describe(const console *c);
 
 /* Writes bytes to the device. Returns 0, or -1 with err (the port is down, or
@@ -87,6 +91,9 @@ uint64_t console_bytes(const console *c);
 /* uv_hrtime's clock, in seconds, of the last byte received (0: none yet). */
 double console_last_rx(const console *c);
 int console_is_up(const console *c);
+/* Why the port is away now (the last failed open or the loss, e.g. "127.0.0.1:
+ * 2000: connection refused"), or NULL while it is up. Owned by the console. */
+const char *console_down_why(const console *c);
 
 /* Called after each run of new bytes is captured (any number of listeners),
  * e.g. to wake waits on the stream. */

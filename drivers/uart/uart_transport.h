@@ -46,5 +46,7 @@ uart_tx *uart_serial_new(uv_loop_t *loop, console *con, const console_config *cf
                          size_t desclen, char *err, size_t errlen);
 uart_tx *uart_tcp_new(uv_loop_t *loop, console *con, const console_config *cfg, char *desc,
                       size_t desclen, char *err, size_t errlen);
+uart_tx *uart_telnet_new(uv_loop_t *loop, console *con, const console_config *cfg, char *desc,
+                         size_t desclen, char *err, size_t errlen);
 
 #endif

@@ -147,7 +147,7 @@ START_TEST(console_errors) {
   } cases[] = {
     {"\"ttyUSB0\"", "console must be a table"},
     {"{ colour = 1 }", "console.colour is unknown (transport, port, baud"},
-    {"{ transport = \"usb\" }", "console.transport 'usb' is unknown (pty, serial, tcp)"},
+    {"{ transport = \"usb\" }", "console.transport 'usb' is unknown (pty, serial, tcp, telnet)"},
     {"{ transport = 1 }", "console.transport must be one of pty, serial, tcp"},
     {"{ transport = \"serial\" }", "console.port is missing"},
     {"{ port = 5 }", "console.port must be a path"},
