@@ -11,6 +11,7 @@
 #ifndef OTAHIL_EMU_DIALECT_H
 #define OTAHIL_EMU_DIALECT_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "cli.h"
@@ -58,5 +59,22 @@ const dialect_ops *dialect_find(const char *name);
 
 /* The known names, ", " separated, into `buf`. */
 void dialect_names(char *buf, size_t len);
+
+/* ---- checks every dialect makes on what the cloud sends ---- */
+
+/* Parses a downlink payload that must be one JSON object. Returns it (the
+ * caller deletes it), or NULL with `why` set: "payload of N bytes is larger
+ * than MAX" (also for a NULL payload, which the link drops as too large),
+ * "not valid JSON" or "not a JSON object". */
+cJSON *dialect_parse_object(const char *payload, size_t len, size_t max, char *why, size_t whylen);
+
+/* 1 if `v` is a JSON number with an integer value in lo..hi, else 0. */
+int dialect_json_int(const cJSON *v, double lo, double hi);
+
+/* 1 if `s` has no control character, DEL or space (a version, a URL), else 0. */
+int dialect_printable(const char *s);
+
+/* 1 if `s` is printable (dialect_printable) and an http:// or https:// URL. */
+int dialect_http_url(const char *s);
 
 #endif

@@ -1,6 +1,5 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void aliyun_client_id(const dialect_config *cfg, char *buf, size_t len) {
+static void client_id(const dialect_config *cfg, char *buf, size_t len) {
   snprintf(buf, len, "%s.%s", cfg->product, cfg->device);
 }
 
@@ -62,17 +61,6 @@ static void add_id(dialect *d, cJSON *root) {
   char id[24];
   snprintf(id, sizeof id, "%lu", ++d->next_id);
   cJSON_AddStringToObject(root, "id", id);
-}
-
-static void publish_json(dialect *d, const char *topic, cJSON *root) {
-  char *text = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (!text) {
-    console_log("%s: out of memory building a message", d->name);
-    return;
-  }
-  mqtt_link_publish(d->link, topic, text, 1);
-  free(text);
 }
 
 /* ---- the block source ---------------------------------------------------- */
@@ -113,7 +101,7 @@ static int block_request(void *ctx, const char *stream, uint64_t offset, uint32_
   cJSON *blk = cJSON_AddObjectToObject(params, "fileBlock");
   cJSON_AddNumberToObject(blk, "size", size);
   cJSON_AddNumberToObject(blk, "offset", (double)offset);
-  publish_json(d, d->t_dl, root);
+  mqtt_link_publish_json(d->link, d->t_dl, root, 1);
   return 0;
 }
 
@@ -156,9 +144,7 @@ int aliyun_parse_block(const unsigned char *p, size_t len, int check_crc, uint64
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(h, "msg");
     errmsg(why, whylen, "code %g: %.100s", c, cJSON_IsString(m) ? m->valuestring : "no msg");
     rc = 1;
-  } else if (!cJSON_IsNumber(bs) || !cJSON_IsNumber(bo) || bs->valuedouble < 1 ||
-             bs->valuedouble > BLOCK_MAX || bo->valuedouble < 0 || bo->valuedouble > ALIYUN_MAX_FILE ||
-             floor(bs->valuedouble) != bs->valuedouble || floor(bo->valuedouble) != bo->valuedouble) {
+  } else if (!dialect_json_int(bs, 1, BLOCK_MAX) || !dialect_json_int(bo, 0, ALIYUN_MAX_FILE)) {
     errmsg(why, whylen, "data.bSize or data.bOffset missing or out of range");
   } else if (len != 2 + hlen + (size_t)bs->valuedouble + 2) {
     errmsg(why, whylen, "%zu bytes, the header announces %zu", len, 2 + hlen + (size_t)bs->valuedouble + 2);
@@ -220,8 +206,14 @@ static int topic(char *buf, size_t len, const char *fmt, const char *pk, const c
   return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-dialect *aliyun_create(const dialect_config *cfg, mqtt_link *link, aliyun_flavour flavour, char *err,
-                       size_t errlen) {
+static void destroy(dialect *d) {
+  if (!d) return;
+  free(d->got);
+  free(d);
+}
+
+static dialect *create_flavour(const dialect_config *cfg, mqtt_link *link, aliyun_flavour flavour,
+                               char *err, size_t errlen) {
   const char *name = flavour == ALIYUN_HAAS ? "haas" : "aliyun";
   dialect *d = calloc(1, sizeof *d);
   if (d) d->got = malloc(BLOCK_MAX);
@@ -240,7 +232,7 @@ dialect *aliyun_create(const dialect_config *cfg, mqtt_link *link, aliyun_flavou
     d->interval_ms = o->progress_interval_ms;
     snprintf(d->state, sizeof d->state, "%s", o->state);
     if (modstore_init(o->state, o->modules, o->nmodules, err, errlen) != 0) {
-      aliyun_destroy(d);
+      destroy(d);
       return NULL;
     }
   }
@@ -259,17 +251,21 @@ dialect *aliyun_create(const dialect_config *cfg, mqtt_link *link, aliyun_flavou
       topic(d->t_dl, sizeof d->t_dl, "/sys/%s/%s/thing/file/download", pk, dn) ||
       topic(d->t_dl_reply, sizeof d->t_dl_reply, "/sys/%s/%s/thing/file/download_reply", pk, dn)) {
     errmsg(err, errlen, "%s: product or device name too long", name);
-    aliyun_destroy(d);
+    destroy(d);
     return NULL;
   }
   return d;
 }
 
-static dialect *create(const dialect_config *cfg, mqtt_link *link, char *err, size_t errlen) {
-  return aliyun_create(cfg, link, ALIYUN_PLAIN, err, errlen);
+static dialect *create_aliyun(const dialect_config *cfg, mqtt_link *link, char *err, size_t errlen) {
+  return create_flavour(cfg, link, ALIYUN_PLAIN, err, errlen);
 }
 
-void aliyun_on_connect(dialect *d) {
+static dialect *create_haas(const dialect_config *cfg, mqtt_link *link, char *err, size_t errlen) {
+  return create_flavour(cfg, link, ALIYUN_HAAS, err, errlen);
+}
+
+static void on_connect(dialect *d) {
   mqtt_link_subscribe(d->link, d->t_upgrade, 1);
   if (d->flavour == ALIYUN_PLAIN) {
     mqtt_link_subscribe(d->link, d->t_get_reply, 1);
@@ -284,7 +280,7 @@ static void inform(dialect *d, const char *module, const char *version) {
   cJSON *params = cJSON_AddObjectToObject(root, "params");
   cJSON_AddStringToObject(params, "version", version);
   cJSON_AddStringToObject(params, "module", module);
-  publish_json(d, d->t_inform, root);
+  mqtt_link_publish_json(d->link, d->t_inform, root, 1);
 }
 
 static void ask_firmware(dialect *d, const char *module) {
@@ -292,10 +288,10 @@ static void ask_firmware(dialect *d, const char *module) {
   add_id(d, root);
   cJSON_AddStringToObject(root, "version", "1.0");
   cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "params"), "module", module);
-  publish_json(d, d->t_get, root);
+  mqtt_link_publish_json(d->link, d->t_get, root, 1);
 }
 
-void aliyun_report_version(dialect *d, const char *version) {
+static void report_version(dialect *d, const char *version) {
   /* One message per module (the platform's rule): the firmware first. */
   inform(d, "default", version);
   modstore_entry m[MODSTORE_MAX];
@@ -323,7 +319,7 @@ int aliyun_fail_step(engine_fail reason) {
   return -1;
 }
 
-void aliyun_report_progress(dialect *d, const engine_report *r) {
+static void report_progress(dialect *d, const engine_report *r) {
   int step;
   const char *desc = "";
   if (r->step == ENGINE_STEP_DOWNLOADING) {
@@ -357,37 +353,16 @@ void aliyun_report_progress(dialect *d, const engine_report *r) {
   cJSON_AddStringToObject(params, "step", num);
   cJSON_AddStringToObject(params, "desc", desc);
   cJSON_AddStringToObject(params, "module", r->module && r->module[0] ? r->module : "default");
-  publish_json(d, d->t_progress, root);
+  mqtt_link_publish_json(d->link, d->t_progress, root, 1);
 }
 
 /* ---- parsing ------------------------------------------------------------- */
 
-static int printable(const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c <= 0x20 || c == 0x7f) return 0;
-  }
-  return 1;
-}
-
-static void lower(char *s) {
-  for (; *s; s++)
-    if (*s >= 'A' && *s <= 'F') *s = (char)(*s - 'A' + 'a');
-}
-
-static int is_int(const cJSON *v, double lo, double hi) {
-  return cJSON_IsNumber(v) && v->valuedouble >= lo && v->valuedouble <= hi &&
-         floor(v->valuedouble) == v->valuedouble;
-}
-
 dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour flavour,
                                  engine_request *req, char *why, size_t whylen) {
   memset(req, 0, sizeof *req);
-  if (len > ALIYUN_MAX_PAYLOAD) {
-    errmsg(why, whylen, "payload of %zu bytes is larger than %u", len, ALIYUN_MAX_PAYLOAD);
-    return DIALECT_MSG_MALFORMED;
-  }
-  cJSON *root = cJSON_ParseWithLength(payload, len);
+  cJSON *root = dialect_parse_object(payload, len, ALIYUN_MAX_PAYLOAD, why, whylen);
+  if (!root) return DIALECT_MSG_MALFORMED;
   dialect_msg rc = DIALECT_MSG_MALFORMED;
   const cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
   const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -409,20 +384,16 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
   /* MD5: the vendor SDK checks `md5`; HaaS hands `sign` to ota.verify */
   const cJSON *md5src = flavour == ALIYUN_HAAS ? (cJSON_IsString(sign) ? sign : md5)
                                                : (cJSON_IsString(md5) ? md5 : sign);
-  if (!root)
-    errmsg(why, whylen, "not valid JSON");
-  else if (!cJSON_IsObject(root))
-    errmsg(why, whylen, "not a JSON object");
-  else if (c != 1000 && c != 200)
+  if (c != 1000 && c != 200)
     errmsg(why, whylen, "code %g is not a success", c);
   else if (!cJSON_IsObject(data))
     errmsg(why, whylen, "\"data\" is missing or not an object");
   else if (!data->child)
     rc = DIALECT_MSG_IGNORED, errmsg(why, whylen, "no firmware waits (empty data)");
-  else if (!is_int(size, 1, mqtt ? ALIYUN_MAX_FILE : 4294967295.0))
+  else if (!dialect_json_int(size, 1, mqtt ? ALIYUN_MAX_FILE : 4294967295.0))
     errmsg(why, whylen, "data.size is missing or not an integer in 1..%u", mqtt ? ALIYUN_MAX_FILE : 0xffffffffu);
   else if (!cJSON_IsString(ver) || !*ver->valuestring || strlen(ver->valuestring) > FLASH_VERSION_MAX ||
-           !printable(ver->valuestring))
+           !dialect_printable(ver->valuestring))
     errmsg(why, whylen, "data.version is missing, empty, longer than %u or not printable", FLASH_VERSION_MAX);
   else if (!sha && !md)
     errmsg(why, whylen, "data.signMethod '%.20s' is neither MD5 nor SHA256", method->valuestring);
@@ -436,22 +407,20 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
     errmsg(why, whylen, "data.extData is not an object");
   else if (mqtt && flavour == ALIYUN_HAAS)
     errmsg(why, whylen, "dProtocol mqtt: HaaS downloads over HTTP only");
-  else if (mqtt && (!is_int(sid, 0, 9.2e18) || !is_int(fid, 0, 2147483647.0)))
+  else if (mqtt && (!dialect_json_int(sid, 0, 9.2e18) || !dialect_json_int(fid, 0, 2147483647.0)))
     errmsg(why, whylen, "data.streamId or data.streamFileId is missing or not an integer");
   else if (!mqtt && (!cJSON_IsString(url) || strlen(url->valuestring) >= ENGINE_URL_MAX ||
-                     !printable(url->valuestring) ||
-                     (strncmp(url->valuestring, "http://", 7) != 0 &&
-                      strncmp(url->valuestring, "https://", 8) != 0)))
+                     !dialect_http_url(url->valuestring)))
     errmsg(why, whylen, "data.url is missing or not an http(s) URL");
   else {
     req->size = (uint64_t)size->valuedouble;
     snprintf(req->version, sizeof req->version, "%s", ver->valuestring);
     if (sha) {
       snprintf(req->sha256, sizeof req->sha256, "%s", sign->valuestring);
-      lower(req->sha256);
+      digest_hex_lower(req->sha256);
     } else {
       snprintf(req->md5, sizeof req->md5, "%s", md5src->valuestring);
-      lower(req->md5);
+      digest_hex_lower(req->md5);
     }
     snprintf(req->module, sizeof req->module, "%s", cJSON_IsString(module) ? module->valuestring : "default");
     if (mqtt)
@@ -464,7 +433,7 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
   return rc;
 }
 
-dialect_msg aliyun_on_message(dialect *d, const char *topic, const char *payload, size_t len,
+static dialect_msg on_message(dialect *d, const char *topic, const char *payload, size_t len,
                               int too_large, engine_request *req, char *why, size_t whylen) {
   int get = d->flavour == ALIYUN_PLAIN && strcmp(topic, d->t_get_reply) == 0;
   if (d->flavour == ALIYUN_PLAIN && strcmp(topic, d->t_dl_reply) == 0) {
@@ -475,10 +444,7 @@ dialect_msg aliyun_on_message(dialect *d, const char *topic, const char *payload
     errmsg(why, whylen, "message on unexpected topic %s", topic);
     return DIALECT_MSG_IGNORED;
   }
-  if (too_large || !payload) {
-    errmsg(why, whylen, "payload of %zu bytes is larger than %u", len, ALIYUN_MAX_PAYLOAD);
-    return DIALECT_MSG_MALFORMED;
-  }
+  /* too large: the link dropped the payload, the parser says so */
   dialect_msg rc = aliyun_parse_upgrade(payload, len, d->flavour, req, why, whylen);
   if (rc != DIALECT_MSG_UPDATE) return rc;
   if (strncmp(req->url, "mqtt-stream:", 12) == 0) req->blocks = &d->src;
@@ -491,19 +457,13 @@ dialect_msg aliyun_on_message(dialect *d, const char *topic, const char *payload
   return rc;
 }
 
-void aliyun_destroy(dialect *d) {
-  if (!d) return;
-  free(d->got);
-  free(d);
-}
+/* HaaS is Aliyun with another flavour: every operation is shared but create. */
+#define ALIYUN_FAMILY_OPS(NAME, CREATE)                                                        \
+  {                                                                                            \
+    .name = NAME, .client_id = client_id, .create = CREATE, .on_connect = on_connect,          \
+    .report_version = report_version, .report_progress = report_progress,                      \
+    .on_message = on_message, .destroy = destroy,                                              \
+  }
 
-const dialect_ops dialect_aliyun_ops = {
-    .name = "aliyun",
-    .client_id = aliyun_client_id,
-    .create = create,
-    .on_connect = aliyun_on_connect,
-    .report_version = aliyun_report_version,
-    .report_progress = aliyun_report_progress,
-    .on_message = aliyun_on_message,
-    .destroy = aliyun_destroy,
-};
+const dialect_ops dialect_aliyun_ops = ALIYUN_FAMILY_OPS("aliyun", create_aliyun);
+const dialect_ops dialect_haas_ops = ALIYUN_FAMILY_OPS("haas", create_haas);

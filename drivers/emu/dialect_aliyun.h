@@ -45,20 +45,9 @@
 
 typedef enum aliyun_flavour { ALIYUN_PLAIN = 0, ALIYUN_HAAS = 1 } aliyun_flavour;
 
+/* dialect_haas_ops (dialect_haas.h) is defined next to it, in
+ * dialect_aliyun.c: the same operations with the ALIYUN_HAAS flavour. */
 extern const dialect_ops dialect_aliyun_ops;
-
-/* The dialect state for `flavour` (dialect_haas uses ALIYUN_HAAS). */
-dialect *aliyun_create(const dialect_config *cfg, mqtt_link *link, aliyun_flavour flavour, char *err,
-                       size_t errlen);
-
-/* The operations both flavours share. */
-void aliyun_client_id(const dialect_config *cfg, char *buf, size_t len);
-void aliyun_on_connect(dialect *d);
-void aliyun_report_version(dialect *d, const char *version);
-void aliyun_report_progress(dialect *d, const engine_report *r);
-dialect_msg aliyun_on_message(dialect *d, const char *topic, const char *payload, size_t len,
-                              int too_large, engine_request *req, char *why, size_t whylen);
-void aliyun_destroy(dialect *d);
 
 /* Parses an upgrade (or non-empty get_reply) payload into `req`. For MQTT
  * streams req->url becomes "mqtt-stream:STREAMID/FILEID" and req->blocks

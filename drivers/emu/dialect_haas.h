@@ -17,6 +17,7 @@
 
 #include "dialect.h"
 
+/* Defined in dialect_aliyun.c: Aliyun's operations with the HaaS flavour. */
 extern const dialect_ops dialect_haas_ops;
 
 #endif

@@ -1,12 +1,11 @@
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errmsg.h"
-#include "console.h"
 #include "dialect_qcloud.h"
+#include "digest.h"
 
 struct dialect {
   mqtt_link *link;
@@ -39,22 +38,11 @@ static dialect *create(const dialect_config *cfg, mqtt_link *link, char *err, si
 
 static void on_connect(dialect *d) { mqtt_link_subscribe(d->link, d->update_topic, 1); }
 
-static void publish_json(dialect *d, cJSON *root) {
-  char *text = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (!text) {
-    console_log("qcloud: out of memory building a report");
-    return;
-  }
-  mqtt_link_publish(d->link, d->report_topic, text, 1);
-  free(text);
-}
-
 static void report_version(dialect *d, const char *version) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "type", "report_version");
   cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "report"), "version", version);
-  publish_json(d, root);
+  mqtt_link_publish_json(d->link, d->report_topic, root, 1);
 }
 
 int qcloud_result_code(engine_fail reason) {
@@ -69,7 +57,7 @@ int qcloud_result_code(engine_fail reason) {
   return -5;
 }
 
-char *qcloud_progress_json(const engine_report *r) {
+static cJSON *progress_object(const engine_report *r) {
   static const char *states[] = {"downloading", "burning", "done", "fail"};
   char num[16];
   cJSON *root = cJSON_CreateObject();
@@ -85,77 +73,50 @@ char *qcloud_progress_json(const engine_report *r) {
   cJSON_AddStringToObject(prog, "result_code", num);
   cJSON_AddStringToObject(prog, "result_msg", r->step == ENGINE_STEP_FAIL ? r->msg : "");
   cJSON_AddStringToObject(rep, "version", r->version);
+  return root;
+}
+
+char *qcloud_progress_json(const engine_report *r) {
+  cJSON *root = progress_object(r);
   char *text = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   return text;
 }
 
 static void report_progress(dialect *d, const engine_report *r) {
-  char *text = qcloud_progress_json(r);
-  if (!text) {
-    console_log("qcloud: out of memory building a report");
-    return;
-  }
-  mqtt_link_publish(d->link, d->report_topic, text, 1);
-  free(text);
-}
-
-static int printable(const char *s, int allow_space) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c < 0x20 || c == 0x7f || (!allow_space && c == ' ')) return 0;
-  }
-  return 1;
-}
-
-static int is_hex32(const char *s) {
-  if (strlen(s) != 32) return 0;
-  for (; *s; s++)
-    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
-      return 0;
-  return 1;
+  mqtt_link_publish_json(d->link, d->report_topic, progress_object(r), 1);
 }
 
 dialect_msg qcloud_parse_update(const char *payload, size_t len, engine_request *req, char *why,
                                 size_t whylen) {
   memset(req, 0, sizeof *req);
-  if (len > QCLOUD_MAX_PAYLOAD) {
-    errmsg(why, whylen, "payload of %zu bytes is larger than %u", len, QCLOUD_MAX_PAYLOAD);
-    return DIALECT_MSG_MALFORMED;
-  }
-  cJSON *root = cJSON_ParseWithLength(payload, len);
+  cJSON *root = dialect_parse_object(payload, len, QCLOUD_MAX_PAYLOAD, why, whylen);
+  if (!root) return DIALECT_MSG_MALFORMED;
   dialect_msg rc = DIALECT_MSG_MALFORMED;
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
   const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "file_size");
   const cJSON *md5 = cJSON_GetObjectItemCaseSensitive(root, "md5sum");
   const cJSON *url = cJSON_GetObjectItemCaseSensitive(root, "url");
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
-  if (!root)
-    errmsg(why, whylen, "not valid JSON");
-  else if (!cJSON_IsObject(root))
-    errmsg(why, whylen, "not a JSON object");
-  else if (!cJSON_IsString(type))
+  if (!cJSON_IsString(type))
     errmsg(why, whylen, "\"type\" is missing or not a string");
   else if (strcmp(type->valuestring, "update_firmware") != 0)
     errmsg(why, whylen, "type \"%.40s\" is not update_firmware", type->valuestring);
-  else if (!cJSON_IsNumber(size) || size->valuedouble < 1 || size->valuedouble > 4294967295.0 + 64 ||
-           floor(size->valuedouble) != size->valuedouble)
+  else if (!dialect_json_int(size, 1, 4294967295.0 + 64))
     errmsg(why, whylen, "\"file_size\" is missing or not a positive integer");
-  else if (!cJSON_IsString(md5) || !is_hex32(md5->valuestring))
+  else if (!cJSON_IsString(md5) || !digest_is_hex(md5->valuestring, 32))
     errmsg(why, whylen, "\"md5sum\" is missing or not 32 hex digits");
   else if (!cJSON_IsString(url) || strlen(url->valuestring) >= ENGINE_URL_MAX ||
-           !printable(url->valuestring, 0) ||
-           (strncmp(url->valuestring, "http://", 7) != 0 && strncmp(url->valuestring, "https://", 8) != 0))
+           !dialect_http_url(url->valuestring))
     errmsg(why, whylen, "\"url\" is missing or not an http(s) URL");
   else if (!cJSON_IsString(ver) || !*ver->valuestring ||
-           strlen(ver->valuestring) > FLASH_VERSION_MAX || !printable(ver->valuestring, 0))
+           strlen(ver->valuestring) > FLASH_VERSION_MAX || !dialect_printable(ver->valuestring))
     errmsg(why, whylen, "\"version\" is missing, empty, longer than %u or not printable",
              FLASH_VERSION_MAX);
   else {
     req->size = (uint64_t)size->valuedouble;
     memcpy(req->md5, md5->valuestring, 33);
-    for (int i = 0; i < 32; i++)
-      if (req->md5[i] >= 'A' && req->md5[i] <= 'F') req->md5[i] = (char)(req->md5[i] - 'A' + 'a');
+    digest_hex_lower(req->md5);
     memcpy(req->url, url->valuestring, strlen(url->valuestring) + 1);
     memcpy(req->version, ver->valuestring, strlen(ver->valuestring) + 1);
     rc = DIALECT_MSG_UPDATE;
@@ -170,10 +131,7 @@ static dialect_msg on_message(dialect *d, const char *topic, const char *payload
     errmsg(why, whylen, "message on unexpected topic %s", topic);
     return DIALECT_MSG_IGNORED;
   }
-  if (too_large || !payload) {
-    errmsg(why, whylen, "payload of %zu bytes is larger than %u", len, QCLOUD_MAX_PAYLOAD);
-    return DIALECT_MSG_MALFORMED;
-  }
+  (void)too_large; /* the link drops the payload then: the parser says so */
   return qcloud_parse_update(payload, len, req, why, whylen);
 }
 

@@ -3,7 +3,6 @@
  * engine_request. A SOTA request carries an install hook that sends the
  * verified image to the MCU over the UART (mcu_link.h) instead of burning. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "bugs.h"
 #include "console.h"
 #include "dialect_quecthing.h"
+#include "digest.h"
 #include "errmsg.h"
 #include "fsutil.h"
 #include "mcu_link.h"
@@ -57,16 +57,7 @@ static void client_id(const dialect_config *cfg, char *buf, size_t len) {
   snprintf(buf, len, "qth.%s.%s", cfg->product, cfg->device);
 }
 
-static void publish(dialect *d, cJSON *root) {
-  char *text = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (!text) {
-    console_log("quecthing: out of memory building a report");
-    return;
-  }
-  mqtt_link_publish(d->link, d->up, text, 1);
-  free(text);
-}
+static void publish(dialect *d, cJSON *root) { mqtt_link_publish_json(d->link, d->up, root, 1); }
 
 static cJSON *event(const char *name) {
   cJSON *root = cJSON_CreateObject();
@@ -295,15 +286,8 @@ static void report_progress(dialect *d, const engine_report *r) {
 /* ---- the plan handshake ------------------------------------------------------ */
 
 static int str_ok(const cJSON *j, size_t max) {
-  if (!cJSON_IsString(j) || !*j->valuestring || strlen(j->valuestring) > max) return 0;
-  for (const char *p = j->valuestring; *p; p++)
-    if ((unsigned char)*p < 0x21 || *p == 0x7f) return 0;
-  return 1;
-}
-
-static int num_ok(const cJSON *j, double lo, double hi) {
-  return cJSON_IsNumber(j) && j->valuedouble >= lo && j->valuedouble <= hi &&
-         floor(j->valuedouble) == j->valuedouble;
+  return cJSON_IsString(j) && *j->valuestring && strlen(j->valuestring) <= max &&
+         dialect_printable(j->valuestring);
 }
 
 static void action(dialect *d, int accept, const char *reason) {
@@ -366,15 +350,15 @@ static dialect_msg on_plan(dialect *d, const cJSON *root, char *why, size_t whyl
   int diff = cJSON_IsString(pkg) && strcmp(pkg->valuestring, "diff") == 0;
   if (!str_ok(id, ID_MAX - 1)) errmsg(why, whylen, "otaPlan: \"plan_id\" is missing or not a short string");
   else if (!str_ok(comp, COMP_MAX - 1)) errmsg(why, whylen, "otaPlan: \"comp_no\" is missing or not a short string");
-  else if (!num_ok(type, 0, 1)) errmsg(why, whylen, "otaPlan: \"comp_type\" must be 0 (module) or 1 (MCU)");
+  else if (!dialect_json_int(type, 0, 1)) errmsg(why, whylen, "otaPlan: \"comp_type\" must be 0 (module) or 1 (MCU)");
   else if (!cJSON_IsString(pkg) || (!diff && strcmp(pkg->valuestring, "full") != 0))
     errmsg(why, whylen, "otaPlan: \"package\" must be \"full\" or \"diff\"");
   else if (diff && !str_ok(src, FLASH_VERSION_MAX))
     errmsg(why, whylen, "otaPlan: a \"diff\" package needs \"source_version\"");
   else if (!str_ok(tgt, FLASH_VERSION_MAX)) errmsg(why, whylen, "otaPlan: \"target_version\" is missing or invalid");
-  else if (!num_ok(bat, 0, 100)) errmsg(why, whylen, "otaPlan: \"min_battery\" must be 0..100");
-  else if (!num_ok(sig, -200, 0)) errmsg(why, whylen, "otaPlan: \"min_signal\" must be -200..0 (dBm)");
-  else if (!num_ok(disk, 0, 1e12)) errmsg(why, whylen, "otaPlan: \"disk_space\" must be a byte count");
+  else if (!dialect_json_int(bat, 0, 100)) errmsg(why, whylen, "otaPlan: \"min_battery\" must be 0..100");
+  else if (!dialect_json_int(sig, -200, 0)) errmsg(why, whylen, "otaPlan: \"min_signal\" must be -200..0 (dBm)");
+  else if (!dialect_json_int(disk, 0, 1e12)) errmsg(why, whylen, "otaPlan: \"disk_space\" must be a byte count");
   else if (!cJSON_IsString(mode) || (strcmp(mode->valuestring, "silent") != 0 && strcmp(mode->valuestring, "confirm") != 0))
     errmsg(why, whylen, "otaPlan: \"mode\" must be \"silent\" or \"confirm\"");
   else {
@@ -411,7 +395,7 @@ static dialect_msg on_plan(dialect *d, const cJSON *root, char *why, size_t whyl
 static dialect_msg on_confirm(dialect *d, const cJSON *root, char *why, size_t whylen) {
   const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "plan_id");
   const cJSON *ok = cJSON_GetObjectItemCaseSensitive(root, "confirm");
-  if (!str_ok(id, ID_MAX - 1) || !num_ok(ok, 0, 1)) {
+  if (!str_ok(id, ID_MAX - 1) || !dialect_json_int(ok, 0, 1)) {
     errmsg(why, whylen, "userConfirm: needs \"plan_id\" and \"confirm\" 0 or 1");
     return DIALECT_MSG_MALFORMED;
   }
@@ -495,13 +479,6 @@ static int install_mcu(void *ctx, const char *path, const engine_request *req, c
   return 0;
 }
 
-static int is_hex(const char *s, size_t n) {
-  if (strlen(s) != n) return 0;
-  for (; *s; s++)
-    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F'))) return 0;
-  return 1;
-}
-
 static dialect_msg on_info(dialect *d, const cJSON *root, int sota, engine_request *req, char *why,
                            size_t whylen) {
   const char *ev = sota ? "sotaInfo" : "fotaInfo";
@@ -515,13 +492,12 @@ static dialect_msg on_info(dialect *d, const cJSON *root, int sota, engine_reque
   memset(req, 0, sizeof *req);
   if (!str_ok(comp, COMP_MAX - 1)) errmsg(why, whylen, "%s: \"comp_no\" is missing", ev);
   else if (!str_ok(ver, FLASH_VERSION_MAX)) errmsg(why, whylen, "%s: \"version\" is missing or invalid", ev);
-  else if (!str_ok(url, ENGINE_URL_MAX - 1) ||
-           (strncmp(url->valuestring, "http://", 7) != 0 && strncmp(url->valuestring, "https://", 8) != 0))
+  else if (!str_ok(url, ENGINE_URL_MAX - 1) || !dialect_http_url(url->valuestring))
     errmsg(why, whylen, "%s: \"url\" is missing or not an http(s) URL", ev);
-  else if (!cJSON_IsString(md5) || !is_hex(md5->valuestring, 32)) errmsg(why, whylen, "%s: \"md5\" is not 32 hex digits", ev);
-  else if (!num_ok(size, 1, 4294967295.0)) errmsg(why, whylen, "%s: \"size\" is not a positive integer", ev);
-  else if (sota && !num_ok(crc, 0, 4294967295.0)) errmsg(why, whylen, "sotaInfo: \"crc32\" is not an unsigned 32-bit number");
-  else if ((sota || sha) && (!cJSON_IsString(sha) || !is_hex(sha->valuestring, 64)))
+  else if (!cJSON_IsString(md5) || !digest_is_hex(md5->valuestring, 32)) errmsg(why, whylen, "%s: \"md5\" is not 32 hex digits", ev);
+  else if (!dialect_json_int(size, 1, 4294967295.0)) errmsg(why, whylen, "%s: \"size\" is not a positive integer", ev);
+  else if (sota && !dialect_json_int(crc, 0, 4294967295.0)) errmsg(why, whylen, "sotaInfo: \"crc32\" is not an unsigned 32-bit number");
+  else if ((sota || sha) && (!cJSON_IsString(sha) || !digest_is_hex(sha->valuestring, 64)))
     errmsg(why, whylen, "%s: \"sha256\" is not 64 hex digits", ev);
   else {
     if (!d->p.accepted || strcmp(d->p.comp, comp->valuestring) != 0 || d->p.sota != sota ||
@@ -537,8 +513,7 @@ static dialect_msg on_info(dialect *d, const cJSON *root, int sota, engine_reque
     snprintf(req->url, sizeof req->url, "%s", url->valuestring);
     req->size = (uint64_t)size->valuedouble;
     snprintf(req->md5, sizeof req->md5, "%s", md5->valuestring);
-    for (char *p = req->md5; *p; p++)
-      if (*p >= 'A' && *p <= 'F') *p = (char)(*p - 'A' + 'a');
+    digest_hex_lower(req->md5);
     if (cJSON_IsString(sha)) snprintf(req->sha256, sizeof req->sha256, "%s", sha->valuestring);
     if (sota) {
       d->crc32 = (uint32_t)crc->valuedouble;
@@ -565,7 +540,7 @@ static dialect_msg on_lab(dialect *d, const char *payload, size_t len, char *why
   for (int i = 0; i < 3 && rc == DIALECT_MSG_IGNORED; i++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
     if (!v) continue;
-    if (!num_ok(v, lo[i], hi[i])) {
+    if (!dialect_json_int(v, lo[i], hi[i])) {
       errmsg(why, whylen, "lab: \"%s\" out of range", keys[i]);
       rc = DIALECT_MSG_MALFORMED;
     } else {
@@ -592,14 +567,11 @@ static dialect_msg on_message(dialect *d, const char *topic, const char *payload
     return DIALECT_MSG_MALFORMED;
   }
   if (lab) return on_lab(d, payload, len, why, whylen);
-  cJSON *root = cJSON_ParseWithLength(payload, len);
+  cJSON *root = dialect_parse_object(payload, len, QTH_MAX_PAYLOAD, why, whylen);
+  if (!root) return DIALECT_MSG_MALFORMED;
   const cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "event");
   dialect_msg rc = DIALECT_MSG_MALFORMED;
-  if (!root)
-    errmsg(why, whylen, "not valid JSON");
-  else if (!cJSON_IsObject(root))
-    errmsg(why, whylen, "not a JSON object");
-  else if (!cJSON_IsString(ev))
+  if (!cJSON_IsString(ev))
     errmsg(why, whylen, "\"event\" is missing or not a string");
   else if (strcmp(ev->valuestring, "otaPlan") == 0)
     rc = on_plan(d, root, why, whylen);

@@ -14,6 +14,11 @@ int digest_is_hex(const char *s, size_t n) {
   return 1;
 }
 
+void digest_hex_lower(char *hex) {
+  for (; *hex; hex++)
+    if (*hex >= 'A' && *hex <= 'F') *hex = (char)(*hex - 'A' + 'a');
+}
+
 /* Hashes the file with `md` (whose digest is `size` bytes) into 2 * size hex
  * digits and a NUL. `name` is the algorithm, for messages. */
 static int digest_file(const char *path, const EVP_MD *md, const char *name, unsigned size, char *hex,

@@ -17,4 +17,8 @@ int digest_sha256_file(const char *path, char hex[65], char *err, size_t errlen)
 /* 1 if `s` is exactly `n` hex digits (either case), else 0. */
 int digest_is_hex(const char *s, size_t n);
 
+/* Lowercases the letters A-F of `hex` in place: digests here are compared as
+ * lowercase, the cloud may send either case. */
+void digest_hex_lower(char *hex);
+
 #endif

@@ -187,6 +187,18 @@ int mqtt_link_publish(mqtt_link *l, const char *topic, const char *payload, int 
   return 0;
 }
 
+int mqtt_link_publish_json(mqtt_link *l, const char *topic, cJSON *root, int qos) {
+  char *text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!text) {
+    console_log("mqtt publish %s: out of memory building the message", topic);
+    return MOSQ_ERR_NOMEM;
+  }
+  int rc = mqtt_link_publish(l, topic, text, qos);
+  free(text);
+  return rc;
+}
+
 int mqtt_link_flush(mqtt_link *l, long timeout_ms) {
   for (long waited = 0;; waited += 10) {
     pthread_mutex_lock(&l->mu);

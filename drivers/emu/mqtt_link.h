@@ -8,6 +8,7 @@
 #ifndef OTAHIL_EMU_MQTT_LINK_H
 #define OTAHIL_EMU_MQTT_LINK_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "evqueue.h"
@@ -37,6 +38,12 @@ int mqtt_link_subscribe(mqtt_link *l, const char *topic, int qos);
 /* Publishes a text payload and logs it on the console. Returns 0 or a
  * MOSQ_ERR_* code (logged); QoS 1 messages are kept for a reconnect. */
 int mqtt_link_publish(mqtt_link *l, const char *topic, const char *payload, int qos);
+
+/* Publishes `root` as compact JSON text, as mqtt_link_publish does, and
+ * deletes it: the link takes `root` in every case (NULL is taken too, as out
+ * of memory). Returns 0, a MOSQ_ERR_* code, or MOSQ_ERR_NOMEM when the text
+ * cannot be built (logged). */
+int mqtt_link_publish_json(mqtt_link *l, const char *topic, cJSON *root, int qos);
 
 /* Waits up to `timeout_ms` until every QoS 1 publish was acknowledged.
  * Returns 0 when all were, -1 on timeout. */

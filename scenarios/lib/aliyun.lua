@@ -35,9 +35,13 @@
 --
 -- Lab images: images.good["2.0.0"] are firmware ("default") images; a key
 -- "MODULE@VERSION" (e.g. "MCU@1.1.0") is an image of another module.
+--
+-- next_report, wait_for, power_cycle, bad_image and next_request are
+-- cloud.Dev's (scenarios/lib/cloud.lua); good_image, power_off and push_raw
+-- are cloud.Dev's with modules and the block download added.
 local cloud = require "cloud"
 local M = {}
-local Dev = {}
+local Dev = cloud.inherit {}
 Dev.__index = Dev
 M.Dev = Dev
 
@@ -92,10 +96,10 @@ end
 -- (opts.power = false leaves it off). opts.flavour = "haas" for haas.lua.
 function M.attach(t, opts)
   opts = opts or {}
-  local lab = t.device
-  local self = setmetatable({ t = t, dev = lab, flavour = opts.flavour or "aliyun" }, Dev)
+  local self = cloud.new(Dev, t)
+  self.flavour = opts.flavour or "aliyun"
+  local lab = self.dev
   local pk, dn = lab.product, lab.device
-  self.product, self.name = pk, dn
   self.t_inform = "/ota/device/inform/" .. pk .. "/" .. dn
   self.t_upgrade = "/ota/device/upgrade/" .. pk .. "/" .. dn
   self.t_progress = "/ota/device/progress/" .. pk .. "/" .. dn
@@ -103,18 +107,10 @@ function M.attach(t, opts)
   self.t_get_reply = self.t_get .. "_reply"
   self.t_dl = "/sys/" .. pk .. "/" .. dn .. "/thing/file/download"
   self.t_dl_reply = self.t_dl .. "_reply"
-  local timing = lab.timing or {}
-  self.boot_wait = timing.boot or 10           -- power-on to the first inform
-  self.step_wait = timing.step or 15           -- longest gap between two reports
-  self.interval = (timing.progress_interval_ms or 3000) / 1000
+  self.up = "#" -- the device's messages: every topic subscribed below
+  self.interval = ((lab.timing or {}).progress_interval_ms or 3000) / 1000
   self.mult = t.timeout_multiplier or 1
-  local mq, err = mqtt.connect { id = "otahil-cloud-" .. dn .. "-" .. t.id }
-  if not mq then error("cloud: cannot connect to the broker: " .. tostring(err), 2) end
-  self.mq = mq
-  for _, topic in ipairs { self.t_inform, self.t_progress, self.t_get } do
-    local ok, why = mq:subscribe(topic)
-    if not ok then error("cloud: subscribe " .. topic .. ": " .. tostring(why), 2) end
-  end
+  self.mq = cloud.connect(self, { self.t_inform, self.t_progress, self.t_get })
   self.versions = {}     -- module -> last informed version
   self.informs = {}      -- every inform, in order: {module=, version=}
   self.last_step = {}    -- module -> last positive step since its push
@@ -123,7 +119,6 @@ function M.attach(t, opts)
   self.streams = {}      -- streamId -> {img=, bytes=, fileId=, last_off=, next_off=}
   self.block_log = {}    -- every block request: {stream=, offset=, size=, t=}
   self.next_stream = 1000 + (#t.id * 7919) % 100000
-  self.req_cursor = {}
   self.msg_id = 0
   if self.flavour ~= "haas" then self:serve_blocks() end
   if opts.power ~= false then lab:power_on() end
@@ -205,19 +200,9 @@ function Dev:observe(msg)
   return r
 end
 
--- The next message of the device (decoded and checked), or nil on timeout.
-function Dev:next_report(timeout)
-  local msg = self.mq:next("#", { timeout = timeout })
-  if not msg then return nil end
-  return self:observe(msg)
-end
-
--- Waits for a message for which pred(r) is true; a string from pred FAILs.
-function Dev:wait_for(pred, timeout, what, level)
-  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1, function(l)
-    return l.kind .. " " .. tostring(l.step or l.version or "") .. " (" .. l.module .. ")"
-  end)
-  return r
+-- A message in a few words, for a FAIL on timeout (cloud.Dev:wait_for).
+function Dev:describe(r)
+  return r.kind .. " " .. tostring(r.step or r.version or "") .. " (" .. r.module .. ")"
 end
 
 -- Waits until the device informs `version` for opts.module (default
@@ -468,13 +453,6 @@ function Dev:good_image(version, module)
   return c.version, self.t.fw:serve(good[c.key])
 end
 
--- The lab's image of a kind ("fail_boot", "fail_burn"): returns version, served image.
-function Dev:bad_image(kind)
-  local spec = (self.dev.images or {})[kind]
-  if not spec then error(("lab: device '%s' declares no images.%s"):format(self.dev.name, kind), 2) end
-  return spec.version, self.t.fw:serve(spec.file)
-end
-
 -- A full, correct upgrade of opts.module (default "default") to `version`.
 function Dev:upgrade(version, img, opts)
   opts = opts or {}
@@ -483,40 +461,13 @@ function Dev:upgrade(version, img, opts)
   self:expect_version(version, { module = opts.module, timeout = self.boot_wait + self.step_wait })
 end
 
--- Cuts power and forgets what the device said before (still checked).
+-- Cuts power and forgets what the device said before (still checked), as
+-- cloud.Dev:power_off does, and starts the progress clock anew.
 function Dev:power_off(opts)
-  self.dev:power_off(opts)
-  while self:next_report(0.05) do end
+  cloud.Dev.power_off(self, opts)
   self.last_report = {}
 end
 
-function Dev:power_cycle()
-  self:power_off()
-  self.dev:power_on()
-end
-
--- The next HTTP request the firmware server answered for `img` since its last push.
-function Dev:next_request(img, timeout)
-  timeout = timeout or self.step_wait
-  local req, cur = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name },
-    { from = self.req_cursor[img.name] or 0, timeout = timeout }) -- scaled by the wait itself
-  if not req then
-    otahil.fail(("device '%s' made no request for %s within %gs"):format(self.name, img.name, timeout), 2)
-  end
-  self.req_cursor[img.name] = cur
-  return req
-end
-
--- The offset a request's Range asks for ("bytes=N-" -> N), 0 without Range.
-function M.range_start(req)
-  local n = req and req.range and req.range:match("^bytes=(%d+)%-")
-  return n and tonumber(n) or 0
-end
-
--- The network fault API, or an error naming what is missing.
-function M.net(t)
-  if not t.net then error("this scenario needs the harness's network faults (t.net)", 2) end
-  return t.net
-end
+M.range_start, M.net = cloud.range_start, cloud.net
 
 return M

@@ -10,9 +10,12 @@
 -- Every report the device sends goes through Dev:observe, which FAILs at once on
 -- what a correct device never does: malformed JSON, percents going backwards,
 -- "done" before "burning", "burning" before a reported download reached 100 %.
+--
+-- next_report, wait_for, power_off, power_cycle, good_image, bad_image,
+-- push_raw and next_request are cloud.Dev's (scenarios/lib/cloud.lua).
 local cloud = require "cloud"
 local M = {}
-local Dev = {}
+local Dev = cloud.inherit {}
 Dev.__index = Dev
 
 M.codes = {
@@ -33,23 +36,14 @@ end
 -- (opts.power = false leaves it off).
 function M.attach(t, opts)
   opts = opts or {}
-  local lab = t.device
-  local self = setmetatable({ t = t, dev = lab }, Dev)
-  self.product, self.name = lab.product, lab.device
+  local self = cloud.new(Dev, t)
+  local lab = self.dev
   self.up = "$ota/report/" .. lab.product .. "/" .. lab.device
   self.down = "$ota/update/" .. lab.product .. "/" .. lab.device
-  local timing = lab.timing or {}
-  self.boot_wait = timing.boot or 10          -- power-on to first version report
-  self.step_wait = timing.step or 15          -- longest gap between two progress reports
-  self.download_timeout = timing.download_timeout or 10
-  local mq, err = mqtt.connect { id = "otahil-cloud-" .. lab.device .. "-" .. t.id }
-  if not mq then error("cloud: cannot connect to the broker: " .. tostring(err), 2) end
-  self.mq = mq
-  local ok, why = mq:subscribe(self.up)
-  if not ok then error("cloud: subscribe " .. self.up .. ": " .. tostring(why), 2) end
+  self.download_timeout = (lab.timing or {}).download_timeout or 10
+  self.mq = cloud.connect(self, { self.up })
   self:reset()
   self.versions = {}
-  self.req_cursor = {} -- image name -> event log position of its last push
   if opts.power ~= false then lab:power_on() end
   return self
 end
@@ -105,19 +99,8 @@ function Dev:observe(msg)
   return r
 end
 
--- The next report of the device (decoded and checked), or nil on timeout.
-function Dev:next_report(timeout)
-  local msg = self.mq:next(self.up, { timeout = timeout })
-  if not msg then return nil end
-  return self:observe(msg)
-end
-
--- Waits for a report for which pred(r) is true; `what` names it in the FAIL.
-function Dev:wait_for(pred, timeout, what, level)
-  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1,
-                           function(l) return l.state or l.type end)
-  return r
-end
+-- A report in a few words, for a FAIL on timeout (cloud.Dev:wait_for).
+function Dev:describe(r) return r.state or r.type end
 
 -- Waits until the device reports `version`. opts.strict: any other version FAILs.
 function Dev:expect_version(version, opts)
@@ -183,29 +166,6 @@ function Dev:push_update(opts)
   return msg
 end
 
--- The lab's good image for a version other than the one the device starts with:
--- returns version, served image.
-function Dev:good_image(version)
-  local good = (self.dev.images or {}).good or {}
-  if not version then
-    local versions = {}
-    for v in pairs(good) do if v ~= self.dev.version then versions[#versions + 1] = v end end
-    table.sort(versions)
-    version = versions[1]
-  end
-  if not version or not good[version] then
-    error(("lab: device '%s' declares no good image %s (images.good)"):format(self.dev.name, version or "other than " .. self.dev.version), 2)
-  end
-  return version, self.t.fw:serve(good[version])
-end
-
--- The lab's image of a kind ("fail_boot", "fail_burn"): returns version, served image.
-function Dev:bad_image(kind)
-  local spec = (self.dev.images or {})[kind]
-  if not spec then error(("lab: device '%s' declares no images.%s"):format(self.dev.name, kind), 2) end
-  return spec.version, self.t.fw:serve(spec.file)
-end
-
 -- A full, correct upgrade to `version` with the served image `img`.
 function Dev:upgrade(version, img)
   self:push_update { image = img, version = version }
@@ -213,21 +173,6 @@ function Dev:upgrade(version, img)
   self:expect_progress { state = "burning" }
   self:expect_progress { state = "done" }
   self:expect_version(version)
-end
-
--- Cuts power (opts.graceful as t.device:power_off) and forgets the reports
--- the device sent before, so the next expect_* sees what it says after power
--- on. The reports in flight are still checked by observe.
-function Dev:power_off(opts)
-  self.dev:power_off(opts)
-  while self:next_report(0.05) do end
-end
-
--- Power off and on again, as a lab engineer pulls the plug.
-function Dev:power_cycle(off_for)
-  self:power_off()
-  if off_for and off_for > 0 then otahil.sleep(off_for) end
-  self.dev:power_on()
 end
 
 -- Network faults on the firmware download. With the harness's proxies (t.net)
@@ -283,40 +228,7 @@ function Dev:clear_faults(img)
   self.stalled = nil
 end
 
--- The next HTTP request the firmware server answered for `img` since the last
--- push of it (range, status, sent, complete); FAILs when none comes within
--- `timeout` seconds. Requests of earlier pushes are never returned.
-function Dev:next_request(img, timeout, level)
-  timeout = timeout or self.step_wait
-  local from = self.req_cursor[img.name] or 0
-  local req, cur = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name },
-    { from = from, timeout = timeout }) -- scaled by the wait itself
-  if not req then
-    otahil.fail(("device '%s' made no request for %s within %gs"):format(self.name, img.name, timeout), (level or 1) + 1)
-  end
-  self.req_cursor[img.name] = cur
-  return req
-end
-
--- The offset a request's Range asks for ("bytes=N-" -> N), 0 without Range.
-function M.range_start(req)
-  local r = req and req.range
-  if not r then return 0 end
-  local n = r:match("^bytes=(%d+)%-")
-  return n and tonumber(n) or 0
-end
-
--- The network fault API, or a FAIL-free error naming what is missing.
-function M.net(t)
-  if not t.net then error("this scenario needs the harness's network faults (t.net)", 2) end
-  return t.net
-end
-
--- Publishes raw bytes on the device's update topic (garbage on purpose).
-function Dev:push_raw(payload)
-  local ok, err = self.mq:publish(self.down, payload, { qos = 1 })
-  if not ok then error("cloud: publish raw: " .. tostring(err), 2) end
-end
+M.range_start, M.net = cloud.range_start, cloud.net
 
 -- Waits for a report_version; returns the version (FAILs on timeout).
 function Dev:next_version(timeout)

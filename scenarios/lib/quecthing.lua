@@ -65,9 +65,12 @@
 -- on what a correct device never does: garbage on its topic (named with the
 -- device and the topic), steps of a plan it did not accept, a download before
 -- the user confirmed, progress going backwards, a result without a plan.
+--
+-- next_report, wait_for, power_off, power_cycle, push_raw (and image, which
+-- is good_image) are cloud.Dev's (scenarios/lib/cloud.lua).
 local cloud = require "cloud"
 local M = {}
-local Dev = {}
+local Dev = cloud.inherit {}
 Dev.__index = Dev
 
 M.codes = {
@@ -114,14 +117,10 @@ end
 -- (opts.power = false leaves it off).
 function M.attach(t, opts)
   opts = opts or {}
-  local lab = t.device
-  local self = setmetatable({ t = t, dev = lab }, Dev)
-  self.product, self.name = lab.product, lab.device
+  local self = cloud.new(Dev, t)
+  local lab = self.dev
   local base = "qth/" .. lab.product .. "/" .. lab.device
   self.up, self.down, self.lab = base .. "/up", base .. "/down", base .. "/lab"
-  local timing = lab.timing or {}
-  self.boot_wait = timing.boot or 10
-  self.step_wait = timing.step or 15
   -- the MCU's component id, if the device has one: otadev's --mcu in the cmd
   for i, a in ipairs(lab.cmd or {}) do
     if a == "--mcu" then self.mcu_name = lab.cmd[i + 1] end
@@ -131,11 +130,7 @@ function M.attach(t, opts)
   self.plans = {}          -- active plans, by id
   self.versions = {}       -- component -> last reported version
   self.pending = {}        -- plan id -> what the cloud sent and saw
-  local mq, err = mqtt.connect { id = "otahil-cloud-" .. lab.device .. "-" .. t.id }
-  if not mq then error("cloud: cannot connect to the broker: " .. tostring(err), 2) end
-  self.mq = mq
-  local ok, why = mq:subscribe(self.up)
-  if not ok then error("cloud: subscribe " .. self.up .. ": " .. tostring(why), 2) end
+  self.mq = cloud.connect(self, { self.up })
   if opts.power ~= false then lab:power_on() end
   return self
 end
@@ -323,19 +318,8 @@ function Dev:observe(msg)
   return r
 end
 
--- The next message of the device (decoded, checked, acted on), or nil.
-function Dev:next_report(timeout)
-  local msg = self.mq:next(self.up, { timeout = timeout })
-  if not msg then return nil end
-  return self:observe(msg)
-end
-
--- Waits for a message for which pred(r) is true (a string FAILs with it).
-function Dev:wait_for(pred, timeout, what, level)
-  local r = cloud.wait_for(self, pred, timeout, what, (level or 2) + 1,
-                           function(l) return l.event .. (l.step and (" " .. l.step) or "") end)
-  return r
-end
+-- A message in a few words, for a FAIL on timeout (cloud.Dev:wait_for).
+function Dev:describe(r) return r.event .. (r.step and (" " .. r.step) or "") end
 
 -- Waits until the device reports `version` for comp (default "module").
 -- opts.strict: any other version of that component FAILs.
@@ -452,66 +436,34 @@ function Dev:expect_mcu_image(img, version, timeout)
   end
 end
 
--- Asserts that the device says nothing about plan p for `quiet` seconds (a
--- short watch: used where the device must wait for someone else).
-function Dev:expect_no_answer(p, quiet)
+-- Reads the device's messages for `quiet` seconds (default 0.5); one about
+-- plan p FAILs with fmt (p.id, its event) at the line that called the caller.
+local function watch_quiet(self, p, quiet, fmt)
   local mult = self.t.timeout_multiplier or 1
   local deadline = otahil.now() + (quiet or 0.5) * mult
   while otahil.now() < deadline do
     local r = self:next_report((deadline - otahil.now()) / mult)
-    if r and r.plan_id == p.id then
-      fail(self, 2, "answered plan %s (%s) before it should", p.id, r.event)
-    end
+    if r and r.plan_id == p.id then fail(self, 3, fmt, p.id, r.event) end
   end
+end
+
+-- Asserts that the device says nothing about plan p for `quiet` seconds (a
+-- short watch: used where the device must wait for someone else).
+function Dev:expect_no_answer(p, quiet)
+  watch_quiet(self, p, quiet, "answered plan %s (%s) before it should")
 end
 
 -- Asserts that plan p never reached the device: not pushed, and no answer
 -- for `quiet` seconds (short: used after the device's otaRequest was seen).
 function Dev:expect_no_plan(p, quiet)
-  local mult = self.t.timeout_multiplier or 1
-  local deadline = otahil.now() + (quiet or 0.5) * mult
-  while otahil.now() < deadline do
-    local r = self:next_report((deadline - otahil.now()) / mult)
-    if r and r.plan_id == p.id then
-      fail(self, 2, "received plan %s, which must not reach it (%s)", p.id, r.event)
-    end
-  end
+  watch_quiet(self, p, quiet, "received plan %s, which must not reach it (%s)")
   local st = self.pending[p.id]
   if st and st.pushed then fail(self, 2, "the cloud pushed plan %s, which must not reach it", p.id) end
 end
 
--- Cuts power and forgets what the device said before (still checked).
-function Dev:power_off(opts)
-  self.dev:power_off(opts)
-  while self:next_report(0.05) do end
-end
-
-function Dev:power_cycle()
-  self:power_off()
-  self.dev:power_on()
-end
-
 -- The lab's good image of `version` (default: the first other than the
--- device's own), served: returns version, image. The MCU's images are good
--- images too, of their own versions (the lab names them).
-function Dev:image(version)
-  local set = (self.dev.images or {}).good or {}
-  if not version then
-    local vs = {}
-    for v in pairs(set) do if v ~= self.dev.version then vs[#vs + 1] = v end end
-    table.sort(vs)
-    version = vs[1]
-  end
-  if not version or not set[version] then
-    error(("lab: device '%s' declares no images.good[%s]"):format(self.dev.name, tostring(version)), 2)
-  end
-  return version, self.t.fw:serve(set[version])
-end
-
--- Publishes raw bytes on the device's downlink (garbage on purpose).
-function Dev:push_raw(payload)
-  local ok, err = self.mq:publish(self.down, payload, { qos = 1 })
-  if not ok then error("cloud: publish raw: " .. tostring(err), 2) end
-end
+-- device's own), served: returns version, image (cloud.Dev:good_image). The
+-- MCU's images are good images too, of their own versions (the lab names them).
+Dev.image = cloud.Dev.good_image
 
 return M

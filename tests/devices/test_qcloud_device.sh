@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016,SC2317  # literal $ota topics; functions run via until_ok/trap
 # Smoke test of tests/devices/qcloud_device.py against real parts: a mosquitto
-# broker on a free 127.0.0.1 port, range_server.py for the firmware, and
+# broker on a free 127.0.0.1 port, tests/common/range_server.py for the firmware, and
 # mosquitto_pub/mosquitto_sub playing the Tencent cloud.  Every wait has a
 # deadline; the trap kills and reaps everything we started.  Exit 0 = passed.
 # QCDEV_TEST_KEEP=1 keeps the work directory (logs, flash) for a look.
@@ -17,7 +17,7 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DEV="$HERE/qcloud_device.py"
-SRV="$HERE/range_server.py"
+SRV="$HERE/../common/range_server.py"
 PK=PK1
 DN=dev1
 UP="\$ota/report/$PK/$DN"

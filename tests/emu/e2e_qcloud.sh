@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end test of otadev's qcloud dialect against a real mosquitto broker
-# and a loopback HTTP server (fwserver.py).
-#   e2e_qcloud.sh OTADEV MKIMAGE FWSERVER_PY
+# and a loopback HTTP server (tests/common/range_server.py).
+#   e2e_qcloud.sh OTADEV MKIMAGE RANGE_SERVER_PY
 # Every wait has a timeout; every process started here is killed and reaped on
 # exit. KEEP=1 keeps the work directory for a post-mortem.
 set -u
-OTADEV=$1 MKIMAGE=$2 FWSERVER=$3
+OTADEV=$1 MKIMAGE=$2 RANGE_SERVER=$3
 T=$(mktemp -d /tmp/otadev-e2e.XXXXXX)
 PIDS=()
 declare -A DEV
@@ -61,10 +61,10 @@ done
 [ $up = 1 ] || fail "mosquitto did not listen on $MQ_PORT"
 
 mkdir -p "$T/www"
-python3 "$FWSERVER" --root "$T/www" --port-file "$T/http.port" --log "$T/http.log" --rate 100000 &
+python3 "$RANGE_SERVER" --dir "$T/www" --port-file "$T/http.port" --log "$T/http.log" --rate 100000 &
 PIDS+=($!)
 for ((i = 0; i < 100; i++)); do [ -s "$T/http.port" ] && break; sleep 0.05; done
-[ -s "$T/http.port" ] || fail "fwserver did not start"
+[ -s "$T/http.port" ] || fail "range_server did not start"
 HP=$(cat "$T/http.port")
 BASE="http://127.0.0.1:$HP"
 
@@ -169,9 +169,9 @@ sleep 0.3
 pass "wrong md5: fail -4, version stays 1.0.0"
 
 # ---- 3. 404 -> -2, 403 -> -3 ---------------------------------------------------
-push d2 "$BASE/404/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
+push d2 "$BASE/status/404/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 wait_for "$R" "$(fail_re d2 -2)" 10 || fail "d2: no fail -2 on HTTP 404"
-push d2 "$BASE/403/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
+push d2 "$BASE/status/403/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 wait_for "$R" "$(fail_re d2 -3)" 10 || fail "d2: no fail -3 on HTTP 403"
 pass "HTTP 404 -> -2, HTTP 403 -> -3"
 stop_dev d2
@@ -196,9 +196,9 @@ done
 [ "$(count "$R" "$(version_re d3 1.0.0)")" -gt "$before" ] || fail "d3 did not report 1.0.0 after power on"
 push d3 "$BASE/slow/v2big.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
 wait_for "$R" "$(version_re d3 2.0.0)" 15 || fail "d3 did not finish the resumed upgrade"
-mapfile -t REQ < <(grep -E '^GET /slow/v2big.bin ' "$T/http.log")
+mapfile -t REQ < <(grep -E '^REQ /slow/v2big.bin ' "$T/http.log")
 [ "${#REQ[@]}" -ge 2 ] || fail "d3: expected 2 requests, got ${#REQ[@]}"
-[[ ${REQ[0]} == *"range=-" ]] || fail "d3: first request already had a Range: ${REQ[0]}"
+[[ ${REQ[0]} == *"range=- "* ]] || fail "d3: first request already had a Range: ${REQ[0]}"
 [[ ${REQ[1]} =~ range=bytes=([0-9]+)- ]] || fail "d3: second request has no Range: ${REQ[1]}"
 n=${BASH_REMATCH[1]}
 [ "$n" -gt 0 ] && [ "$n" -ge "$part" ] || fail "d3: resumed at $n, part file had $part bytes"
@@ -247,16 +247,16 @@ for d in e1 e2 e3 e4 e5 e6 e7 e8 e9 e10 e11 e12; do
 done
 pub_raw e1 '{"type":'
 push e2 "$BASE/fw/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
-push e3 "$BASE/404/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
+push e3 "$BASE/status/404/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 push e4 "$BASE/fw/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 push e5 "$BASE/fw/v2boot.bin" $SIZE_BOOT "$MD5_BOOT" 2.0.0
 push e6 "$BASE/fw/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
-push e7 "$BASE/stall/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
-push e8 "$BASE/cut/cut.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
+push e7 "$BASE/stall/100000/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
+push e8 "$BASE/every/90000/cut.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
 push e9 "http://127.0.0.1:$CLOSED_PORT/fw/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 push e10 "$BASE/fw/burn.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
 push e11 "$BASE/slow/nores.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
-push e12 "$BASE/stall/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
+push e12 "$BASE/stall/100000/v2.bin" $SIZE_V2 "$MD5_V2" 2.0.0
 # The two power cuts come first: they must land mid-burn and mid-download.
 wait_for "$R" "$(rep e11 '.*"percent":"(2|3|4|5)0"')" 10 || fail "e11 download did not progress"
 kill -9 "${DEV[e11]}"; wait "${DEV[e11]}" 2>/dev/null; unset "DEV[e11]"
@@ -297,7 +297,7 @@ wait_for "$T/e7.console" 'download stalled' || fail "e7: no stall line"
 pass "stalled download: fail -1 after --download-timeout"
 
 wait_for "$R" "$(version_re e8 2.0.0)" 20 || fail "e8 did not finish over a cutting connection"
-ncut=$(grep -c '^GET /cut/cut.bin range=bytes=[1-9]' "$T/http.log")
+ncut=$(grep -c '^REQ /every/90000/cut.bin range=bytes=[1-9]' "$T/http.log")
 [ "$ncut" -ge 3 ] || fail "e8: expected >= 3 resumed requests, got $ncut"
 pass "connection cut every 30%: retried with Range $ncut times, upgraded"
 
@@ -321,9 +321,9 @@ start_dev e11 --bug no-resume
 wait_for "$T/e11.console" 'mqtt connected' 10
 sleep 0.3
 push e11 "$BASE/slow/nores.bin" $SIZE_BIG "$MD5_BIG" 2.0.0
-for ((i = 0; i < 100; i++)); do [ "$(count "$T/http.log" '^GET /slow/nores.bin ')" -ge 2 ] && break; sleep 0.05; done
-grep -E '^GET /slow/nores.bin ' "$T/http.log" | grep -q 'range=bytes' && fail "e11 (--bug no-resume) sent a Range"
-[ "$(count "$T/http.log" '^GET /slow/nores.bin ')" -ge 2 ] || fail "e11 did not download again"
+for ((i = 0; i < 100; i++)); do [ "$(count "$T/http.log" '^REQ /slow/nores.bin ')" -ge 2 ] && break; sleep 0.05; done
+grep -E '^REQ /slow/nores.bin ' "$T/http.log" | grep -q 'range=bytes' && fail "e11 (--bug no-resume) sent a Range"
+[ "$(count "$T/http.log" '^REQ /slow/nores.bin ')" -ge 2 ] || fail "e11 did not download again"
 pass "--bug no-resume downloads from 0 after a power cut"
 [ "$(count "$R" "$(state_re e12 fail)")" = 0 ] || fail "e12 (--bug no-timeout) gave up on a stall"
 wait_for "$T/e12.console" 'download start' || fail "e12 did not start downloading"

@@ -1,5 +1,6 @@
 /* Unit tests of otadev's pieces that need no network: fwimage, flash/boot,
- * breakpoint, the qcloud message parser and report shape. */
+ * breakpoint, the checks all dialects share, the qcloud message parser and
+ * report shape. */
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include "../common/tmpdir.h"
 #include "breakpoint.h"
+#include "dialect.h"
 #include "dialect_qcloud.h"
 #include "digest.h"
 #include "download.h"
@@ -322,6 +324,48 @@ START_TEST(breakpoint_persist_and_match) {
 }
 END_TEST
 
+/* ---- checks every dialect makes (dialect.h) ---- */
+
+START_TEST(dialect_parse_object_reasons) {
+  char why[256];
+  cJSON *o = dialect_parse_object("{\"a\":1} trailing", 7, 100, why, sizeof why);
+  ck_assert_ptr_nonnull(o); /* only `len` bytes count: {"a":1} */
+  ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(o, "a")->valueint, 1);
+  cJSON_Delete(o);
+  ck_assert_ptr_null(dialect_parse_object("{", 1, 100, why, sizeof why));
+  ck_assert_str_eq(why, "not valid JSON");
+  ck_assert_ptr_null(dialect_parse_object("[1]", 3, 100, why, sizeof why));
+  ck_assert_str_eq(why, "not a JSON object");
+  ck_assert_ptr_null(dialect_parse_object("{}", 2, 1, why, sizeof why));
+  ck_assert_str_eq(why, "payload of 2 bytes is larger than 1");
+  ck_assert_ptr_null(dialect_parse_object(NULL, 70000, 16384, why, sizeof why));
+  ck_assert_str_eq(why, "payload of 70000 bytes is larger than 16384");
+}
+END_TEST
+
+START_TEST(dialect_value_checks) {
+  cJSON *v = cJSON_Parse("[5, 5.5, -1, \"5\", 4294967295]");
+  ck_assert(dialect_json_int(cJSON_GetArrayItem(v, 0), 1, 10));
+  ck_assert(!dialect_json_int(cJSON_GetArrayItem(v, 0), 6, 10));
+  ck_assert(!dialect_json_int(cJSON_GetArrayItem(v, 1), 1, 10));
+  ck_assert(!dialect_json_int(cJSON_GetArrayItem(v, 2), 0, 10));
+  ck_assert(!dialect_json_int(cJSON_GetArrayItem(v, 3), 1, 10));
+  ck_assert(dialect_json_int(cJSON_GetArrayItem(v, 4), 1, 4294967295.0));
+  ck_assert(!dialect_json_int(NULL, 0, 1));
+  cJSON_Delete(v);
+  ck_assert(dialect_printable("2.0.0-rc1"));
+  ck_assert(dialect_printable(""));
+  ck_assert(!dialect_printable("2.0 beta"));
+  ck_assert(!dialect_printable("2.0\x7f"));
+  ck_assert(!dialect_printable("2.0\n"));
+  ck_assert(dialect_http_url("http://127.0.0.1:8080/fw/a.bin"));
+  ck_assert(dialect_http_url("https://x/a"));
+  ck_assert(!dialect_http_url("ftp://x/a"));
+  ck_assert(!dialect_http_url("http://x/a b"));
+  ck_assert(!dialect_http_url("HTTP://x/a"));
+}
+END_TEST
+
 /* ---- qcloud ---- */
 
 static dialect_msg parse(const char *s, engine_request *r, char *why) {
@@ -406,6 +450,8 @@ int main(void) {
   tcase_add_test(t, flash_meta_survives_crash_between_writes);
   tcase_add_test(t, flash_power_cut_during_boot_attempt_rolls_back);
   tcase_add_test(t, breakpoint_persist_and_match);
+  tcase_add_test(t, dialect_parse_object_reasons);
+  tcase_add_test(t, dialect_value_checks);
   tcase_add_test(t, qcloud_parse_valid_update);
   tcase_add_test(t, qcloud_parse_rejects_garbage);
   tcase_add_test(t, qcloud_progress_shape);

@@ -1,19 +1,25 @@
 #!/usr/bin/python3
-"""range_server: a small Range-capable HTTP file server for device smoke tests.
+"""range_server: a small Range-capable HTTP file server for device tests.
 
-Serves files of --dir on 127.0.0.1 (port 0 = any free port, written to
+Serves the files of --dir on 127.0.0.1 (--port 0 = any free port, written to
 --port-file once listening).  The first path segment chooses a behaviour, so
-a test picks a fault by the URL it puts in the update message:
+a test picks a fault by the URL it puts in the update message (a query
+string is ignored, and logged):
 
   /fw/NAME            the file, honouring "Range: bytes=N-"  (206 + Content-Range)
-  /slow/NAME          the same, 4 KiB every 40 ms (time for a test to cut power)
+  /slow/NAME          the same at --rate bytes/s (time for a test to cut power)
   /cut/K/NAME         the same, but the connection closes once absolute offset K
                       is reached (a request starting at or after K is served whole)
+  /every/K/NAME       the same, but every response closes after K body bytes
+                      (a weak network: each resume gets K more)
   /stall/NAME         headers, then no byte ever (until the client gives up)
+  /stall/K/NAME       the body up to absolute offset K, then no byte ever
   /status/CODE/NAME   answers CODE (e.g. 404, 403) with a short body
 
-Every request is logged to stdout, one flushed line:
+Every request is logged to --log (default stdout), one flushed line:
   "REQ <path> range=<Range header or -> status=<code>"
+
+Used by tests/devices/test_qcloud_device.sh and tests/emu/e2e_qcloud.sh.
 """
 
 import argparse
@@ -21,27 +27,34 @@ import http.server
 import os
 import socket
 import sys
+import threading
 import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     root = "."
+    rate = 102400
+    log = sys.stdout
+    lock = threading.Lock()
 
     def log_message(self, fmt, *args):  # our own log line instead
         pass
 
     def note(self, status):
-        sys.stdout.write("REQ %s range=%s status=%d\n"
-                         % (self.path, self.headers.get("Range", "-"), status))
-        sys.stdout.flush()
+        with self.lock:
+            self.log.write("REQ %s range=%s status=%d\n"
+                           % (self.path, self.headers.get("Range", "-"), status))
+            self.log.flush()
 
-    def plain(self, code, text):
+    def plain(self, code, text, headers=()):
         body = (text + "\n").encode()
         self.note(code)
         self.send_response(code)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
@@ -49,13 +62,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         parts = self.path.split("?", 1)[0].strip("/").split("/")
-        mode, cut = parts[0] if parts else "", None
-        rest = parts[1:]
+        mode, rest = parts[0], parts[1:]
         if mode == "status" and len(rest) == 2 and rest[0].isdigit():
             return self.plain(int(rest[0]), "status %s" % rest[0])
-        if mode == "cut" and len(rest) == 2 and rest[0].isdigit():
-            cut, rest = int(rest[0]), rest[1:]
-        if mode not in ("fw", "slow", "cut", "stall") or len(rest) != 1:
+        k = None  # the offset of cut, stall; the byte count of every
+        if mode in ("cut", "every", "stall") and len(rest) == 2 and rest[0].isdigit():
+            k, rest = int(rest[0]), rest[1:]
+        if mode not in ("fw", "slow", "cut", "every", "stall") or len(rest) != 1 \
+                or (k is None and mode in ("cut", "every")):
             return self.plain(404, "no such route")
         name = os.path.basename(rest[0])
         try:
@@ -72,7 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.plain(400, "only 'bytes=N-' ranges")
             start = int(spec[6:-1])
             if start >= len(data):
-                return self.plain(416, "range not satisfiable")
+                return self.plain(416, "range not satisfiable",
+                                  [("Content-Range", "bytes */%d" % len(data))])
             status = 206
         self.note(status)
         self.send_response(status)
@@ -84,12 +99,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        if mode == "stall":
-            time.sleep(3600)  # the server thread is a daemon: dies with us
         end = len(data)
-        if cut is not None and start < cut < end:
-            end = cut
-        step, pause = (4096, 0.04) if mode == "slow" else (65536, 0)
+        if mode == "every":
+            end = min(end, start + max(1, k))
+        elif mode == "cut" and start < k < end:
+            end = k
+        elif mode == "stall":
+            end = start if k is None else max(start, min(k, end))
+        step = max(1024, self.rate // 25) if mode == "slow" else 65536
         off = start
         try:
             while off < end:
@@ -97,10 +114,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data[off:off + n])
                 self.wfile.flush()
                 off += n
-                if pause:
-                    time.sleep(pause)
+                if mode == "slow":
+                    time.sleep(n / self.rate)
         except (BrokenPipeError, ConnectionResetError):
             return
+        if mode == "stall":
+            time.sleep(3600)  # the server thread is a daemon: dies with us
         if end < len(data):
             # A hard close mid-body: the client sees fewer bytes than promised.
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -111,8 +130,13 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file", required=True)
+    p.add_argument("--log", help="request log file (default stdout)")
+    p.add_argument("--rate", type=int, default=102400, help="bytes/s of /slow/")
     a = p.parse_args()
     Handler.root = os.path.abspath(a.dir)
+    Handler.rate = max(1, a.rate)
+    if a.log:
+        Handler.log = open(a.log, "a", buffering=1)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     tmp = a.port_file + ".tmp"
