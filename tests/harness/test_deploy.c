@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/check_run.h"
 #include "../common/lab_text.h"
 #include "../common/tmpdir.h"
 #include "device_deploy.h"
@@ -61,9 +62,7 @@ END_TEST
 
 START_TEST(lab_errors) {
   write_file("base.bin", "firmware");
-  static const struct {
-    const char *keys, *what;
-  } cases[] = {
+  static const lab_text_case cases[] = {
       {"deploy = \"st-flash write\"", "deploy must be a table: deploy = { cmd = {"},
       {"deploy = { cmd = {\"x\"}, tiemout = 3 }", "deploy.tiemout is unknown (cmd, timeout)"},
       {"deploy = { timeout = 3 }", "deploy.cmd is missing (the flashing command as a list"},
@@ -78,11 +77,8 @@ START_TEST(lab_errors) {
       {"deploy = { cmd = {\"x\"} }, base_image = \"fw/none.bin\"", "/fw/none.bin' does not exist"},
       {"deplyo = { cmd = {\"x\"} }", "key 'deplyo' is unknown ("},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char text[1024];
-    snprintf(text, sizeof text, HEAD BOARD "  %s }\n", cases[i].keys);
-    expect_error(text, cases[i].what);
-  }
+  lab_text_expect_errors(dir, "lab.lua", HEAD BOARD "  %s }\n", "lab.lua:1: device 'b1': ", cases,
+                         sizeof cases / sizeof *cases);
   /* the list of known keys names both */
   expect_error(HEAD BOARD "  deplyo = 1 }\n", "deploy, base_image");
 }
@@ -90,19 +86,11 @@ END_TEST
 
 /* lab/examples/rack.lua shows a deploy with a flashing tool (a copy, with its files). */
 START_TEST(the_rack_example_has_a_deploy) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "cp '%s/lab/examples/rack.lua' '%s/' && mkdir -p '%s/fw' && cd '%s/fw' && "
-           "touch b1-1.0.0.bin b1-2.0.0.bin b1-2.9.0-fail-boot.bin b1-2.8.0-fail-burn.bin b2-2.0.0.bin",
-           OTAHIL_SOURCE_DIR, dir, dir, dir);
-  ck_assert_int_eq(system(cmd), 0);
-  char path[300], err[1024] = "";
-  snprintf(path, sizeof path, "%s/rack.lua", dir);
-  lab *l = NULL;
-  ck_assert_msg(lab_load(path, dir, &l, err, sizeof err) == 0, "%s", err);
+  lab *l = lab_text_load_rack_example(dir);
   const cJSON *dep = cJSON_GetObjectItem(l->devices[0].spec, "deploy");
   ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dep, "cmd"), 0)->valuestring, "st-flash");
   ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dep, "cmd"), 3)->valuestring, "{image}");
+  char path[300];
   snprintf(path, sizeof path, "%s/fw/b1-1.0.0.bin", dir);
   ck_assert_str_eq(lab_str(&l->devices[0], "base_image"), path);
   lab_free(l);
@@ -383,9 +371,5 @@ int main(void) {
   tcase_add_test(tc, stop_kills_and_never_calls_done);
   tcase_add_test(tc, unknown_placeholder);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return check_run(s);
 }

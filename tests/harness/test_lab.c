@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/check_run.h"
 #include "../common/lab_text.h"
 #include "../common/tmpdir.h"
 #include "lab.h"
@@ -142,9 +143,7 @@ START_TEST(console_tables) {
 END_TEST
 
 START_TEST(console_errors) {
-  static const struct {
-    const char *console, *what;
-  } cases[] = {
+  static const lab_text_case cases[] = {
     {"\"ttyUSB0\"", "console must be a table"},
     {"{ colour = 1 }", "console.colour is unknown (transport, port, baud"},
     {"{ transport = \"usb\" }", "console.transport 'usb' is unknown (pty, serial, tcp, telnet)"},
@@ -168,11 +167,8 @@ START_TEST(console_errors) {
     {"{ death = { \"\" } }", "console.death[1] is empty"},
     {"{ death = { { regex = \"x\" } } }", "console.death[1]: console.death must be a list"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char text[512];
-    snprintf(text, sizeof text, "\n" GOOD_HEAD "  cmd = {\"x\"}, console = %s }\n", cases[i].console);
-    expect_error(text, "lab.lua:2: device 'b1': ", cases[i].what);
-  }
+  lab_text_expect_errors(dir, "lab.lua", "\n" GOOD_HEAD "  cmd = {\"x\"}, console = %s }\n", "lab.lua:2: device 'b1': ",
+                         cases, sizeof cases / sizeof *cases);
 }
 END_TEST
 
@@ -186,9 +182,7 @@ START_TEST(network_defaults_and_errors) {
   ck_assert_int_eq(cJSON_GetObjectItem(net, "mqtt_port")->valueint, 0);
   ck_assert_int_eq(cJSON_GetObjectItem(net, "http_port")->valueint, 8080);
   lab_free(l);
-  static const struct {
-    const char *network, *what;
-  } cases[] = {
+  static const lab_text_case cases[] = {
     {"\"lan\"", "network must be a table"},
     {"{ lisen = \"127.0.0.1\" }", "network.lisen is unknown (listen, host, mqtt_port, http_port)"},
     {"{ listen = \"10.0.0.300\" }", "network.listen '10.0.0.300' is not an IPv4 or IPv6 address"},
@@ -198,11 +192,8 @@ START_TEST(network_defaults_and_errors) {
     {"{ http_port = 80.5 }", "network.http_port must be a port number 0..65535"},
     {"{ mqtt_port = 1883, http_port = 1883 }", "network.mqtt_port and network.http_port are both 1883"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char text[512];
-    snprintf(text, sizeof text, "\n" GOOD_HEAD "  cmd = {\"x\"}, network = %s }\n", cases[i].network);
-    expect_error(text, "lab.lua:2: device 'b1': ", cases[i].what);
-  }
+  lab_text_expect_errors(dir, "lab.lua", "\n" GOOD_HEAD "  cmd = {\"x\"}, network = %s }\n", "lab.lua:2: device 'b1': ",
+                         cases, sizeof cases / sizeof *cases);
 }
 END_TEST
 
@@ -223,9 +214,5 @@ int main(void) {
   tcase_add_test(tc, console_errors);
   tcase_add_test(tc, network_defaults_and_errors);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return check_run(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/check_run.h"
 #include "../common/lab_text.h"
 #include "../common/tmpdir.h"
 #include "lab.h"
@@ -88,16 +89,7 @@ END_TEST
 
 /* lab/examples/rack.lua loads once its firmware files exist (a copy with them). */
 START_TEST(the_rack_example_loads) {
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd,
-           "cp '%s/lab/examples/rack.lua' '%s/' && mkdir -p '%s/fw' && cd '%s/fw' && "
-           "touch b1-1.0.0.bin b1-2.0.0.bin b1-2.9.0-fail-boot.bin b1-2.8.0-fail-burn.bin b2-2.0.0.bin",
-           OTAHIL_SOURCE_DIR, dir, dir, dir);
-  ck_assert_int_eq(system(cmd), 0);
-  char path[300], err[1024] = "";
-  snprintf(path, sizeof path, "%s/rack.lua", dir);
-  lab *l = NULL;
-  ck_assert_msg(lab_load(path, dir, &l, err, sizeof err) == 0, "%s", err);
+  lab *l = lab_text_load_rack_example(dir);
   ck_assert_int_eq(l->count, 2);
   ck_assert_str_eq(lab_str(&l->devices[0], "kind"), "board");
   const cJSON *p = cJSON_GetObjectItem(l->devices[1].spec, "power");
@@ -116,9 +108,5 @@ int main(void) {
   tcase_add_test(tc, driver_keys_are_checked_in_the_lab);
   tcase_add_test(tc, the_rack_example_loads);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return check_run(s);
 }

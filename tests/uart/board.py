@@ -34,6 +34,20 @@ def plug(link):
     return master, slave
 
 
+def stay_up():
+    """As a board, stays up until the harness stops it."""
+    while True:
+        time.sleep(60)
+
+
+def run(main):
+    """Runs main; Ctrl-C (the harness stopping the board) is a clean exit."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
 def progress(path, n):
     if not path:
         return
@@ -71,12 +85,8 @@ def main():
         time.sleep(a.interval)
     os.write(master, b"done\r\n")
     progress(a.progress, a.lines + 1)
-    while True:
-        time.sleep(60)
+    stay_up()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)

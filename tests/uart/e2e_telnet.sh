@@ -12,43 +12,9 @@
 #  T4. baud = 9600 at a plain telnet accepter: the console never comes up and
 #      the FAIL says the server refused RFC 2217
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$OTAHIL_SRC/tests/uart/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 SC=tests/uart/scenarios
-S2N_PIDS=()
-stop_ser2net() {
-  for p in "${S2N_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${S2N_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  S2N_PIDS=()
-}
-trap 'stop_ser2net; cleanup' EXIT
-
-if ! command -v ser2net > /dev/null; then
-  not_ok "ser2net is installed (scripts/install-deps installs it)"
-  finish
-  exit 1
-fi
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_ser2net NAME ACCEPTER PORT LINK: shares the terminal LINK on 127.0.0.1:PORT
-start_ser2net() {
-  cat > "$WORK/$1.yaml" <<YAML
-connection: &$1
-  accepter: $2,127.0.0.1,$3
-  connector: serialdev,$4,115200n81,local
-  options:
-    kickolduser: true
-YAML
-  ser2net -n -d -c "$WORK/$1.yaml" -P "$WORK/$1.pid" >> "$WORK/$1.log" 2>&1 &
-  S2N_PIDS+=($!)
-  for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $3), 0.2).close()" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 # board_lab OUT NAME CONSOLE BAUD: a lab whose device is telnet_board.py on LINK
 board_lab() {

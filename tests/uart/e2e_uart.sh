@@ -8,44 +8,9 @@
 #  E. the uart API on a pty (byte-at-a-time banner, readers, send, settle), the
 #     timeout message, and the raw console saved next to the case's log
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$OTAHIL_SRC/tests/uart/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 SC=tests/uart/scenarios
-S2N_PIDS=()
-stop_ser2net() {
-  for p in "${S2N_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${S2N_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  S2N_PIDS=()
-}
-trap 'stop_ser2net; cleanup' EXIT
-
-if ! command -v ser2net > /dev/null; then
-  not_ok "ser2net is installed (scripts/install-deps installs it)"
-  finish
-  exit 1
-fi
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_ser2net NAME PORT LINK: shares the terminal LINK on 127.0.0.1:PORT (raw TCP)
-start_ser2net() {
-  cat > "$WORK/$1.yaml" <<YAML
-connection: &$1
-  accepter: tcp,127.0.0.1,$2
-  connector: serialdev,$3,115200n81,local
-  options:
-    kickolduser: true
-YAML
-  ser2net -n -d -c "$WORK/$1.yaml" -P "$WORK/$1.pid" >> "$WORK/$1.log" 2>&1 &
-  S2N_PIDS+=($!)
-  S2N_LAST=$!
-  for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $2), 0.2).close()" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
 
 # board_lab OUT NAME CONSOLE BOARD_ARGS...: a lab whose device is board.py
 board_lab() {
@@ -98,7 +63,7 @@ wait_progress() { # wait_progress FILE N SECONDS
 
 # ---- A. ser2net restarts mid-stream ----------------------------------------
 PA=$(free_port)
-start_ser2net s2na "$PA" "$WORK/ttyA"
+start_ser2net s2na tcp "$PA" "$WORK/ttyA"
 check "A: ser2net listens on 127.0.0.1:$PA" kill -0 "$S2N_LAST"
 board_lab "$WORK/labA.lua" boardA "{ transport = \"tcp\", host = \"127.0.0.1\", tcp_port = $PA, retry = 0.1 }" \
   --link "$WORK/ttyA" --lines 60 --interval 0.01 --pause-after 25 --pause 2 --progress "$WORK/progA"
@@ -108,7 +73,7 @@ if wait_progress "$WORK/progA" 25 60; then
   at=$(cat "$WORK/progA")
   kill "$S2N_LAST"; wait "$S2N_LAST" 2>/dev/null
   sleep 0.5
-  start_ser2net s2na "$PA" "$WORK/ttyA"
+  start_ser2net s2na tcp "$PA" "$WORK/ttyA"
   check "A: ser2net was restarted while the board was quiet (after line $at)" [ "$at" -eq 25 ]
 else
   not_ok "A: the board wrote 25 lines"
@@ -141,7 +106,7 @@ check "B: one console.gap of ~0.5 s after line 25 ($gapB)" [ "$gapB" = "ok" ]
 
 # ---- C. the adapter re-enumerates behind ser2net ---------------------------
 PC=$(free_port)
-start_ser2net s2nc "$PC" "$WORK/ttyC"
+start_ser2net s2nc tcp "$PC" "$WORK/ttyC"
 board_lab "$WORK/labC.lua" boardC "{ transport = \"tcp\", host = \"127.0.0.1\", tcp_port = $PC, retry = 0.1 }" \
   --link "$WORK/ttyC" --lines 60 --interval 0.01 --unplug-after 25 --unplug 0.7
 timeout 120 "$OTAHIL" run $SC/lines.lua --lab "$WORK/labC.lua" --report "$WORK/c" --timeout-multiplier "$M" > "$WORK/c.txt" 2>&1

@@ -13,29 +13,15 @@ settings, or an RFC 2217 SET-BAUDRATE from the client). Then it stays up.
 """
 import argparse
 import os
-import pty
 import select
-import sys
 import termios
 import time
-import tty
+
+from board import plug, run, stay_up  # the pty behind --link, as board.py makes it
 
 SPEEDS = {getattr(termios, "B%d" % n): n for n in (
     50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400,
     57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000) if hasattr(termios, "B%d" % n)}
-
-
-def plug(link):
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    tmp = link + ".new"
-    try:
-        os.unlink(tmp)
-    except FileNotFoundError:
-        pass
-    os.symlink(os.ttyname(slave), tmp)
-    os.rename(tmp, link)
-    return master, slave
 
 
 def main():
@@ -55,12 +41,8 @@ def main():
             got += os.read(master, 256)
     speed = SPEEDS.get(termios.tcgetattr(slave)[5], -1)
     os.write(master, b"got %s baud %d\r\n" % (got.hex().encode(), speed))
-    while True:
-        time.sleep(60)
+    stay_up()
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run(main)

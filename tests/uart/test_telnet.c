@@ -9,6 +9,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "../common/check_run.h"
+#include "console_fixture.h"
 #include "uart_console.h"
 #include "uart_telnet_codec.h"
 
@@ -19,12 +21,6 @@
 #define DONT "\xfe"
 #define SB "\xfa"
 #define SE "\xf0"
-
-static double mult(void) {
-  const char *m = getenv("OTAHIL_TIMEOUT_MULTIPLIER");
-  double v = m ? strtod(m, NULL) : 1;
-  return v > 0 ? v : 1;
-}
 
 /* What ser2net 4.3 (gensio) sends when a client connects to `telnet`; with
  * `telnet(rfc2217)` it adds DO COM-PORT-OPTION. */
@@ -239,177 +235,23 @@ END_TEST
 
 /* ---- the transport against a telnet server on 127.0.0.1 --------------------- */
 
-static uv_loop_t loop;
-
-static void tick_cb(uv_timer_t *t) { (void)t; }
-
-static int run_until_fn(int (*done)(void *), void *arg, double seconds) {
-  uint64_t end = uv_hrtime() + (uint64_t)(seconds * mult() * 1e9);
-  uv_timer_t tick;
-  uv_timer_init(&loop, &tick);
-  uv_timer_start(&tick, tick_cb, 10, 10);
-  while (!done(arg) && uv_hrtime() < end) uv_run(&loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&tick, NULL);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  return done(arg);
-}
-
-static int never(void *arg) {
-  (void)arg;
-  return 0;
-}
-
-typedef struct server {
-  uv_tcp_t listener;
-  uv_tcp_t *client;
-  const char *hello; /* sent on accept */
-  size_t nhello;
-  int accepted;
-  unsigned char got[512];
-  size_t ngot;
-} server;
-
-static void srv_free(uv_handle_t *h) { free(h); }
-
-static void srv_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
-  (void)h;
-  b->base = malloc(n);
-  b->len = n;
-}
-
-static void srv_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
-  server *sv = st->data;
-  if (n > 0 && sv->ngot + (size_t)n < sizeof sv->got) {
-    memcpy(sv->got + sv->ngot, buf->base, (size_t)n);
-    sv->ngot += (size_t)n;
-  }
-  free(buf->base);
-}
-
-static void srv_write(server *sv, const char *data, size_t len) {
-  uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-  ck_assert_int_eq(uv_try_write((uv_stream_t *)sv->client, &b, 1), (int)len);
-}
-
-static void srv_drop(server *sv) {
-  if (sv->client) uv_close((uv_handle_t *)sv->client, srv_free);
-  sv->client = NULL;
-}
-
-static void srv_conn(uv_stream_t *l, int status) {
-  server *sv = l->data;
-  ck_assert_int_eq(status, 0);
-  uv_tcp_t *cl = malloc(sizeof *cl);
-  uv_tcp_init(&loop, cl);
-  cl->data = sv;
-  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)cl), 0);
-  srv_drop(sv);
-  sv->client = cl;
-  sv->accepted++;
-  sv->ngot = 0;
-  if (sv->nhello) srv_write(sv, sv->hello, sv->nhello);
-  uv_read_start((uv_stream_t *)cl, srv_alloc, srv_read);
-}
-
-static int srv_start(server *sv) {
-  struct sockaddr_in a;
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(&loop, &sv->listener);
-  sv->listener.data = sv;
-  ck_assert_int_eq(uv_tcp_bind(&sv->listener, (struct sockaddr *)&a, 0), 0);
-  ck_assert_int_eq(uv_listen((uv_stream_t *)&sv->listener, 8, srv_conn), 0);
-  struct sockaddr_in got;
-  int len = sizeof got;
-  uv_tcp_getsockname(&sv->listener, (struct sockaddr *)&got, &len);
-  return ntohs(got.sin_port);
-}
-
-static void srv_listener_closed(uv_handle_t *h) { ((server *)h->data)->accepted = -1; }
-static int srv_closed(void *arg) { return ((server *)arg)->accepted == -1; }
-
-/* The server lives on the test's stack: its handles are closed before it returns. */
-static void srv_stop(server *sv) {
-  srv_drop(sv);
-  uv_close((uv_handle_t *)&sv->listener, srv_listener_closed);
-  ck_assert(run_until_fn(srv_closed, sv, 5));
-}
-
-/* the server has received `want` (a prefix search over what it got) */
-typedef struct want_bytes {
-  server *sv;
-  const char *bytes;
-  size_t len;
-} want_bytes;
-
-static int has_bytes(void *arg) {
-  want_bytes *w = arg;
-  if (w->sv->ngot < w->len) return 0;
-  for (size_t i = 0; i + w->len <= w->sv->ngot; i++)
-    if (memcmp(w->sv->got + i, w->bytes, w->len) == 0) return 1;
-  return 0;
-}
-
-typedef struct seen {
-  char lines[16][128];
-  int nlines;
-  int ups, downs;
-  char why[256];
-} seen;
-
-static void on_line(void *arg, const char *line, size_t len) {
-  seen *s = arg;
-  (void)len;
-  if (s->nlines < 16) snprintf(s->lines[s->nlines++], sizeof s->lines[0], "%s", line);
-}
-static void on_up(void *arg, const console_gap *g) {
-  seen *s = arg;
-  s->ups++;
-  snprintf(s->why, sizeof s->why, "%s", g->why);
-}
-static void on_down(void *arg, const char *why, uint64_t offset) {
-  seen *s = arg;
-  (void)offset;
-  s->downs++;
-  snprintf(s->why, sizeof s->why, "%s", why);
-}
-static int has_down(void *arg) { return ((seen *)arg)->downs >= 1; }
-static int has_up(void *arg) { return ((seen *)arg)->ups >= 1; }
-static int has_lines2(void *arg) { return ((seen *)arg)->nlines >= 2; }
-static int is_up(void *arg) { return console_is_up(arg); }
-static int accepted3(void *arg) { return ((server *)arg)->accepted >= 3; }
-
-static void setup(void) { ck_assert_int_eq(uv_loop_init(&loop), 0); }
-static void teardown(void) {
-  uv_run(&loop, UV_RUN_DEFAULT);
-  ck_assert_int_eq(uv_loop_close(&loop), 0); /* no handle left open */
-}
-
-static void close_console(console *c) {
-  console_close(c);
-  run_until_fn(never, NULL, 0.05);
-}
-
 START_TEST(transport_filters_answers_and_encodes) {
   static const char hello[] = SER2NET_HELLO "U-Boot " IAC IAC "\r\nlog" IAC "\xf1" "in: ";
-  server sv = {0};
-  sv.hello = hello;
-  sv.nhello = sizeof hello - 1;
+  test_server sv = {.hello = hello, .nhello = sizeof hello - 1};
   int port = srv_start(&sv);
   seen s = {0};
   console_config cfg = {.transport = CONSOLE_TELNET, .host = "127.0.0.1", .tcp_port = port, .retry_s = 0.05};
-  console_callbacks cb = {on_line, on_down, on_up, &s};
-  console *c;
+  console *c = open_console(&cfg, &s);
   char err[256];
-  ck_assert_int_eq(console_open(&loop, &cfg, &cb, &c, err, sizeof err), 0);
   ck_assert_ptr_nonnull(strstr(console_describe(c), "telnet 127.0.0.1:"));
-  ck_assert(run_until_fn(is_up, c, 5));
+  ck_assert(run_until_fn(seen_is_up, c, 5));
   /* the answers to ser2net's greeting */
   static const char answers[] = IAC DO "\x03" IAC WILL "\x03" IAC DO "\x01" IAC WILL "\x00" IAC DO "\x00";
-  want_bytes w = {&sv, answers, sizeof answers - 1};
-  ck_assert(run_until_fn(has_bytes, &w, 5));
+  srv_want w = {&sv, answers, sizeof answers - 1};
+  ck_assert(run_until_fn(srv_has, &w, 5));
   /* the capture holds the board's bytes only */
   srv_write(&sv, "root\r\n", 6);
-  ck_assert(run_until_fn(has_lines2, &s, 5));
+  ck_assert(run_until(&s.nlines, 2, 5));
   ck_assert_str_eq(s.lines[0], "U-Boot \xff");
   ck_assert_str_eq(s.lines[1], "login: root");
   size_t len;
@@ -419,8 +261,8 @@ START_TEST(transport_filters_answers_and_encodes) {
   /* binary both ways now: 0xFF doubled, CR as it is */
   sv.ngot = 0;
   ck_assert_int_eq(console_send(c, "pw\xff\r", 4, err, sizeof err), 0);
-  want_bytes w2 = {&sv, "pw\xff\xff\r", 5};
-  ck_assert(run_until_fn(has_bytes, &w2, 5));
+  srv_want w2 = {&sv, "pw\xff\xff\r", 5};
+  ck_assert(run_until_fn(srv_has, &w2, 5));
   ck_assert_uint_eq(sv.ngot, 5);
   close_console(c);
   srv_stop(&sv);
@@ -431,31 +273,27 @@ END_TEST
  * the negotiation over. */
 START_TEST(transport_not_binary_and_reconnect) {
   static const char hello[] = IAC WILL "\x01" "> ";
-  server sv = {0};
-  sv.hello = hello;
-  sv.nhello = sizeof hello - 1;
+  test_server sv = {.hello = hello, .nhello = sizeof hello - 1};
   int port = srv_start(&sv);
   seen s = {0};
   console_config cfg = {.transport = CONSOLE_TELNET, .host = "127.0.0.1", .tcp_port = port, .retry_s = 0.05};
-  console_callbacks cb = {on_line, on_down, on_up, &s};
-  console *c;
+  console *c = open_console(&cfg, &s);
   char err[256];
-  ck_assert_int_eq(console_open(&loop, &cfg, &cb, &c, err, sizeof err), 0);
-  ck_assert(run_until_fn(is_up, c, 5));
-  want_bytes w = {&sv, IAC DO "\x01", 3};
-  ck_assert(run_until_fn(has_bytes, &w, 5));
+  ck_assert(run_until_fn(seen_is_up, c, 5));
+  srv_want w = {&sv, IAC DO "\x01", 3};
+  ck_assert(run_until_fn(srv_has, &w, 5));
   ck_assert_int_eq(console_send(c, "a\rb\r\n", 5, err, sizeof err), 0);
-  want_bytes w2 = {&sv, "a\r\0b\r\n", 6};
-  ck_assert(run_until_fn(has_bytes, &w2, 5));
+  srv_want w2 = {&sv, "a\r\0b\r\n", 6};
+  ck_assert(run_until_fn(srv_has, &w2, 5));
   /* the server drops the connection; the next one greets again and gets the
    * same answer (the codec starts over), and the console is up after a gap */
   ck_assert_int_eq(s.ups, 0);
   srv_drop(&sv);
-  ck_assert(run_until_fn(has_down, &s, 5));
-  ck_assert(run_until_fn(has_up, &s, 5));
+  ck_assert(run_until(&s.downs, 1, 5));
+  ck_assert(run_until(&s.ups, 1, 5));
   ck_assert_int_eq(sv.accepted, 2);
-  want_bytes w3 = {&sv, IAC DO "\x01", 3};
-  ck_assert(run_until_fn(has_bytes, &w3, 5));
+  srv_want w3 = {&sv, IAC DO "\x01", 3};
+  ck_assert(run_until_fn(srv_has, &w3, 5));
   size_t len;
   const char *cap = uart_capture_peek(console_capture(c), 0, &len, NULL);
   assert_bytes((const unsigned char *)cap, len, "> > ", 4, "capture across the reconnect");
@@ -468,26 +306,21 @@ END_TEST
  * reason says why */
 START_TEST(transport_2217_refused) {
   static const char hello[] = SER2NET_HELLO IAC DONT "\x2c" "garbage at 115200";
-  server sv = {0};
-  sv.hello = hello;
-  sv.nhello = sizeof hello - 1;
+  test_server sv = {.hello = hello, .nhello = sizeof hello - 1};
   int port = srv_start(&sv);
   seen s = {0};
   console_config cfg = {
       .transport = CONSOLE_TELNET, .host = "127.0.0.1", .tcp_port = port, .retry_s = 0.05, .baud = 9600};
-  console_callbacks cb = {on_line, on_down, on_up, &s};
-  console *c;
-  char err[256];
-  ck_assert_int_eq(console_open(&loop, &cfg, &cb, &c, err, sizeof err), 0);
+  console *c = open_console(&cfg, &s);
   ck_assert_ptr_nonnull(strstr(console_describe(c), "RFC 2217, baud 9600"));
-  ck_assert(run_until_fn(accepted3, &sv, 10)); /* retried */
+  ck_assert(run_until(&sv.accepted, 3, 10)); /* retried */
   ck_assert_int_eq(console_is_up(c), 0);
   ck_assert_uint_eq(console_bytes(c), 0);
   /* the server is set right (telnet(rfc2217)): up, after a gap that says why */
   static const char agree[] = SER2NET_HELLO SER2NET_2217;
   sv.hello = agree;
   sv.nhello = sizeof agree - 1;
-  ck_assert(run_until_fn(has_up, &s, 5));
+  ck_assert(run_until(&s.ups, 1, 5));
   ck_assert_msg(strstr(s.why, "refused RFC 2217 (COM-PORT-OPTION), so baud 9600 cannot be set") != NULL, "%s", s.why);
   ck_assert_ptr_nonnull(strstr(s.why, "127.0.0.1:"));
   ck_assert_uint_eq(console_bytes(c), 0); /* what the refusing server sent is not the board's */
@@ -499,26 +332,21 @@ END_TEST
 /* baud with a server that agrees: SET-BAUDRATE goes out, then the console is up */
 START_TEST(transport_2217_agreed) {
   static const char hello[] = SER2NET_HELLO SER2NET_2217;
-  server sv = {0};
-  sv.hello = hello;
-  sv.nhello = sizeof hello - 1;
+  test_server sv = {.hello = hello, .nhello = sizeof hello - 1};
   int port = srv_start(&sv);
   seen s = {0};
   console_config cfg = {
       .transport = CONSOLE_TELNET, .host = "127.0.0.1", .tcp_port = port, .retry_s = 0.05, .baud = 57600};
-  console_callbacks cb = {on_line, on_down, on_up, &s};
-  console *c;
-  char err[256];
-  ck_assert_int_eq(console_open(&loop, &cfg, &cb, &c, err, sizeof err), 0);
+  console *c = open_console(&cfg, &s);
   static const char set[] = IAC SB "\x2c\x01\x00\x00\xe1\x00" IAC SE;
-  want_bytes w = {&sv, set, sizeof set - 1};
-  ck_assert(run_until_fn(has_bytes, &w, 5));
-  want_bytes offer = {&sv, IAC WILL "\x2c", 3};
-  ck_assert(has_bytes(&offer));
+  srv_want w = {&sv, set, sizeof set - 1};
+  ck_assert(run_until_fn(srv_has, &w, 5));
+  srv_want offer = {&sv, IAC WILL "\x2c", 3};
+  ck_assert(srv_has(&offer));
   /* the server answers with the rate it set */
   static const char ack[] = IAC SB "\x2c\x65\x00\x00\xe1\x00" IAC SE "hi\r\n";
   srv_write(&sv, ack, sizeof ack - 1);
-  ck_assert(run_until_fn(is_up, c, 5));
+  ck_assert(run_until_fn(seen_is_up, c, 5));
   ck_assert_int_eq(sv.accepted, 1);
   close_console(c);
   srv_stop(&sv);
@@ -535,16 +363,12 @@ int main(void) {
   tcase_add_test(codec, rfc2217_baud);
   suite_add_tcase(s, codec);
   TCase *tr = tcase_create("transport");
-  tcase_add_checked_fixture(tr, setup, teardown);
-  tcase_set_timeout(tr, 30 * mult());
+  tcase_add_checked_fixture(tr, fixture_setup, fixture_teardown);
+  tcase_set_timeout(tr, 30 * test_mult());
   tcase_add_test(tr, transport_filters_answers_and_encodes);
   tcase_add_test(tr, transport_not_binary_and_reconnect);
   tcase_add_test(tr, transport_2217_refused);
   tcase_add_test(tr, transport_2217_agreed);
   suite_add_tcase(s, tr);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/check_run.h"
 #include "../common/lab_text.h"
 #include "../common/tmpdir.h"
 #include "lab.h"
@@ -49,9 +50,7 @@ START_TEST(telnet_consoles_load) {
 END_TEST
 
 START_TEST(telnet_console_errors) {
-  static const struct {
-    const char *console, *what;
-  } cases[] = {
+  static const lab_text_case cases[] = {
     {"{ transport = \"telnet\", tcp_port = 2000 }", "console.host is missing"},
     {"{ transport = \"telnet\", host = \"\", tcp_port = 2000 }", "console.host must be a host name or address"},
     {"{ transport = \"telnet\", host = \"h\" }", "console.tcp_port is missing"},
@@ -71,11 +70,8 @@ START_TEST(telnet_console_errors) {
     {"{ transport = \"telnet\", host = \"h\", tcp_port = 1, retry = 0 }", "console.retry must be a number of seconds"},
     {"{ transport = \"telnet2217\" }", "console.transport 'telnet2217' is unknown (pty, serial, tcp, telnet)"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char text[512];
-    snprintf(text, sizeof text, "\n" HEAD("b1") "  console = %s }\n", cases[i].console);
-    lab_text_expect_error(dir, "lab.lua", text, "lab.lua:2: device 'b1': ", cases[i].what);
-  }
+  lab_text_expect_errors(dir, "lab.lua", "\n" HEAD("b1") "  console = %s }\n", "lab.lua:2: device 'b1': ", cases,
+                         sizeof cases / sizeof *cases);
 }
 END_TEST
 
@@ -86,9 +82,5 @@ int main(void) {
   tcase_add_test(tc, telnet_consoles_load);
   tcase_add_test(tc, telnet_console_errors);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return check_run(s);
 }
