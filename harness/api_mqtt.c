@@ -139,8 +139,9 @@ static int connack_check(rt_wait *w, lua_State *co, int timed_out) {
     const cJSON *ev = evlog_get(log, i);
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(ev, "kind");
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(ev, "client");
-    if (strcmp(k->valuestring, "mqtt.connack") || !cJSON_IsString(c) || strcmp(c->valuestring, q->id))
-      continue;
+    /* only the CONNACK: a "mqtt.disconnect" of the same id may be an older client the broker
+       dropped for this one (a client id is taken over), not this client's failure */
+    if (strcmp(k->valuestring, "mqtt.connack") || !cJSON_IsString(c) || strcmp(c->valuestring, q->id)) continue;
     q->cursor = i + 1;
     int rc = cJSON_GetObjectItemCaseSensitive(ev, "rc")->valueint;
     if (rc != 0) {
@@ -151,8 +152,13 @@ static int connack_check(rt_wait *w, lua_State *co, int timed_out) {
     lua_pushboolean(co, 1);
     return 1;
   }
-  (void)timed_out;
-  return 0;
+  if (!timed_out) return 0;
+  /* say which step did not answer: the TCP connect, or the broker's CONNACK */
+  const char *why = q->c ? mqttc_error(q->c) : NULL;
+  lua_pushnil(co);
+  if (why) lua_pushfstring(co, "timeout: %s", why);
+  else lua_pushfstring(co, "timeout: client '%s': connected, but no CONNACK from the broker", q->id);
+  return 2;
 }
 
 /* mqtt.open{...}: starts connecting and returns the client at once. */

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_guard.h"
+
 struct broker {
   uv_process_t proc;
   int port;
@@ -114,23 +116,39 @@ int broker_start(uv_loop_t *loop, const char *dir, double timeout_s, broker **ou
             "log_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\n",
             port);
+    /* As root, mosquitto would switch to user "mosquitto", and a change of user
+     * clears the parent-death signal otahil-child set: it would outlive a
+     * killed otahil. So it stays the user otahil is (only root switches). */
+    if (geteuid() == 0) fputs("user root\n", f);
     fclose(f);
     int lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const char *exe = find_mosquitto();
     char *args[] = {(char *)exe, "-c", conf, NULL};
+    int rc = child_guard_check_exec(exe);
+    if (rc != 0) {
+      if (lfd >= 0) close(lfd);
+      snprintf(err, errlen, "broker: cannot start mosquitto: %s (is the mosquitto package installed?)",
+               uv_strerror(rc));
+      free(b);
+      return -1;
+    }
+    /* through otahil-child: the broker dies with otahil even when otahil is
+     * killed (SIGKILL), instead of running on, re-parented to init */
+    char **guarded = child_guard_argv(args);
     uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
                                      {.flags = UV_INHERIT_FD, .data.fd = lfd},
                                      {.flags = UV_INHERIT_FD, .data.fd = lfd}};
     uv_process_options_t o = {0};
-    o.file = exe;
-    o.args = args;
+    o.file = guarded ? guarded[0] : exe;
+    o.args = guarded ? guarded : args;
     o.exit_cb = broker__exit;
     o.stdio = stdio;
     o.stdio_count = 3;
     /* its own session: a Ctrl-C at the terminal reaches the harness, which stops it */
     o.flags = UV_PROCESS_DETACHED;
     b->proc.data = b;
-    int rc = uv_spawn(loop, &b->proc, &o);
+    rc = uv_spawn(loop, &b->proc, &o);
+    child_guard_free(guarded);
     if (lfd >= 0) close(lfd);
     if (rc != 0) {
       snprintf(err, errlen, "broker: cannot start mosquitto: %s (is the mosquitto package installed?)",

@@ -1,9 +1,12 @@
 #include "mqttc.h"
 
+#include <errno.h>
 #include <mosquitto.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct mqttc {
   struct mosquitto *m;
@@ -12,9 +15,13 @@ struct mqttc {
   int fd;
   int polling;
   int closing;
+  int connecting;    /* the TCP connect is in progress: poll for writable only */
+  int failed;        /* the TCP connect failed after mqttc_open returned */
   int pending_close; /* handles still to close before freeing */
   mqttc_cbs cbs;
   void *arg;
+  char where[300];   /* "host:port", for messages */
+  char error[400];   /* mqttc_error's text while connecting or failed */
 };
 
 static void mqttc__update(mqttc *c);
@@ -50,9 +57,41 @@ static void mqttc__on_message(struct mosquitto *m, void *ud, const struct mosqui
     c->cbs.on_message(c->arg, msg->topic, msg->payload, msg->payloadlen, msg->qos, msg->retain);
 }
 
+/* The TCP connect failed: say why, stop watching, tell the owner. */
+static void mqttc__connect_failed(mqttc *c, int e) {
+  snprintf(c->error, sizeof c->error, "mqtt connect to %s: %s", c->where, strerror(e));
+  c->connecting = 0;
+  c->failed = 1;
+  uv_poll_stop(&c->poll);
+  c->polling = 0;
+  if (c->cbs.on_disconnect) c->cbs.on_disconnect(c->arg, MOSQ_ERR_ERRNO);
+}
+
+/* The socket of a pending connect became writable or reported an error: the
+ * connect is over. SO_ERROR tells how (refused, timed out, unreachable); libuv
+ * only says UV_EBADF for a socket in error. Returns 0 when connected. */
+static int mqttc__connect_done(mqttc *c, int status) {
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
+  if (e == 0 && status < 0) e = -status; /* libuv's codes are negated errnos on Unix */
+  if (e != 0) {
+    mqttc__connect_failed(c, e);
+    return -1;
+  }
+  c->connecting = 0;
+  return 0;
+}
+
 static void mqttc__poll_cb(uv_poll_t *p, int status, int events) {
   mqttc *c = p->data;
-  if (c->closing) return;
+  if (c->closing || c->failed) return;
+  if (c->connecting) {
+    if (mqttc__connect_done(c, status) != 0) return;
+    /* connected: the CONNECT that libmosquitto queued goes out now */
+    status = 0;
+    events = UV_WRITABLE;
+  }
   if (status < 0 || (events & UV_READABLE)) mosquitto_loop_read(c->m, 1);
   if (!c->closing && (events & UV_WRITABLE)) mosquitto_loop_write(c->m, 1);
   if (!c->closing) mqttc__update(c);
@@ -60,7 +99,8 @@ static void mqttc__poll_cb(uv_poll_t *p, int status, int events) {
 
 static void mqttc__timer_cb(uv_timer_t *t) {
   mqttc *c = t->data;
-  if (c->closing) return;
+  /* no keepalive before the TCP connection is up (it would PING, then drop) */
+  if (c->closing || c->connecting || c->failed) return;
   mosquitto_loop_misc(c->m);
   mqttc__update(c);
 }
@@ -68,7 +108,12 @@ static void mqttc__timer_cb(uv_timer_t *t) {
 /* Keeps the poll in step with libmosquitto's socket and write queue. The
  * harness's clients never reconnect: a lost socket just stops the poll. */
 static void mqttc__update(mqttc *c) {
-  if (c->closing) return;
+  if (c->closing || c->failed) return;
+  if (c->connecting) {
+    uv_poll_start(&c->poll, UV_WRITABLE, mqttc__poll_cb);
+    c->polling = 1;
+    return;
+  }
   int fd = mosquitto_socket(c->m);
   if (fd < 0 || fd != c->fd) {
     if (c->polling) uv_poll_stop(&c->poll);
@@ -103,15 +148,33 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
   mosquitto_subscribe_callback_set(c->m, mqttc__on_subscribe);
   mosquitto_publish_callback_set(c->m, mqttc__on_publish);
   mosquitto_message_callback_set(c->m, mqttc__on_message);
-  int rc = mosquitto_connect(c->m, host, port, 30);
-  if (rc != MOSQ_ERR_SUCCESS) {
-    snprintf(err, errlen, "mqtt connect to %s:%d: %s", host, port,
-             rc == MOSQ_ERR_ERRNO ? "connection refused or unreachable" : mosquitto_strerror(rc));
+  snprintf(c->where, sizeof c->where, "%s:%d", host, port);
+  /* Non-blocking: the TCP handshake goes on in the loop (mqttc__connect_done).
+   * libmosquitto queues the CONNECT at once. Its getaddrinfo() still blocks,
+   * which is instant for the numeric hosts and "localhost" otahil uses. */
+  errno = 0;
+  int rc = mosquitto_connect_async(c->m, host, port, 30);
+  int e = errno;
+  c->fd = rc == MOSQ_ERR_SUCCESS ? mosquitto_socket(c->m) : -1;
+  if (rc == MOSQ_ERR_SUCCESS && c->fd >= 0) {
+    /* a refusal on loopback is known already: say it now, as a plain error */
+    socklen_t len = sizeof e;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
+    if (e != 0) rc = MOSQ_ERR_ERRNO;
+  }
+  if (rc != MOSQ_ERR_SUCCESS || c->fd < 0) {
+    const char *why = rc == MOSQ_ERR_SUCCESS ? "no socket"
+                      : rc == MOSQ_ERR_ERRNO ? (e ? strerror(e) : "connect failed")
+                      : rc == MOSQ_ERR_EAI   ? gai_strerror(e)
+                                             : mosquitto_strerror(rc);
+    snprintf(err, errlen, "mqtt connect to %s: %s", c->where, why);
     mosquitto_destroy(c->m);
     free(c);
     return -1;
   }
-  c->fd = mosquitto_socket(c->m);
+  c->connecting = 1;
+  snprintf(c->error, sizeof c->error, "mqtt connect to %s: no answer (TCP connect in progress)",
+           c->where);
   uv_poll_init_socket(loop, &c->poll, c->fd);
   c->poll.data = c;
   c->pending_close = 1;
@@ -122,6 +185,10 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
   mqttc__update(c);
   *out = c;
   return 0;
+}
+
+const char *mqttc_error(const mqttc *c) {
+  return c->connecting || c->failed ? c->error : NULL;
 }
 
 int mqttc_subscribe(mqttc *c, const char *filter, int qos, int *mid) {
@@ -153,8 +220,9 @@ static void mqttc__closed(uv_handle_t *h) {
 void mqttc_close(mqttc *c) {
   if (!c || c->closing) return;
   c->closing = 1;
-  /* A clean DISCONNECT is best effort: write it now if the socket takes it. */
-  mosquitto_disconnect(c->m);
+  /* A clean DISCONNECT is best effort: write it now if the socket takes it
+   * (not before the TCP connection is up, nor on a socket that failed). */
+  if (!c->connecting && !c->failed) mosquitto_disconnect(c->m);
   uv_poll_stop(&c->poll);
   uv_timer_stop(&c->timer);
   uv_close((uv_handle_t *)&c->poll, mqttc__closed);

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child_guard.h"
 #include "console.h"
 #include "errmsg.h"
 #include "mcu_proto.h"
@@ -64,8 +64,7 @@ mcu_link *mcu_link_open(const mcu_link_opts *o, char *err, size_t errlen) {
   }
   if (pid == 0) {
     /* one board: when the module loses power, so does the MCU */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);
+    if (child_guard_arm(parent) != 0) _exit(0);
     execv(exe, argv);
     _exit(127);
   }

@@ -1,5 +1,7 @@
 #include "power_process.h"
 
+#include "child_guard.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +68,28 @@ int power_process_on(power_process *p, char *err, size_t errlen) {
     stdio[i].flags = p->stdio_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
     stdio[i].data.fd = p->stdio_fd;
   }
+  /* Through otahil-child, the program dies with the harness even when the
+   * harness is killed (SIGKILL): a device left running would retry its dead
+   * proxies for ever. It checks first what exec would say, so that a missing
+   * program is still an error here, not a child that exits 127. */
+  int rc = child_guard_check_exec(p->argv[0]);
+  if (rc != 0) {
+    snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
+    free(proc);
+    return -1;
+  }
+  char **guarded = child_guard_argv(p->argv);
   uv_process_options_t o = {0};
-  o.file = p->argv[0];
-  o.args = p->argv;
+  o.file = guarded ? guarded[0] : p->argv[0];
+  o.args = guarded ? guarded : p->argv;
   o.exit_cb = pp__exit;
   o.stdio = stdio;
   o.stdio_count = 3;
   /* its own session: Ctrl-C reaches the harness only, which then cuts power */
   o.flags = UV_PROCESS_DETACHED;
   proc->data = p;
-  int rc = uv_spawn(p->loop, proc, &o);
+  rc = uv_spawn(p->loop, proc, &o);
+  child_guard_free(guarded);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
     uv_close((uv_handle_t *)proc, free_handle);
