@@ -383,10 +383,10 @@ int main(int argc, char **argv) {
     ce[path] = median(cpu_ends[path], ROUNDS);
     cp[path] = median(cpu_proxy[path], ROUNDS);
   }
-  printf("throughput: %zu MiB, median of %d rounds: direct %.3f s (%.0f MiB/s), through proxy %.3f s (%.0f MiB/s), "
+  printf("throughput with no fault (the splice path): %zu MiB, median of %d rounds: direct %.3f s (%.0f MiB/s), through proxy %.3f s (%.0f MiB/s), "
          "ratio %.2f (goal >= 0.9); best of %d: ratio %.2f\n",
          mib, ROUNDS, tm[0], (double)mib / tm[0], tm[1], (double)mib / tm[1], tm[0] / tm[1], ROUNDS, best[0] / best[1]);
-  printf("copy path (--no-splice): %.3f s (%.0f MiB/s), ratio %.2f\n", tm[2], (double)mib / tm[2], tm[0] / tm[2]);
+  printf("copy path (--no-splice; what a connection uses while a fault is set): %.3f s (%.0f MiB/s), ratio %.2f\n", tm[2], (double)mib / tm[2], tm[0] / tm[2]);
   printf("yardstick, a bare blocking splice relay (no views, no loop): %.3f s (%.0f MiB/s), ratio %.2f; "
          "the proxy reaches %.0f%% of it\n",
          tm[3], (double)mib / tm[3], tm[0] / tm[3], 100.0 * tm[3] / tm[1]);
@@ -474,13 +474,19 @@ int main(int argc, char **argv) {
       if (i >= 200) lat[via][i - 200] = dt; /* the first 200 warm up */
     }
   }
+  /* each round sends one message each way in turn: the added latency is the percentile of
+     the per-round differences, not the difference of two percentiles */
+  static double added[N];
+  for (int i = 0; i < N; i++) added[i] = lat[1][i] - lat[0][i];
+  qsort(added, N, sizeof(double), cmp_d);
   qsort(lat[0], N, sizeof(double), cmp_d);
   qsort(lat[1], N, sizeof(double), cmp_d);
   double d50 = lat[0][N / 2], d99 = lat[0][N * 99 / 100], p50 = lat[1][N / 2], p99 = lat[1][N * 99 / 100];
   printf("mqtt publish->delivery (QoS 0, %d samples): direct p50 %.3f ms p99 %.3f ms; through proxy p50 %.3f ms "
          "p99 %.3f ms\n",
          N, d50 * 1e3, d99 * 1e3, p50 * 1e3, p99 * 1e3);
-  printf("mqtt added latency: p50 %.3f ms, p99 %.3f ms (goal p99 < 0.5 ms)\n", (p50 - d50) * 1e3, (p99 - d99) * 1e3);
+  printf("mqtt added latency (through proxy minus direct, per round): p50 %.3f ms, p99 %.3f ms (goal p99 < 0.5 ms)\n",
+         added[N / 2] * 1e3, added[N * 99 / 100] * 1e3);
   close(pub_direct);
   close(pub_proxy);
   close(sub);

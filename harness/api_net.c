@@ -200,7 +200,16 @@ static int l_port(lua_State *L) {
 typedef struct body_wait {
   nstream *s;
   uint64_t n;
+  uint32_t watch; /* its "http.body_reached" watch */
 } body_wait;
+
+/* The wait is over (reached, timed out or the case ended: waits end before the proxies
+   close): a watch still pending would log "http.body_reached" for nobody. */
+static void body_wait_free(void *p) {
+  body_wait *b = p;
+  (void)netem_proxy_unwatch(b->s->p, b->watch); /* fails harmlessly once it fired */
+  free(b);
+}
 
 static int body_check(rt_wait *w, lua_State *co, int timed_out) {
   body_wait *b = rt_wait_data(w);
@@ -230,8 +239,9 @@ static int l_wait_body_bytes(lua_State *L) {
   if (!b) abort();
   b->s = s;
   b->n = (uint64_t)n;
-  netem_proxy_watch_body(s->p, b->n, body_reached, s, NULL);
-  return rt_wait_yield(L, body_check, b, free, timeout);
+  b->watch = 0;
+  netem_proxy_watch_body(s->p, b->n, body_reached, s, &b->watch);
+  return rt_wait_yield(L, body_check, b, body_wait_free, timeout);
 }
 
 static int l_next_request(lua_State *L) {
@@ -259,7 +269,10 @@ static const char net_lua[] =
     "local function common(p, o) add(p, 'times', o.times) add(p, 'dir', o.dir) end\n"
     "function S:cut(o) local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
     "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('cut', p)) end\n"
-    "function S:corrupt(o) local p = {} add(p, 'body', list(o.body_bytes)) add(p, 'bytes', list(o.bytes))\n"
+    "function S:corrupt(o)\n"
+    "  if not self:is_http() then error('corrupt counts bytes from a connection\\'s start, and the device\\'s MQTT "
+    "connection is already open: use corrupt_publish{topic = ...}', 2) end\n"
+    "  local p = {} add(p, 'body', list(o.body_bytes)) add(p, 'bytes', list(o.bytes))\n"
     "  add(p, 'random', o.random) if o.random and self:is_http() then add(p, 'body', true) end\n"
     "  add(p, 'within', o.within) add(p, 'xor', o.xor) common(p, o) return self:fault(spec('corrupt', p)) end\n"
     "function S:throttle(o) local p = {} add(p, 'rate', o.rate) common(p, o) return self:fault(spec('throttle', p)) end\n"

@@ -122,6 +122,10 @@ int netem_cli_main(int argc, char **argv) {
       o.no_splice = 1;
     } else if (strcmp(a, "--fault") == 0 && val) {
       /* "--fault SPEC...": SPECs until the next option */
+      if (strncmp(val, "--", 2) == 0) {
+        fprintf(stderr, "netem: --fault needs a SPEC (see --help)\n");
+        return 2;
+      }
       while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
         if (nfaults == MAX_FAULTS) {
           fprintf(stderr, "netem: more than %d faults\n", MAX_FAULTS);
@@ -179,10 +183,11 @@ int netem_cli_main(int argc, char **argv) {
   o.user = &cli;
   int rc = netem_proxy_open(cli.loop, &o, &cli.proxy, err, sizeof err);
   if (rc) {
+    /* a host that is not a numeric IP, a port in use: what the command line asked for */
     fprintf(stderr, "netem: %s\n", err);
     uv_run(cli.loop, UV_RUN_DEFAULT);
     uv_loop_close(cli.loop);
-    return 3;
+    return 2;
   }
   printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "\n", lhost, netem_proxy_port(cli.proxy), uhost,
          o.upstream_port, o.name, o.seed);

@@ -80,6 +80,10 @@ check "console_next: re and contains both apply" [ "$(outcome "$WORK/cn" '*@emu-
 "$OTAHIL" run tests/fixtures/misc/mqtt_exact.lua --lab lab/emulated.lua --report "$WORK/mx" > /dev/null 2>&1
 check "c:next: binary and 200 KiB payloads as sent" [ "$(outcome "$WORK/mx" '*@emu-qcloud')" = "PASS" ]
 
+# a fault that could never apply raises instead of passing unnoticed
+"$OTAHIL" run tests/fixtures/misc/mqtt_corrupt_raises.lua --lab lab/emulated.lua --report "$WORK/mc" > /dev/null 2>&1
+check "t.net.mqtt:corrupt raises (use corrupt_publish)" [ "$(outcome "$WORK/mc" '*@emu-qcloud')" = "PASS" ]
+
 # the sandbox reads only the lab's images (digest.file, t.fw:serve, t.fw:read)
 "$OTAHIL" run tests/fixtures/misc/read_outside.lua --lab lab/emulated.lua --report "$WORK/ro" > /dev/null 2>&1
 check "files outside the lab cannot be read by a scenario" [ "$(outcome "$WORK/ro" '*@emu-qcloud')" = "PASS" ]

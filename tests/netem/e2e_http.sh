@@ -91,4 +91,15 @@ ms=$(awk -v a="$t_cut" -v b="$t_add" 'BEGIN { printf "%d", (a - b) * 1000 }')
 [ "$ms" -lt $((T + 700)) ] || fail "cut:ms=$T: cut after $ms ms, long after its time"
 stop_netem
 pass "cut:ms=$T: the slow stream was cut $ms ms after the fault was added, with $size of 400000 body bytes"
+# bad command lines are exit 2 (usage), not 3 (internal), and say why
+cli_rc() { local rc=0; timeout 10 "$NETEM" "$@" > /dev/null 2> "$TMP/cli.err" || rc=$?; echo $rc; }
+[ "$(cli_rc --listen localhost:0 --upstream 127.0.0.1:$SPORT --http)" = 2 ] ||
+  fail "--listen localhost:0: want exit 2 ($(cat "$TMP/cli.err"))"
+grep -q "not a numeric IP" "$TMP/cli.err" || fail "--listen localhost:0: $(cat "$TMP/cli.err")"
+[ "$(cli_rc --listen 127.0.0.1:$SPORT --upstream 127.0.0.1:$SPORT --http)" = 2 ] ||
+  fail "a port in use: want exit 2 ($(cat "$TMP/cli.err"))"
+[ "$(cli_rc --listen 127.0.0.1:0 --upstream 127.0.0.1:$SPORT --fault --http)" = 2 ] ||
+  fail "--fault without a SPEC: want exit 2"
+grep -q "needs a SPEC" "$TMP/cli.err" || fail "--fault without a SPEC: $(cat "$TMP/cli.err")"
+pass "bad command lines: exit 2 with the reason"
 echo "e2e_http: all passed"
