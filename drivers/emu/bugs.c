@@ -34,6 +34,7 @@ static const struct {
     {"no-block-crc", BUG_NO_BLOCK_CRC},
     {"no-sha256", BUG_NO_SHA256},
     {"ignores-module", BUG_IGNORES_MODULE},
+    {"accepts-unknown-sign", BUG_ACCEPTS_UNKNOWN_SIGN},
 };
 
 unsigned bugs_by_name(const char *name) {

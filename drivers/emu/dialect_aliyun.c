@@ -358,7 +358,7 @@ static void report_progress(dialect *d, const engine_report *r) {
 
 /* ---- parsing ------------------------------------------------------------- */
 
-dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour flavour,
+dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour flavour, int lax_sign,
                                  engine_request *req, char *why, size_t whylen) {
   memset(req, 0, sizeof *req);
   cJSON *root = dialect_parse_object(payload, len, ALIYUN_MAX_PAYLOAD, why, whylen);
@@ -381,6 +381,7 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
   int mqtt = cJSON_IsString(proto) && strcasecmp(proto->valuestring, "mqtt") == 0;
   int sha = cJSON_IsString(method) && strcasecmp(method->valuestring, "SHA256") == 0;
   int md = !cJSON_IsString(method) || strcasecmp(method->valuestring, "MD5") == 0;
+  int unverified = lax_sign && !sha && !md;
   /* MD5: the vendor SDK checks `md5`; HaaS hands `sign` to ota.verify */
   const cJSON *md5src = flavour == ALIYUN_HAAS ? (cJSON_IsString(sign) ? sign : md5)
                                                : (cJSON_IsString(md5) ? md5 : sign);
@@ -395,7 +396,7 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
   else if (!cJSON_IsString(ver) || !*ver->valuestring || strlen(ver->valuestring) > FLASH_VERSION_MAX ||
            !dialect_printable(ver->valuestring))
     errmsg(why, whylen, "data.version is missing, empty, longer than %u or not printable", FLASH_VERSION_MAX);
-  else if (!sha && !md)
+  else if (!sha && !md && !unverified)
     errmsg(why, whylen, "data.signMethod '%.20s' is neither MD5 nor SHA256", method->valuestring);
   else if (sha && (!cJSON_IsString(sign) || !digest_is_hex(sign->valuestring, 64)))
     errmsg(why, whylen, "data.sign is not 64 hex digits (signMethod SHA256)");
@@ -418,7 +419,7 @@ dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour
     if (sha) {
       snprintf(req->sha256, sizeof req->sha256, "%s", sign->valuestring);
       digest_hex_lower(req->sha256);
-    } else {
+    } else if (!unverified) {
       snprintf(req->md5, sizeof req->md5, "%s", md5src->valuestring);
       digest_hex_lower(req->md5);
     }
@@ -445,7 +446,8 @@ static dialect_msg on_message(dialect *d, const char *topic, const char *payload
     return DIALECT_MSG_IGNORED;
   }
   /* too large: the link dropped the payload, the parser says so */
-  dialect_msg rc = aliyun_parse_upgrade(payload, len, d->flavour, req, why, whylen);
+  dialect_msg rc =
+      aliyun_parse_upgrade(payload, len, d->flavour, (d->bugs & BUG_ACCEPTS_UNKNOWN_SIGN) != 0, req, why, whylen);
   if (rc != DIALECT_MSG_UPDATE) return rc;
   if (strncmp(req->url, "mqtt-stream:", 12) == 0) req->blocks = &d->src;
   if (d->bugs & BUG_IGNORES_MODULE) snprintf(req->module, sizeof req->module, "default");

@@ -53,8 +53,9 @@ extern const dialect_ops dialect_aliyun_ops;
  * streams req->url becomes "mqtt-stream:STREAMID/FILEID" and req->blocks
  * stays NULL (the dialect sets it). Returns DIALECT_MSG_UPDATE, or
  * DIALECT_MSG_MALFORMED with the reason in `why`; DIALECT_MSG_IGNORED for a
- * get_reply without firmware. */
-dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour flavour,
+ * get_reply without firmware. `lax_sign` (the accepts-unknown-sign defect): a
+ * signMethod other than MD5 and SHA256 is taken, with nothing to verify. */
+dialect_msg aliyun_parse_upgrade(const char *payload, size_t len, aliyun_flavour flavour, int lax_sign,
                                  engine_request *req, char *why, size_t whylen);
 
 /* The step for a failure reason (-2, -3, -4). */

@@ -1,5 +1,6 @@
 -- Garbage triggers (malformed JSON, an MQTT stream HaaS cannot download, a
--- bad hash_type) are ignored; a good trigger still works.
+-- signMethod it does not know) are ignored: nothing is downloaded for them;
+-- a good trigger still works.
 local haas = require "haas"
 
 return {
@@ -10,6 +11,7 @@ return {
     local d = haas.attach(t)
     d:expect_version(t.device.version)
     local target, img = d:good_image()
+    local from = otahil.cursor()
     for _, g in ipairs {
       "{\"code\": \"1000\", \"data\": {",
       json.encode { code = "1000", data = { size = img.size, version = target, dProtocol = "mqtt",
@@ -18,6 +20,10 @@ return {
                     signMethod = "CRC32", sign = "1234" } },
       "\255\0garbage",
     } do d:push_raw(g) end
+    -- a device that takes the unknown signMethod downloads (and installs, unverified)
+    local req = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name }, { from = from, timeout = 2 })
+    t.expect(req == nil, ("device '%s' downloaded %s for a garbage trigger (signMethod CRC32, sign 1234)")
+      :format(d.name, img.name))
     d:trigger { image = img, version = target, module_name = "default", hash_type = "sha256" }
     d:expect_progress { step = 100 }
     d:expect_version(target, { timeout = d.boot_wait + d.step_wait })

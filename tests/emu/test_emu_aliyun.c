@@ -84,7 +84,7 @@ START_TEST(upgrade_parse_http_and_mqtt) {
            "{\"code\":\"1000\",\"id\":1,\"message\":\"success\",\"data\":{\"size\":4096,\"version\":\"2.0.0\","
            "\"isDiff\":1,\"signMethod\":\"Md5\",\"sign\":\"%s\",\"md5\":\"%s\",\"url\":\"http://h/fw\","
            "\"module\":\"MCU\",\"extData\":{\"k\":\"v\"}}}", md5x, md5x);
-  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_PLAIN, &r, why, sizeof why), DIALECT_MSG_UPDATE);
+  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_PLAIN, 0, &r, why, sizeof why), DIALECT_MSG_UPDATE);
   ck_assert_uint_eq(r.size, 4096);
   ck_assert_str_eq(r.md5, "0123456789abcdef0123456789abcdef");
   ck_assert_str_eq(r.sha256, "");
@@ -94,13 +94,13 @@ START_TEST(upgrade_parse_http_and_mqtt) {
            "{\"code\":200,\"data\":{\"size\":4096,\"version\":\"2.0.0\",\"signMethod\":\"SHA256\","
            "\"sign\":\"%s\",\"md5\":\"%s\",\"dProtocol\":\"mqtt\",\"streamId\":1397345,\"streamFileId\":1}}",
            sha, md5x);
-  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_PLAIN, &r, why, sizeof why), DIALECT_MSG_UPDATE);
+  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_PLAIN, 0, &r, why, sizeof why), DIALECT_MSG_UPDATE);
   ck_assert_str_eq(r.sha256, sha);
   ck_assert_str_eq(r.md5, ""); /* one digest, as signMethod says */
   ck_assert_str_eq(r.url, "mqtt-stream:1397345/1");
   ck_assert_str_eq(r.module, "default");
   /* HaaS downloads over HTTP only */
-  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_HAAS, &r, why, sizeof why), DIALECT_MSG_MALFORMED);
+  ck_assert_int_eq(aliyun_parse_upgrade(p, strlen(p), ALIYUN_HAAS, 0, &r, why, sizeof why), DIALECT_MSG_MALFORMED);
   ck_assert_ptr_nonnull(strstr(why, "HTTP only"));
 }
 END_TEST
@@ -109,7 +109,7 @@ START_TEST(upgrade_parse_rejects_garbage) {
   engine_request r;
   char why[256];
   const char *empty = "{\"id\":\"3\",\"code\":200,\"data\":{}}";
-  ck_assert_int_eq(aliyun_parse_upgrade(empty, strlen(empty), ALIYUN_PLAIN, &r, why, sizeof why),
+  ck_assert_int_eq(aliyun_parse_upgrade(empty, strlen(empty), ALIYUN_PLAIN, 0, &r, why, sizeof why),
                    DIALECT_MSG_IGNORED);
   const char *bad[] = {
       "not json",
@@ -128,7 +128,7 @@ START_TEST(upgrade_parse_rejects_garbage) {
       "\"md5\":\"0123456789abcdef0123456789abcdef\"}}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    ck_assert_msg(aliyun_parse_upgrade(bad[i], strlen(bad[i]), ALIYUN_PLAIN, &r, why, sizeof why) ==
+    ck_assert_msg(aliyun_parse_upgrade(bad[i], strlen(bad[i]), ALIYUN_PLAIN, 0, &r, why, sizeof why) ==
                       DIALECT_MSG_MALFORMED, "accepted: %s", bad[i]);
 }
 END_TEST

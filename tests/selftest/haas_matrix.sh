@@ -14,5 +14,6 @@ ignores-module          03_file_module
 no-version-after-reboot 02_lower_version_trigger
 progress-spam           05_progress_rate
 crash-on-garbage        07_garbage
+accepts-unknown-sign    07_garbage
 "
 matrix_run haas 7 "$EXPECT" < <(aliyun_family_dev haas app)
