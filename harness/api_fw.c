@@ -3,6 +3,8 @@
  *       -> {name=, path=, url=, size=, md5=, sha256=, crc32=}
  *   t.fw:url(img [, {expires_in = 3600}])  -> a signed URL (expires_in < 0: already expired)
  *   t.fw:fault(img, {status = 500 | ignore_range = true | truncate_after = N | delay = s, times = n})
+ *       (status 100..599, truncate_after an integer >= -1, delay 0..3600 s, times an
+ *       integer >= 0; anything else raises at the scenario's line)
  *   t.fw:next_request{ name = img.name, timeout = 10 } -> http event | nil, "timeout"
  *   t.fw:read(img [, offset [, len]]) -> the image's bytes (a dialect that serves
  *       firmware itself, e.g. Aliyun's MQTT blocks); at most 16 MiB per call
@@ -10,6 +12,8 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <libgen.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +108,19 @@ static int l_url(lua_State *L) {
   return 1;
 }
 
+/* A number of fw:fault's option table (argument 3), checked before it is converted:
+ * a double outside an integer type's range is undefined behaviour in C, and NaN
+ * passes no comparison, so -1 or 0/0 would otherwise become a huge delay or count.
+ * luaL_error locates the message at the caller's line, the scenario's. */
+#define FW_DELAY_MAX_S 3600.0
+static double fault_num(lua_State *L, const char *key, double def, double lo, double hi,
+                        int integer, const char *want) {
+  double v = api_optnumfield(L, 3, key, def);
+  if (!isfinite(v) || v < lo || v > hi || (integer && v != floor(v)))
+    luaL_error(L, "fw:fault: %s must be %s (got %f)", key, want, (lua_Number)v);
+  return v;
+}
+
 static int l_fault(lua_State *L) {
   fw_ud *u = check(L);
   const char *name = img_name(L, 2);
@@ -113,10 +130,16 @@ static int l_fault(lua_State *L) {
   }
   luaL_checktype(L, 3, LUA_TTABLE);
   fwserver_fault f = {0};
-  f.truncate_after = (int64_t)api_optnumfield(L, 3, "truncate_after", -1);
-  f.status = (int)api_optnumfield(L, 3, "status", 0);
-  f.delay_ms = (uint64_t)(api_optnumfield(L, 3, "delay", 0) * 1000);
-  f.times = (unsigned)api_optnumfield(L, 3, "times", 0);
+  /* 2^53: the largest byte count a double holds exactly */
+  f.truncate_after = (int64_t)fault_num(L, "truncate_after", -1, -1, 9007199254740992.0, 1,
+                                        "an integer >= -1");
+  f.delay_ms = (uint64_t)(fault_num(L, "delay", 0, 0, FW_DELAY_MAX_S, 0,
+                                    "a number of seconds in 0..3600") * 1000);
+  f.times = (unsigned)fault_num(L, "times", 0, 0, (double)UINT_MAX, 1,
+                                "an integer >= 0 (at most 4294967295)");
+  lua_getfield(L, 3, "status");
+  if (!lua_isnil(L, -1)) f.status = (int)fault_num(L, "status", 0, 100, 599, 1, "an integer in 100..599");
+  lua_pop(L, 1);
   lua_getfield(L, 3, "ignore_range");
   f.ignore_range = lua_toboolean(L, -1);
   lua_pop(L, 1);

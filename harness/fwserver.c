@@ -52,6 +52,7 @@ typedef struct fws_req {
   int truncated;
   int read_failed;
   int suspended;
+  int cancelled; /* its image was removed while it was parked */
 } fws_req;
 
 struct fwserver {
@@ -218,6 +219,8 @@ static void fws__delay_unlink(fwserver *s, fws_req *r) {
 static void fws__run(fwserver *s);
 
 static void fws__delay_rearm(fwserver *s);
+
+static int fws__forget(fwserver *s, const char *name);
 
 static void fws__on_delay(uv_timer_t *t) {
   fwserver *s = t->data;
@@ -402,6 +405,8 @@ static enum MHD_Result fws__respond(fws_req *r) {
     }
     if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED)
       ok &= MHD_add_response_header(resp, "Allow", "GET, HEAD") == MHD_YES;
+    /* the image is gone: nothing more to ask on this connection */
+    if (r->cancelled) ok &= MHD_add_response_header(resp, "Connection", "close") == MHD_YES;
   }
   enum MHD_Result ret = ok ? MHD_queue_response(r->conn, (unsigned)r->status, resp) : MHD_NO;
   MHD_destroy_response(resp);
@@ -677,22 +682,52 @@ int fwserver_add(fwserver *s, const char *name, const char *file, unsigned flags
     return -1;
   }
   im->flags = flags;
-  fwserver_remove(s, name);
+  fws__forget(s, name); /* a replaced image's parked requests still get their file */
   im->next = s->images;
   s->images = im;
   return 0;
 }
 
-void fwserver_remove(fwserver *s, const char *name) {
-  if (!s || !name) return;
+/* Answers the requests a delay fault parked for image `name` (NULL: every image)
+ * with 503 instead of the file: a parked request holds the file and a socket for
+ * up to the delay, so it must not outlive its image (a case's images are removed
+ * when the case ends). The file is let go now; the connection is resumed from the
+ * delay timer on the next turn of the loop, not here, because we may be inside an
+ * MHD callback where MHD_run must not be re-entered. */
+static void fws__cancel_parked(fwserver *s, const char *name) {
+  int any = 0;
+  for (fws_req *r = s->delayed; r; r = r->dnext) {
+    if (name && (!r->name || strcmp(r->name, name) != 0)) continue;
+    if (r->fd >= 0) close(r->fd);
+    r->fd = -1;
+    r->is_file = 0;
+    r->length = 0;
+    r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+    r->reason = "image removed";
+    r->cancelled = 1;
+    r->due_ms = 0;
+    any = 1;
+  }
+  if (any && !s->closing) fws__delay_rearm(s);
+}
+
+/* Unlinks and frees the image `name`; 1 if there was one. */
+static int fws__forget(fwserver *s, const char *name) {
   for (fws_image **pp = &s->images; *pp; pp = &(*pp)->next) {
     if (strcmp((*pp)->name, name) == 0) {
       fws_image *im = *pp;
       *pp = im->next;
       fws__image_free(im);
-      return;
+      return 1;
     }
   }
+  return 0;
+}
+
+void fwserver_remove(fwserver *s, const char *name) {
+  if (!s || !name) return;
+  fws__forget(s, name);
+  fws__cancel_parked(s, name);
 }
 
 void fwserver_clear(fwserver *s) {
@@ -702,6 +737,7 @@ void fwserver_clear(fwserver *s) {
     s->images = im->next;
     fws__image_free(im);
   }
+  fws__cancel_parked(s, NULL);
 }
 
 int fwserver_set_fault(fwserver *s, const char *name, const fwserver_fault *f) {

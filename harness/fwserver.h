@@ -78,16 +78,20 @@ uint16_t fwserver_port(const fwserver *s);
 void fwserver_on_event(fwserver *s, fwserver_event_cb cb, void *arg);
 
 /* Registers `file` as /fw/<name>, replacing an image of the same name (its fault
- * is forgotten). `name` is 1..128 characters of [A-Za-z0-9._-], not starting with
+ * is forgotten; its parked requests are not cut and still get the old file). `name` is 1..128 characters of [A-Za-z0-9._-], not starting with
  * '.'. The file must exist and be a regular file now; it is re-opened per request.
  * `flags`: 0 or FWSERVER_SIGNED_ONLY. Returns 0, or -1 with `err` set. */
 int fwserver_add(fwserver *s, const char *name, const char *file, unsigned flags,
                  char *err, size_t errlen);
 
-/* Forgets an image and its fault; requests in flight finish. No-op if unknown. */
+/* Forgets an image and its fault; requests in flight finish. Requests of that
+ * image still parked by a delay fault are cut short: their file is closed now and,
+ * on the next turn of the loop, they are answered 503 with Connection: close
+ * (their events fire with reason "image removed"). No-op if unknown. */
 void fwserver_remove(fwserver *s, const char *name);
 
-/* Forgets every image and fault (end of a scenario). */
+/* Forgets every image and fault, and cuts short every parked request as
+ * fwserver_remove does. */
 void fwserver_clear(fwserver *s);
 
 /* Writes "/fw/<name>?expires=<unix>&sig=<hex>" into `out`, where sig is the

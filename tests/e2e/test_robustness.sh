@@ -8,6 +8,8 @@
 #  4. a run whose every case is skipped exits 1 ("nothing ran")
 #  5. reports of a run killed with SIGKILL do not read as passing; a finished
 #     run's report says complete
+#  6. t.fw:fault refuses a delay, times, truncate_after or status out of range
+#     (-1, NaN, inf, 1e300, fractions) at the scenario's line
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 
@@ -92,5 +94,15 @@ check "a finished run says complete" python3 -c "
 import json, sys
 d = json.load(open('$WORK/rp/report.json'))
 sys.exit(0 if d['complete'] is True and not any(s.get('pending') for s in d['scenarios']) else 1)"
+
+# 6. t.fw:fault's numbers: each bad one raises (checked inside the scenario with
+# pcall); the last, uncaught, makes the case an ERROR located at its line
+timeout 60 "$OTAHIL" run tests/fixtures/misc/fw_fault_args.lua --lab lab/emulated.lua --report "$WORK/ff" \
+  > "$WORK/ff.txt" 2>&1
+rc=$?
+check "fw:fault bad numbers: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "fw:fault bad numbers: ERROR, not FAIL or PASS" [ "$(outcome "$WORK/ff" '*')" = "ERROR" ]
+check "fw:fault bad numbers: located at the scenario's line" \
+  grep -q "fw_fault_args.lua:36: fw:fault: delay must be a number of seconds in 0..3600" "$WORK/ff.txt"
 
 finish

@@ -793,6 +793,61 @@ START_TEST(close_cuts_delayed_request) {
 }
 END_TEST
 
+/* Pumps the loop for `ms` without a fetch to wait for: lets requests get parked. */
+static void pump_ms(unsigned ms) {
+  uint64_t t0 = uv_hrtime();
+  while (uv_hrtime() - t0 < (uint64_t)ms * 1000000) {
+    uv_run(&E.loop, UV_RUN_NOWAIT);
+    usleep(5000);
+  }
+}
+
+START_TEST(remove_cuts_delayed_request) {
+  /* A request parked by a delay must not outlive its image (the runner removes a
+   * case's images when the case ends): remove and clear answer it 503 at once. */
+  fwserver_fault fl = {.delay_ms = 5000, .truncate_after = -1};
+  ck_assert_int_eq(fwserver_set_fault(E.srv, "small", &fl), 0);
+  ck_assert_int_eq(fwserver_set_fault(E.srv, "big", &fl), 0);
+  fetch a = {0}, b = {0};
+  fetch_url(&a, "/fw/small");
+  fetch_url(&b, "/fw/big");
+  fetch_start(&a);
+  fetch_start(&b);
+  pump_ms(300);
+  ck_assert_int_eq(E.nev, 0);
+
+  uint64_t t0 = uv_hrtime();
+  fwserver_remove(E.srv, "small");
+  fetch *fa[1] = {&a};
+  wait_for(fa, 1, 1);
+  uint64_t took = (uv_hrtime() - t0) / 1000000;
+  ck_assert_msg(took < 1500, "the removed image's request waited %llu ms", (unsigned long long)took);
+  ck_assert_int_eq(a.rc, CURLE_OK);
+  ck_assert_int_eq(a.status, 503);
+  ck_assert_ptr_nonnull(a.body);
+  ck_assert_ptr_nonnull(memmem(a.body, a.len, "image removed", 13));
+  ck_assert_int_eq(E.nev, 1);
+  ck_assert_str_eq(E.ev[0].name, "small");
+  ck_assert_int_eq(E.ev[0].status, 503);
+  ck_assert_str_eq(E.ev[0].reason, "image removed");
+  ck_assert_uint_eq(E.ev[0].sent, 0);
+  ck_assert_msg(!b.done, "removing 'small' cut the request for 'big' too");
+
+  t0 = uv_hrtime();
+  fwserver_clear(E.srv);
+  fetch *fb[1] = {&b};
+  wait_for(fb, 1, 2);
+  took = (uv_hrtime() - t0) / 1000000;
+  ck_assert_msg(took < 1500, "clear left a parked request waiting %llu ms", (unsigned long long)took);
+  ck_assert_int_eq(b.status, 503);
+  ck_assert_str_eq(E.ev[1].name, "big");
+  ck_assert_str_eq(E.ev[1].reason, "image removed");
+  free(a.body);
+  free(b.body);
+  close_and_check(&E);
+}
+END_TEST
+
 START_TEST(close_from_event_callback) {
   E.close_in_cb = 1;
   fetch f = {0};
@@ -861,6 +916,7 @@ static Suite *fwserver_suite(void) {
   tcase_add_test(tc, add_remove_clear);
   tcase_add_test(tc, start_errors);
   tcase_add_test(tc, close_cuts_delayed_request);
+  tcase_add_test(tc, remove_cuts_delayed_request);
   tcase_add_test(tc, close_from_event_callback);
   tcase_add_test(tc, ipv6_loopback);
   suite_add_tcase(s, tc);
