@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child_guard.h"
 #include "lab_deploy.h"
 #include "power.h"
 
@@ -44,6 +45,7 @@ struct drun {
   int handles; /* open handles; the run is freed when the last one is closed */
   stage st;
   int piped, spawned, exited, timed_out, stopped;
+  int pid; /* the command's, and so its session's and process group's id */
   int64_t status;
   int sig;
   uint64_t t0;
@@ -134,6 +136,15 @@ static void out_line(stream *s) {
 
 /* ---- the end ------------------------------------------------------------- */
 
+/* The command exited, but what it started in its session may run on (`sh -c
+ * "tool &"`, a gdbserver holding the debug probe): nothing of a deploy may
+ * outlive it. Its group is still there while any member is, so the id cannot
+ * have been taken by another process group. Returns 1 if something was left. */
+static int kill_leftovers(drun *r) {
+  if (!r->spawned || !r->exited || r->pid <= 1) return 0;
+  return kill(-(pid_t)r->pid, SIGKILL) == 0;
+}
+
 /* Logs the outcome, closes what is open and tells the case (not after a stop). */
 static void end(drun *r) {
   if (r->st == S_ENDED) return;
@@ -141,6 +152,16 @@ static void end(drun *r) {
   double secs = seconds(r);
   for (stream *s = &r->out; s; s = s == &r->out ? &r->err : NULL)
     if (s->len) out_line(s);
+  /* after a timeout or a stop the group was killed already: no note then */
+  if (kill_leftovers(r) && r->log && !r->timed_out && !r->stopped) {
+    cJSON *ev = event(r, "deploy.out");
+    cJSON_AddStringToObject(ev, "stream", "both");
+    char note[160];
+    snprintf(note, sizeof note, "(the command exited, but processes it started still ran: killed its process group %d)",
+             r->pid);
+    cJSON_AddStringToObject(ev, "line", note);
+    evlog_commit(r->log);
+  }
   char what[512];
   int ok = 0;
   if (r->why[0]) snprintf(what, sizeof what, "deploy: %.400s", r->why);
@@ -239,7 +260,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
 static void kill_group(drun *r) {
   if (!r->spawned || r->exited) return;
   /* its own session (UV_PROCESS_DETACHED): the group is the command and what it started */
-  kill(-r->proc.pid, SIGKILL);
+  kill(-(pid_t)r->pid, SIGKILL);
   uv_process_kill(&r->proc, SIGKILL);
 }
 
@@ -278,9 +299,19 @@ static void spawn(drun *r) {
   stdio[1].flags = stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[1].data.stream = (uv_stream_t *)&r->out.pipe;
   stdio[2].data.stream = (uv_stream_t *)&r->err.pipe;
+  /* a missing flasher is "cannot run", not a wrapper that exits 127 */
+  int rc = child_guard_check_exec(r->argv[0]);
+  if (rc != 0) {
+    r->out.open = r->err.open = 0;
+    fail(r, "cannot run '%s': %s", r->argv[0], uv_strerror(rc));
+    return;
+  }
+  /* through otahil-child: the command dies with a killed otahil and gets
+   * none of otahil's descriptors (its MQTT sockets) */
+  char **guarded = child_guard_argv(r->argv);
   uv_process_options_t o = {0};
-  o.file = r->argv[0];
-  o.args = r->argv;
+  o.file = guarded ? guarded[0] : r->argv[0];
+  o.args = guarded ? guarded : r->argv;
   o.exit_cb = on_proc_exit;
   o.stdio = stdio;
   o.stdio_count = 3;
@@ -290,7 +321,8 @@ static void spawn(drun *r) {
   r->proc.data = r;
   r->handles++;
   r->t0 = uv_hrtime(); /* uv_spawn returns once the command is exec'd: count that too */
-  int rc = uv_spawn(r->dp->loop, &r->proc, &o);
+  rc = uv_spawn(r->dp->loop, &r->proc, &o);
+  child_guard_free(guarded);
   if (rc != 0) {
     close_one(r, (uv_handle_t *)&r->proc);
     r->out.open = r->err.open = 0;
@@ -298,6 +330,7 @@ static void spawn(drun *r) {
     return;
   }
   r->spawned = 1;
+  r->pid = r->proc.pid;
   uv_read_start((uv_stream_t *)&r->out.pipe, on_alloc, on_read);
   uv_read_start((uv_stream_t *)&r->err.pipe, on_alloc, on_read);
   uv_timer_start(&r->timer, on_timeout, (uint64_t)(r->timeout * 1000.0), 0);

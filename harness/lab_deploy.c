@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* deploy.timeout at most (a day): the timer takes whole milliseconds as a
+ * uint64_t, and math.huge or 1e300 would not fit */
+#define TIMEOUT_MAX 86400.0
+
 static int fail(char *err, size_t errlen, const char *msg) {
   snprintf(err, errlen, "%s", msg);
   return -1;
@@ -41,7 +45,7 @@ int lab_deploy_check(cJSON *spec, char *err, size_t errlen) {
   }
   cJSON *t = cJSON_GetObjectItemCaseSensitive(dep, "timeout");
   if (!t) cJSON_AddNumberToObject(dep, "timeout", LAB_DEPLOY_TIMEOUT);
-  else if (!cJSON_IsNumber(t) || !(t->valuedouble > 0))
-    return fail(err, errlen, "deploy.timeout must be a number > 0 (seconds the command may take)");
+  else if (!cJSON_IsNumber(t) || !(t->valuedouble > 0) || !(t->valuedouble <= TIMEOUT_MAX))
+    return fail(err, errlen, "deploy.timeout must be a number > 0 and <= 86400 (seconds the command may take)");
   return 0;
 }

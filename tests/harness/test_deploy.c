@@ -43,7 +43,7 @@ START_TEST(lab_good) {
   lab *l = NULL;
   char err[1024] = "";
   int rc = lab_text_load(dir, "lab.lua",
-                         HEAD BOARD "  deploy = { cmd = { \"st-flash\", \"write\", \"{image}\", \"0x08000000\" }, timeout = 120 },\n"
+                         HEAD BOARD "  deploy = { cmd = { \"st-flash\", \"write\", \"{image}\", \"0x08000000\" }, timeout = 86400 },\n"
                                     "  base_image = \"base.bin\" }\n"
                          "device \"p1\" { dialect = \"qcloud\", product = \"P\", device = \"e\", version = \"1\",\n"
                          "  cmd = {\"x\"}, deploy = { cmd = { \"rm\", \"-rf\", \"{state_dir}\" } } }\n",
@@ -53,7 +53,7 @@ START_TEST(lab_good) {
   snprintf(want, sizeof want, "%s/base.bin", dir);
   ck_assert_str_eq(lab_str(&l->devices[0], "base_image"), want); /* made absolute */
   const cJSON *dep = cJSON_GetObjectItem(l->devices[0].spec, "deploy");
-  ck_assert_double_eq(cJSON_GetObjectItem(dep, "timeout")->valuedouble, 120);
+  ck_assert_double_eq(cJSON_GetObjectItem(dep, "timeout")->valuedouble, 86400); /* the most: a day */
   dep = cJSON_GetObjectItem(l->devices[1].spec, "deploy"); /* a process device; the default timeout */
   ck_assert_double_eq(cJSON_GetObjectItem(dep, "timeout")->valuedouble, 300);
   lab_free(l);
@@ -71,6 +71,12 @@ START_TEST(lab_errors) {
       {"deploy = { cmd = { \"flash\", 3 } }", "deploy.cmd must hold only strings (argv; no shell)"},
       {"deploy = { cmd = {\"x\"}, timeout = 0 }", "deploy.timeout must be a number > 0"},
       {"deploy = { cmd = {\"x\"}, timeout = \"2m\" }", "deploy.timeout must be a number > 0"},
+      /* a deploy timer of whole milliseconds: these would not fit (UB, killed at once) */
+      {"deploy = { cmd = {\"x\"}, timeout = math.huge }", "deploy.timeout must be a number > 0 and <= 86400"},
+      {"deploy = { cmd = {\"x\"}, timeout = 1e300 }", "deploy.timeout must be a number > 0 and <= 86400"},
+      {"deploy = { cmd = {\"x\"}, timeout = 86400.5 }", "deploy.timeout must be a number > 0 and <= 86400"},
+      {"deploy = { cmd = {\"x\"}, timeout = 0/0 }", "deploy.timeout must be a number > 0 and <= 86400"},
+      {"deploy = { cmd = {\"x\"}, timeout = -1 }", "deploy.timeout must be a number > 0 and <= 86400"},
       {"deploy = { cmd = { \"flash\", \"--file={image}\" } }", "deploy.cmd[2] uses {image} but base_image is not set"},
       {"deploy = { cmd = {\"x\"} }, base_image = 7", "base_image must be a file name (the {image} of deploy.cmd)"},
       {"deploy = { cmd = {\"x\"} }, base_image = \"fw/none.bin\"", "base_image: file '"},

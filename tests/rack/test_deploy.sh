@@ -10,6 +10,8 @@
 #  4. Ctrl-C during a deploy: it is killed, the case is ERROR, the rest SKIP,
 #     the reports are whole
 #  5. a base_image that does not exist: exit 2 with one located line
+#  6. a deploy that leaves a process behind (`sleep & echo flashed`): the case
+#     passes, and the process is killed with the deploy's process group
 . "$(dirname "$0")/../e2e/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 TAG=$RANDOM$RANDOM # marks this test's sleeps among the machine's processes
@@ -136,5 +138,29 @@ check "missing base_image: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "missing base_image: one line with the lab file, line, device and key" bash -c \
   "[ \$(wc -l < '$WORK/nobase.txt') -eq 1 ] &&
    grep -qE \"^otahil: $WORK/nobase.lua:[0-9]+: device 'emu-qcloud': base_image: file '$WORK/fw/base-1.0.0.bin' does not exist$\" '$WORK/nobase.txt'"
+
+# 6. exits 0 but leaves `sleep` running in its session (a gdbserver holding the probe)
+# (and lists the sockets it got besides its stdout and stderr: none of otahil's)
+cat > "$WORK/left.sh" <<EOF
+sleep 777.$TAG &
+out=\$(readlink /proc/\$\$/fd/1) err=\$(readlink /proc/\$\$/fd/2)
+for f in /proc/\$\$/fd/*; do
+  l=\$(readlink "\$f")
+  case "\$l" in socket:*) [ "\$l" = "\$out" ] || [ "\$l" = "\$err" ] || echo "fd \${f##*/} \$l" ;; esac
+done > "$WORK/left-fds"
+echo flashed
+EOF
+lab_with_deploy "$WORK/left.lua" "{ cmd = { \"/bin/sh\", \"$WORK/left.sh\" }, timeout = 20 }"
+run left "$WORK/left.lua" $A
+rc=$?
+check "left behind: the case passes (rc $rc, $(outcome "$WORK/left" '*'))" [ "$rc" -eq 0 -a "$(outcome "$WORK/left" '*')" = PASS ]
+check "left behind: no sleep of the deploy runs after the case ($(sleeps))" [ "$(sleeps)" -eq 0 ]
+check "left behind: the case log says it was killed" grep -q \
+  'deploy.out device=emu-qcloud stream=both line=(the command exited, but processes it started still ran: killed its process group' \
+  "$WORK/left/logs/qcloud-01_version_after_boot@emu-qcloud.log"
+check "left behind: the deploy got none of otahil's sockets ($(tr '\n' ' ' < "$WORK/left-fds"))" \
+  [ -e "$WORK/left-fds" -a ! -s "$WORK/left-fds" ]
+# the old code's leftovers
+ps -eo pid=,args= | awk -v t="$TAG" '$2 == "sleep" && index($3, t) { print $1 }' | xargs -r kill -KILL 2>/dev/null
 
 finish
