@@ -5,7 +5,8 @@
 # aliyun_family_dev DIALECT MODULE: prints the Lua of dev(name, bug), otadev
 # in DIALECT with one module (MODULE) besides the firmware. The timings are the
 # emulated lab's, tighter, so that failing cases (which wait out their
-# timeouts) stay short.
+# timeouts) stay short; the download timeout (2 s) stays above a starved
+# second of a sanitizer build under load.
 aliyun_family_dev() {
   echo "local DIALECT, MODULE = \"$1\", \"$2\""
   cat <<'LUA'
@@ -30,7 +31,7 @@ local function dev(name, bug)
       fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
       fail_burn = { version = "2.8.0", file = otadev_image { version = "2.8.0", size = 128 * 1024, fail_burn = true } },
     },
-    timing = { boot = 3, step = 3, download_timeout = 1, boot_ms = 50, burn_ms = 200,
+    timing = { boot = 3, step = 3, download_timeout = 2, boot_ms = 50, burn_ms = 200,
                progress_interval_ms = 400, block_size = 16384, block_timeout_ms = 1000 },
     features = { "power", "console" },
   }
