@@ -830,13 +830,20 @@ out:
   }
   for (size_t i = 0; rn->devices && i < rn->lab->count; i++) device_free(rn->devices[i]);
   if (rn->broker) broker_stop(rn->broker, 3.0);
+  /* the boards' power at exit runs in the loop below: signals stay caught (a Ctrl-C then
+     only says so), but no longer keep the loop alive */
   if (rn->signals_on) {
-    uv_close((uv_handle_t *)&rn->sigint, NULL);
-    uv_close((uv_handle_t *)&rn->sigterm, NULL);
+    uv_unref((uv_handle_t *)&rn->sigint);
+    uv_unref((uv_handle_t *)&rn->sigterm);
   }
   uv_close((uv_handle_t *)&rn->report_timer, NULL);
   /* let every close callback run; a handle left open here is a bug */
   uv_run(&rn->loop, UV_RUN_DEFAULT);
+  if (rn->signals_on) {
+    uv_close((uv_handle_t *)&rn->sigint, NULL);
+    uv_close((uv_handle_t *)&rn->sigterm, NULL);
+    uv_run(&rn->loop, UV_RUN_DEFAULT);
+  }
   if (uv_loop_close(&rn->loop) != 0) {
     fprintf(stderr, "otahil: internal error: handles left open at exit\n");
     if (code == EXIT_PASS) code = EXIT_INTERNAL;
