@@ -32,7 +32,7 @@ static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", 
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
-                                          "base_image", NULL};
+                                          "base_image", "modules", "strict", "secret", NULL};
 
 static loader *get_loader(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LAB_KEY);
@@ -115,6 +115,32 @@ static void check_images(lua_State *L, loader *ld, const char *name, int line, c
   }
 }
 
+/* A list of names (features, strict): strings only. */
+static void check_names(lua_State *L, const char *name, int line, cJSON *list, const char *key) {
+  if (!cJSON_IsArray(list)) dev_error(L, name, line, "%s must be a list of names, e.g. { \"a\", \"b\" }", key);
+  for (cJSON *f = list->child; f; f = f->next)
+    if (!cJSON_IsString(f) || !f->valuestring[0]) dev_error(L, name, line, "%s must hold only non-empty names", key);
+}
+
+/* modules = { MCU = "1.0.0" } (components besides the main firmware, with their
+ * factory versions), strict = { "progress-rate" } (rules the lab asks for beyond
+ * the seeds' lenient reading: the dialect libraries name them), secret = "...". */
+static void check_extras(lua_State *L, const char *name, int line, cJSON *spec) {
+  cJSON *mods = cJSON_GetObjectItemCaseSensitive(spec, "modules");
+  if (mods) {
+    if (!cJSON_IsObject(mods) && !(cJSON_IsArray(mods) && !mods->child))
+      dev_error(L, name, line, "modules must map module names to versions, e.g. { MCU = \"1.0.0\" }");
+    for (cJSON *m = mods->child; m; m = m->next)
+      if (!cJSON_IsString(m) || !m->valuestring[0])
+        dev_error(L, name, line, "modules.%s must be a version string", m->string);
+  }
+  cJSON *strict = cJSON_GetObjectItemCaseSensitive(spec, "strict");
+  if (strict) check_names(L, name, line, strict, "strict");
+  cJSON *secret = cJSON_GetObjectItemCaseSensitive(spec, "secret");
+  if (secret && (!cJSON_IsString(secret) || !secret->valuestring[0]))
+    dev_error(L, name, line, "secret must be a non-empty string (the device secret the platform signs with)");
+}
+
 static void check_device(lua_State *L, loader *ld, const char *name, int line, cJSON *spec) {
   char keys[512];
   for (cJSON *k = spec->child; k; k = k->next) {
@@ -165,14 +191,13 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   }
   cJSON *features = cJSON_GetObjectItemCaseSensitive(spec, "features");
   if (features) {
-    if (!cJSON_IsArray(features)) dev_error(L, name, line, "features must be a list of names");
-    for (cJSON *f = features->child; f; f = f->next)
-      if (!cJSON_IsString(f)) dev_error(L, name, line, "features must hold only strings");
+    check_names(L, name, line, features, "features");
   } else {
     features = cJSON_AddArrayToObject(spec, "features");
     cJSON_AddItemToArray(features, cJSON_CreateString("power"));
     cJSON_AddItemToArray(features, cJSON_CreateString("console"));
   }
+  check_extras(L, name, line, spec);
   cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
   if (env) {
     if (!cJSON_IsObject(env)) dev_error(L, name, line, "env must be a table of strings");

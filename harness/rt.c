@@ -552,8 +552,11 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
    * timeout (a deadline already past, computed by a library) times out at
    * once, never waits for ever */
   if (!(isinf(timeout_s) && timeout_s > 0)) {
-    double ms = timeout_s > 0 ? rt_scale(R, timeout_s) * 1000.0 : 0;
+    double ms = timeout_s > 0 ? ceil(rt_scale(R, timeout_s) * 1000.0) : 0;
     if (!(ms <= 1e15)) ms = 1e15; /* ~31000 years; keeps the cast defined */
+    /* the loop's clock was read when this iteration began; the work since then
+       would make the wait end early (a 50 ms sleep was seen to last 44 ms) */
+    uv_update_time(R->cfg.loop);
     uv_timer_start(&w->timer, rt__timer_cb, (uint64_t)ms, 0);
   }
   return lua_yield(L, 0);
@@ -567,27 +570,41 @@ static int rt__in_lib(const rt *R, const lua_Debug *ar) {
          ar->source[1 + n] == '/';
 }
 
-/* Pushes where a FAIL points: "file:line: " of the frame `level` up; when that
- * frame is in the scenario library (a helper that FAILs), the first scenario
- * frame above it instead, so the message names the scenario's line. The
- * library line is pushed too (or "" when it is not needed). */
+/* A Lua frame of the scenario's own files (not C, not the scenario library). */
+static int rt__scenario_frame(const rt *R, const lua_Debug *ar) {
+  return ar->currentline > 0 && (!R->cfg.lib_dir || !rt__in_lib(R, ar));
+}
+
+/* Pushes where a FAIL points, then the library line (or ""). A FAIL names the
+ * scenario's own line whoever raised it and with whatever level: the frame
+ * `level` up when it is the scenario's; else the first scenario frame above
+ * it (a library helper the scenario called, however deep); else, when `level`
+ * counted past the scenario (a library waiter called straight from it), the
+ * nearest scenario frame below. A library frame on the way is named in
+ * brackets, " (in lib.lua:12)": the one at `level` if it is the library's,
+ * else the innermost. */
+#define RT_WHERE_DEPTH 64
 static void rt__where(lua_State *L, rt *R, int level) {
-  lua_Debug ar, up;
-  if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 ||
-      !R->cfg.lib_dir || !rt__in_lib(R, &ar)) {
+  lua_Debug fr[RT_WHERE_DEPTH];
+  int n = 0, target = -1, lib = -1;
+  for (int l = 1; n < RT_WHERE_DEPTH && lua_getstack(L, l, &fr[n]); l++, n++)
+    if (!lua_getinfo(L, "Sl", &fr[n])) fr[n].currentline = -1;
+  int at = level - 1; /* fr[i] is frame i + 1 */
+  for (int i = at < 0 ? 0 : at; i < n && target < 0; i++)
+    if (rt__scenario_frame(R, &fr[i])) target = i;
+  for (int i = (at < n ? at : n) - 1; i >= 0 && target < 0; i--)
+    if (rt__scenario_frame(R, &fr[i])) target = i;
+  if (target < 0) { /* no scenario frame at all: a library task of its own */
     luaL_where(L, level);
     lua_pushliteral(L, "");
     return;
   }
-  for (int l = level + 1; lua_getstack(L, l, &up); l++) {
-    if (lua_getinfo(L, "Sl", &up) && up.currentline > 0 && !rt__in_lib(R, &up)) {
-      lua_pushfstring(L, "%s:%d: ", up.short_src, up.currentline);
-      lua_pushfstring(L, " (in %s:%d)", ar.short_src, ar.currentline);
-      return;
-    }
-  }
-  luaL_where(L, level); /* a library task of its own: no scenario frame */
-  lua_pushliteral(L, "");
+  if (at >= 0 && at < target && fr[at].currentline > 0) lib = at;
+  for (int i = 0; i < target && lib < 0; i++)
+    if (fr[i].currentline > 0) lib = i;
+  lua_pushfstring(L, "%s:%d: ", fr[target].short_src, fr[target].currentline);
+  if (lib >= 0) lua_pushfstring(L, " (in %s:%d)", fr[lib].short_src, fr[lib].currentline);
+  else lua_pushliteral(L, "");
 }
 
 int rt_fail(lua_State *L, int level, const char *fmt, ...) {

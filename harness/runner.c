@@ -19,6 +19,7 @@
 #include "api_net.h"
 #include "api_serial.h"
 #include "broker.h"
+#include "catalogue.h"
 #include "device.h"
 #include "fwserver.h"
 #include "lab.h"
@@ -57,6 +58,7 @@ struct runner {
   const runner_opts *o;
   uv_loop_t loop;
   lab *lab;
+  catalogue *cat; /* the names labs and scenarios may use (scenarios/lib/catalogue.lua) */
   device **devices;
   kase *cases;
   size_t ncases;
@@ -599,6 +601,10 @@ static int collect(runner *rn, char **files, size_t nfiles, char *err, size_t er
     rt_free(R);
     evlog_free(log);
     if (rc != 0) return -1;
+    if (catalogue_check_scenario(rn->cat, &sc, err, errlen) != 0) {
+      scenario_clear(&sc);
+      return -1;
+    }
     int used = 0;
     for (size_t d = 0; d < rn->lab->count; d++) {
       const lab_device *ld = &rn->lab->devices[d];
@@ -704,6 +710,13 @@ int runner_run(const runner_opts *opts) {
   }
   if (lab_load(o->lab_file, path, &rn->lab, err, sizeof err) != 0) {
     fprintf(stderr, "otahil: %s\n", err);
+    return EXIT_USAGE;
+  }
+  rn->cat = catalogue_load(rn->lib_dir, err, sizeof err);
+  if (!rn->cat || catalogue_check_lab(rn->cat, rn->lab, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    catalogue_free(rn->cat);
+    lab_free(rn->lab);
     return EXIT_USAGE;
   }
   for (size_t i = 0; i < rn->lab->count; i++)
@@ -857,6 +870,7 @@ out:
   cJSON_Delete(rn->doc);
   scenario_files_free(files, nfiles);
   lab_free(rn->lab);
+  catalogue_free(rn->cat);
   for (size_t i = 0; i < rn->nfiles; i++) free(rn->files[i]);
   free(rn->files);
   fflush(stdout);

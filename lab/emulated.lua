@@ -3,6 +3,8 @@
 -- Placeholders in cmd: {bindir} (where otahil is), {mqtt_host} {mqtt_port}
 -- {http_host} {http_port} {product} {device} {version} {state_dir} {name},
 -- and every timing knob ({boot_ms}, {download_timeout}, ...).
+-- features: what each device can do (scenarios/lib/catalogue.lua); a
+-- scenario that requires one a device lacks is SKIP for it.
 
 device "emu-qcloud" {
   dialect = "qcloud",
@@ -24,7 +26,7 @@ device "emu-qcloud" {
   },
   -- seconds for the suite's waits; *_ms are the emulator's own knobs
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check" },
 }
 
 -- Aliyun IoT (seed 003): modules "default" (the firmware) and "MCU"; images
@@ -55,7 +57,9 @@ device "emu-aliyun" {
   },
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300,
              progress_interval_ms = 500, block_size = 16384, block_timeout_ms = 1000 },
-  features = { "power", "console" },
+  modules = { MCU = "1.0.0" },
+  features = { "power", "console", "resume", "rollback", "burn-check", "mqtt-download",
+               "firmware-get", "modules" },
 }
 
 -- AliOS Things HaaS (seed 004) over Aliyun's topics: module "default" is the
@@ -82,7 +86,8 @@ device "emu-haas" {
   },
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300,
              progress_interval_ms = 500 },
-  features = { "power", "console" },
+  modules = { app = "1.0.0" },
+  features = { "power", "console", "resume", "rollback", "burn-check", "modules" },
 }
 
 -- Quectel QuecThing (FOTA and SOTA): the module is otadev; its MCU (otamcu,
@@ -110,5 +115,6 @@ device "emu-quecthing" {
     fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
   },
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
-  features = { "power", "console", "sota" },
+  modules = { STM32 = "1.0.0" },
+  features = { "power", "console", "resume", "rollback", "sota" },
 }

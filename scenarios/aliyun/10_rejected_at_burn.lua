@@ -5,7 +5,7 @@ local aliyun = require "aliyun"
 return {
   name = "image rejected at burn: step -4, version unchanged",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "burn-check" },
   run = function(t)
     local d = aliyun.attach(t)
     d:expect_version(t.device.version)

@@ -6,26 +6,25 @@ local aliyun = require "aliyun"
 return {
   name = "image fails to boot: rollback, failure reported, old version informed",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "rollback" },
   run = function(t)
     local d = aliyun.attach(t)
     local old = t.device.version
     d:expect_version(old)
     local version, img = d:bad_image("fail_boot")
     d:push_update { image = img, version = version }
-    d:expect_progress { step = 100 }
     local saw_version, saw_fail = false, false
     d:wait_for(function(r)
       if r.kind == "inform" and r.module == "default" then
         if r.version ~= old then
-          return ("device '%s' informed %s, which does not boot (expected a rollback to %s)"):format(d.name, r.version, old)
+          return ("%s informed %s, which does not boot (expected a rollback to %s)"):format(d:who(), r.version, old)
         end
         saw_version = true
       elseif r.kind == "progress" and r.step < 0 then
         saw_fail = true
       end
       return saw_version and saw_fail
-    end, d.boot_wait + d.step_wait, "rollback (inform " .. old .. " and a failure step)")
+    end, d.boot_wait + d.step_wait + d.dev.timing.download_timeout, "rollback (inform " .. old .. " and a failure step)")
     d:power_cycle()
     d:expect_version(old, { strict = true })
   end,

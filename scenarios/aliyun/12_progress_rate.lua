@@ -1,11 +1,14 @@
--- A slow download (throttled link): the device has many percents to tell,
--- but the platform takes at most one progress report per interval (3 s on
--- Aliyun; the lab's timing.progress_interval_ms here). Every report is
--- checked for that and for never going back; the last one says 100.
+-- A slow download (throttled link): the device has many steps to tell. Seed
+-- 003 recommends at most one progress report per 3 s (the lab's
+-- timing.progress_interval_ms here): every report is checked for never going
+-- back and for not flooding the platform (strict = { "progress-rate" } in the
+-- lab asks for the recommendation itself); a device reports some progress on
+-- a download this long, and informs the new version at the end (no 100 step
+-- is required: a rate-limited device may go from 80 to the new version).
 local aliyun = require "aliyun"
 
 return {
-  name = "progress at most once per interval and never backwards on a slow link",
+  name = "progress never backwards and never a flood on a slow link",
   timeout = 60,
   requires = { "power" },
   run = function(t)
@@ -20,9 +23,11 @@ return {
     local steps = 0
     d:wait_for(function(r)
       if r.kind == "progress" and r.step > 0 then steps = steps + 1 end
-      return r.kind == "progress" and r.step == 100
-    end, d.step_wait + 4 * d.interval, "progress step 100")
-    t.expect(steps >= 3, ("only %d progress reports for a download of 4 intervals"):format(steps))
-    d:expect_version(target, { timeout = d.boot_wait + d.step_wait })
+      if r.kind == "progress" and r.step < 0 then
+        return ("%s: step %d (%s) on a slow but working link"):format(d:who(), r.step, tostring(r.desc))
+      end
+      return r.kind == "inform" and r.module == "default" and r.version == target
+    end, d.boot_wait + d.step_wait + 4 * d.interval, "inform of the new version " .. target)
+    t.expect(steps >= 2, ("only %d progress reports for a download of 4 intervals"):format(steps))
   end,
 }

@@ -1,7 +1,8 @@
 -- A fault at the source: the firmware server answers the next request for the
 -- image with 404, once. The device must report -2 and must not ask again (a
--- 404 is final); both are read from the event log. The fault is used up, so
--- a re-push upgrades normally.
+-- 404 is final); both are read from the event log. It is pushed once
+-- (repush = false: no task the platform would re-send at the device's next
+-- version report). The fault is used up, so a new push upgrades normally.
 local qcloud = require "qcloud"
 
 return {
@@ -15,7 +16,7 @@ return {
     local target, img = d:good_image()
 
     t.fw:fault(img, { status = 404, times = 1 })
-    d:push_update { image = img, version = target }
+    d:push_update { image = img, version = target, repush = false }
     d:expect_fail { code = -2 }
 
     -- the request as the firmware server answered it (an "http" event), and

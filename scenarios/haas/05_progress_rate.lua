@@ -1,9 +1,12 @@
--- A slow download: progress at most once per interval (the lab's
--- timing.progress_interval_ms; the platform's rule is 3 s), never backwards.
+-- A slow download (throttled link): progress never goes back and never floods
+-- the platform (HaaS speaks Aliyun's topics; seed 003's recommendation of at
+-- most one report per 3 s, the lab's timing.progress_interval_ms here, is
+-- asked for only by strict = { "progress-rate" }); the device informs the
+-- new version at the end.
 local haas = require "haas"
 
 return {
-  name = "progress at most once per interval on a slow link",
+  name = "progress never backwards and never a flood on a slow link",
   timeout = 60,
   requires = { "power" },
   run = function(t)
@@ -13,7 +16,6 @@ return {
     local target, img = d:good_image()
     net.http:throttle { rate = math.floor(img.size / (4 * d.interval)) }
     d:trigger { image = img, version = target, module_name = "default", hash_type = "sha256" }
-    d:expect_progress { step = 100, timeout = d.step_wait + 4 * d.interval }
-    d:expect_version(target, { timeout = d.boot_wait + d.step_wait })
+    d:expect_upgraded(target, { timeout = d.boot_wait + d.step_wait + 4 * d.interval })
   end,
 }

@@ -1,13 +1,30 @@
 -- cloud: what the dialect libraries (qcloud, aliyun, haas, quecthing) share on
--- the cloud side: the wait loop, and the methods of a device object that do
--- not depend on the platform (cloud.Dev).
+-- the cloud side.
 --
--- A dialect's device object inherits cloud.Dev (cloud.inherit(Dev)), is
--- made by cloud.new and has besides: mq (the cloud's MQTT client, see
--- cloud.connect), up (the topic filter the device's messages arrive on), down
--- (the downlink topic push_raw publishes on); observe(msg) -> the message
--- decoded and checked; describe(r) -> a few words naming a decoded message
--- (in a FAIL on timeout).
+-- A dialect's device object inherits cloud.Dev (cloud.inherit(D)), is made by
+-- cloud.new and has besides: mq (the cloud's MQTT client, see cloud.connect),
+-- up (the topic filter the device's messages arrive on), down (the downlink
+-- topic push_raw publishes on); observe(msg) -> the message decoded and
+-- checked (the rules that can FAIL a device, at the scenario's pace);
+-- describe(r) -> a few words naming a decoded message, with its content (in a
+-- FAIL on timeout); and, when the platform acts on its own, platform(ev, index)
+-- (see Dev:start_platform).
+--
+-- Two halves, kept apart on purpose:
+--   * the platform (what the real cloud does by itself: re-push a pending
+--     upgrade, answer a firmware query, match plans) runs in a background task
+--     on every message the device sends, as it arrives, whatever the scenario
+--     is waiting for: a device that waits for the cloud is never left waiting
+--     because the scenario happens to be reading something else;
+--   * the judge (observe, the expect_* waits) checks what the device says when
+--     the scenario reads it, and FAILs at the scenario's line.
+--
+-- Hold points and cut points wait on the wire (the proxy's body bytes, the
+-- HTTP requests it saw), never on the device's own progress report: devices
+-- may rate-limit progress, and a held download produces none.
+--
+-- FAIL messages name the lab device and the platform identity:
+-- "device 'emu-qcloud' (OTAHILQC01/emu-qcloud): ..." (Dev:who).
 local M = {}
 local Dev = {}
 M.Dev = Dev
@@ -17,25 +34,49 @@ function M.inherit(D)
   return setmetatable(D, { __index = Dev })
 end
 
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list or {}) do s[v] = true end
+  return s
+end
+
 -- A device object of class D (a dialect's Dev) for the case's device, with
 -- t, dev (t.device), product, name (the device's name on the platform),
--- boot_wait (power on to its first message: the lab's timing.boot, default
--- 10 s), step_wait (the longest gap between two progress messages:
--- timing.step, default 15 s) and req_cursor (image name -> event log
--- position of its last push, for next_request).
+-- lab_name (its name in the lab file), boot_wait (power on to its first
+-- message: the lab's timing.boot, default 10 s), step_wait (the longest gap
+-- between two progress messages: timing.step, default 15 s), settle (how
+-- long a device may take to put bytes it received on its flash:
+-- timing.settle, default 1 s), strict (the lab's strict = {...} as a set:
+-- rules the lab asks for beyond the seeds' lenient reading), modules (the
+-- lab's modules = {name = version}: components besides the main firmware).
 function M.new(D, t)
   local lab = t.device
   local timing = lab.timing or {}
   return setmetatable({ t = t, dev = lab, product = lab.product, name = lab.device,
+                        lab_name = lab.name,
                         boot_wait = timing.boot or 10, step_wait = timing.step or 15,
-                        req_cursor = {} }, D)
+                        settle = timing.settle or 1,
+                        strict = set_of(lab.strict), modules = lab.modules or {},
+                        req_cursor = {}, req_from = 0 }, D)
+end
+
+-- "device 'lab-name' (product/device)": who a FAIL is about.
+function Dev:who()
+  return ("device '%s' (%s/%s)"):format(self.lab_name, self.product, self.name)
+end
+
+-- FAILs with who() and the formatted text, at the scenario's line (rt finds
+-- it whatever `level` says; `level` is where to look first, as for otahil.fail).
+function Dev:fail(level, fmt, ...)
+  otahil.fail(self:who() .. ": " .. fmt:format(...), level + 1)
 end
 
 -- The cloud's MQTT client for device object `dev` (of cloud.new), subscribed
 -- to `topics`. A broker that refuses is an error (not a FAIL) at the line of
 -- the scenario that attached (this is called by a dialect's attach).
 function M.connect(dev, topics)
-  local mq, err = mqtt.connect { id = "otahil-cloud-" .. dev.name .. "-" .. dev.t.id }
+  dev.mq_id = "otahil-cloud-" .. dev.name .. "-" .. dev.t.id
+  local mq, err = mqtt.connect { id = dev.mq_id }
   if not mq then error("cloud: cannot connect to the broker: " .. tostring(err), 3) end
   for _, topic in ipairs(topics) do
     local ok, why = mq:subscribe(topic)
@@ -44,11 +85,44 @@ function M.connect(dev, topics)
   return mq
 end
 
+-- The platform: a background task that hands every message the cloud's
+-- client receives, as it arrives, to self:platform(ev, index) (ev: the
+-- mqtt.in event with topic and payload; index: its place in the event log,
+-- comparable with otahil.cursor()). The platform acts (publishes, logs), it
+-- never FAILs: judging is observe's job; an error in it is logged and the
+-- platform goes on.
+function Dev:start_platform()
+  local from = otahil.cursor()
+  otahil.spawn(function()
+    while true do
+      local ev, cur = otahil.next_event({ kind = "mqtt.in", client = self.mq_id }, { from = from, timeout = 3600 })
+      if ev then
+        from = cur
+        local ok, err = pcall(self.platform, self, ev, cur - 1)
+        if not ok then
+          otahil.log("cloud platform: " .. (type(err) == "table" and tostring(err.message) or tostring(err)))
+        end
+      end
+    end
+  end)
+end
+
+-- Logs what the platform did on its own, as a "cloud" event (e.g.
+-- action = "repush", count = 2): the report shows every message the cloud
+-- sent unasked.
+function Dev:platform_event(action, fields)
+  fields = fields or {}
+  fields.action = action
+  fields.device = self.lab_name
+  otahil.event("cloud", fields)
+end
+
 -- Waits for a report for which pred(r) is true and returns it; a string from
 -- pred FAILs with that text. With nothing accepted within `timeout` seconds
 -- (the lab's seconds: scaled here by the timeout multiplier) it FAILs naming
--- `what` and the last report, as describe(r) tells it. `level` is where the
--- FAIL points, as for otahil.fail, counted from the caller of M.wait_for.
+-- `what` and the last message seen, with its content and time ("last:
+-- report_version 1.0.0 at 3.2 s"). `level` is where the FAIL points, as for
+-- otahil.fail, counted from the caller of M.wait_for.
 function M.wait_for(dev, pred, timeout, what, level, describe)
   local mult = dev.t.timeout_multiplier or 1
   local deadline = otahil.now() + timeout * mult
@@ -63,8 +137,8 @@ function M.wait_for(dev, pred, timeout, what, level, describe)
     if type(verdict) == "string" then otahil.fail(verdict, level + 1) end
     last = r
   end
-  local seen = last and describe(last) or "nothing"
-  otahil.fail(("device '%s': no %s within %gs (last message: %s)"):format(dev.name, what, timeout, seen), level + 1)
+  local seen = last and (describe(last) .. (last.t and (" at %.1f s"):format(last.t) or "")) or "nothing"
+  otahil.fail(("%s: no %s within %gs (last: %s)"):format(dev:who(), what, timeout, seen), level + 1)
 end
 
 -- The offset a request's Range asks for ("bytes=N-" -> N), 0 without Range.
@@ -79,13 +153,16 @@ function M.net(t)
   return t.net
 end
 
--- ---- cloud.Dev ---------------------------------------------------------------
+-- ---- cloud.Dev: messages -------------------------------------------------------
 
 -- The next message of the device (decoded and checked), or nil on timeout.
 function Dev:next_report(timeout)
-  local msg = self.mq:next(self.up, { timeout = timeout })
+  local msg, cur = self.mq:next(self.up, { timeout = timeout })
   if not msg then return nil end
-  return self:observe(msg)
+  msg.index = cur - 1 -- its place in the event log: what happened before it is below
+  local r = self:observe(msg)
+  if type(r) == "table" and r.t == nil then r.t = msg.t end
+  return r
 end
 
 -- Waits for a message for which pred(r) is true; a string from pred FAILs;
@@ -97,6 +174,25 @@ function Dev:wait_for(pred, timeout, what, level)
   return r -- not a tail call: FAIL levels count this frame
 end
 
+-- Publishes raw bytes on the device's downlink (garbage on purpose).
+function Dev:push_raw(payload)
+  local ok, err = self.mq:publish(self.down, payload, { qos = 1 })
+  if not ok then error("cloud: publish raw: " .. tostring(err), 2) end
+end
+
+-- Reads the device's messages for `quiet` seconds (default 1), accepting
+-- whatever they are (still checked by observe): the way to let a device
+-- answer garbage before the scenario goes on.
+function Dev:drain(quiet)
+  local mult = self.t.timeout_multiplier or 1
+  local deadline = otahil.now() + (quiet or 1) * mult
+  while otahil.now() < deadline do
+    self:next_report((deadline - otahil.now()) / mult)
+  end
+end
+
+-- ---- cloud.Dev: power -----------------------------------------------------------
+
 -- Cuts power (opts as t.device:power_off) and forgets the messages the device
 -- sent before, so the next expect_* sees what it says after power on. The
 -- messages in flight are still checked by observe.
@@ -105,13 +201,24 @@ function Dev:power_off(opts)
   while self:next_report(0.05) do end
 end
 
--- Power off and on again, as a lab engineer pulls the plug; `off_for`
--- seconds in between (default none).
-function Dev:power_cycle(off_for)
-  self:power_off()
-  if off_for and off_for > 0 then otahil.sleep(off_for) end
-  self.dev:power_on()
+-- Powers the device on. Requests made before are history: next_request
+-- looks only at those made from now on.
+function Dev:power_on(opts)
+  self.req_from = otahil.cursor()
+  self.dev:power_on(opts)
 end
+
+-- Power off and on again, as a lab engineer pulls the plug; opts.off_for
+-- seconds in between (default none). A number is taken as off_for.
+function Dev:power_cycle(opts)
+  if type(opts) == "number" then opts = { off_for = opts } end
+  opts = opts or {}
+  self:power_off()
+  if opts.off_for and opts.off_for > 0 then otahil.sleep(opts.off_for) end
+  self:power_on()
+end
+
+-- ---- cloud.Dev: images ----------------------------------------------------------
 
 -- The lab's good image of `version` (default: the first, in order, other than
 -- the device's own version), served: returns version, image.
@@ -119,12 +226,12 @@ function Dev:good_image(version)
   local good = (self.dev.images or {}).good or {}
   if not version then
     local versions = {}
-    for v in pairs(good) do if v ~= self.dev.version then versions[#versions + 1] = v end end
+    for v in pairs(good) do if v ~= self.dev.version and not v:find("@") then versions[#versions + 1] = v end end
     table.sort(versions)
     version = versions[1]
   end
   if not version or not good[version] then
-    error(("lab: device '%s' declares no good image %s (images.good)"):format(self.dev.name, version or "other than " .. self.dev.version), 2)
+    error(("lab: device '%s' declares no good image %s (images.good)"):format(self.lab_name, version or "other than " .. self.dev.version), 2)
   end
   return version, self.t.fw:serve(good[version])
 end
@@ -132,30 +239,132 @@ end
 -- The lab's image of a kind ("fail_boot", "fail_burn"): returns version, served image.
 function Dev:bad_image(kind)
   local spec = (self.dev.images or {})[kind]
-  if not spec then error(("lab: device '%s' declares no images.%s"):format(self.dev.name, kind), 2) end
+  if not spec then error(("lab: device '%s' declares no images.%s"):format(self.lab_name, kind), 2) end
   return spec.version, self.t.fw:serve(spec.file)
 end
 
--- Publishes raw bytes on the device's downlink (garbage on purpose).
-function Dev:push_raw(payload)
-  local ok, err = self.mq:publish(self.down, payload, { qos = 1 })
-  if not ok then error("cloud: publish raw: " .. tostring(err), 2) end
+-- The versions of the lab's good images of the main firmware other than the
+-- device's own, sorted.
+function Dev:other_versions()
+  local out = {}
+  for v in pairs((self.dev.images or {}).good or {}) do
+    if v ~= self.dev.version and not v:find("@") then out[#out + 1] = v end
+  end
+  table.sort(out)
+  return out
 end
 
--- The next HTTP request the firmware server answered for `img` since the last
--- push of it (range, status, sent, complete); FAILs when none comes within
--- `timeout` seconds (default step_wait). Requests of earlier pushes are never
--- returned. `level` as for otahil.fail (default 1: the caller).
-function Dev:next_request(img, timeout, level)
-  timeout = timeout or self.step_wait
-  local from = self.req_cursor[img.name] or 0
-  local req, cur = otahil.next_event({ kind = "http", stream = "fwserver", name = img.name },
-    { from = from, timeout = timeout }) -- scaled by the wait itself
-  if not req then
-    otahil.fail(("device '%s' made no request for %s within %gs"):format(self.name, img.name, timeout), (level or 1) + 1)
+-- ---- cloud.Dev: the download as the wire saw it ---------------------------------
+
+-- Is `path` (of an HTTP request) a request for image `img`?
+local function is_image_path(path, img)
+  local p = "/fw/" .. img.name
+  return path:sub(1, #p) == p and (#path == #p or path:sub(#p + 1, #p + 1) == "?")
+end
+M.is_image_path = is_image_path
+
+-- The next HTTP request the device made for `img` since the last push of it
+-- (or the last power on, whichever is later), as the proxy saw it: the
+-- http.request event (range, path, conn, t) with start (the offset its Range
+-- asks for, 0 without) and status (of its response: 200, 206, 404...; nil if
+-- none came within a second). FAILs when none comes within opts.timeout
+-- seconds (default step_wait). Requests of earlier pushes are never returned.
+-- opts may also be a number (the timeout).
+function Dev:next_request(img, opts)
+  if type(opts) ~= "table" then opts = { timeout = opts } end
+  local timeout = opts.timeout or self.step_wait
+  local mult = self.t.timeout_multiplier or 1
+  local deadline = otahil.now() + timeout * mult
+  local from = math.max(self.req_cursor[img.name] or 0, self.req_from)
+  local stream = self.lab_name .. "/http"
+  while true do
+    local left = (deadline - otahil.now()) / mult
+    local req, cur = nil, nil
+    if left > 0 then
+      req, cur = otahil.next_event({ kind = "http.request", stream = stream }, { from = from, timeout = left })
+    end
+    if not req then
+      self:fail(opts.level or 2, "made no request for %s within %gs", img.name, timeout)
+    end
+    from = cur
+    if req.path and is_image_path(req.path, img) then
+      self.req_cursor[img.name] = cur
+      local resp = otahil.next_event({ kind = "http.response", stream = stream, conn = req.conn },
+                                     { from = cur, timeout = 1 })
+      req.status = resp and resp.status
+      req.start = M.range_start(req)
+      return req
+    end
   end
-  self.req_cursor[img.name] = cur
-  return req
+end
+
+-- Where the device's downloads of `img` started, as the proxy saw them
+-- between `from` and `upto` (event log cursors; upto nil: now): calls
+-- fn(start, status) for each response to a request for img, in order (start
+-- = the byte the response's body begins at: the Range start for a 206, 0 for
+-- any other status). Returns the new cursor. Never waits.
+function Dev:download_starts(img, from, fn, upto)
+  local stream = self.lab_name .. "/http"
+  local pending = self.pending_conns or {}
+  self.pending_conns = pending
+  while true do
+    local ev, cur = otahil.next_event({ stream = stream }, { from = from, timeout = 0 })
+    if not ev or (upto and cur - 1 >= upto) then return from end
+    from = cur
+    if ev.kind == "http.request" and ev.path and is_image_path(ev.path, img) then
+      pending[ev.conn] = M.range_start(ev)
+    elseif ev.kind == "http.response" and pending[ev.conn] then
+      local start = ev.status == 206 and pending[ev.conn] or 0
+      pending[ev.conn] = nil
+      fn(start, ev.status)
+    end
+  end
+end
+
+-- ---- cloud.Dev: faults on the download ------------------------------------------
+
+-- The next response for `img` is cut after `at` body bytes, once.
+function Dev:cut_download(img, at)
+  M.net(self.t).http:cut { at_body_byte = at, times = 1 }
+  self.cut = { img = img, at = at }
+end
+
+-- Arms a stall: the download of `img` stops after `at` body bytes and the link
+-- stays silent (until clear_faults). Call before push_update, then hold_reached.
+function Dev:stall_download(img, at)
+  M.net(self.t).http:stall { after_body_byte = at }
+  self.stalled = { img = img, at = at }
+end
+
+-- Waits until the proxy has delivered the first `at` bytes of the stalled
+-- download (see stall_download) to the device: a hold point on the wire.
+-- FAILs when they are not delivered within `timeout` (default step_wait).
+-- Then it gives the device up to `settle` seconds (the lab's timing.settle)
+-- to put them on its flash, as a lab engineer waits before pulling the plug:
+-- sooner when the device reports progress that far (self:percent_of(r), if
+-- the dialect has it), but a device that says nothing is never failed for it.
+function Dev:hold_reached(timeout)
+  local s = assert(self.stalled, "hold_reached: call stall_download first")
+  timeout = timeout or self.step_wait
+  local ok = M.net(self.t).http:wait_body_bytes(s.at, { timeout = timeout }) -- waits scale it themselves
+  if not ok then
+    self:fail(2, "did not download %d bytes of %s within %gs", s.at, s.img.name, timeout)
+  end
+  local want = math.max(1, s.at * 100 // s.img.size - 10)
+  local mult = self.t.timeout_multiplier or 1
+  local deadline = otahil.now() + self.settle * mult
+  while otahil.now() < deadline do
+    local r = self:next_report((deadline - otahil.now()) / mult)
+    local pc = r and self.percent_of and self:percent_of(r)
+    if pc and pc >= want then break end
+  end
+end
+
+-- Removes every fault (network and firmware server) on `img`.
+function Dev:clear_faults(img)
+  if self.t.net then self.t.net:clear() end
+  if img then self.t.fw:fault(img) end
+  self.stalled, self.cut = nil, nil
 end
 
 return M

@@ -10,9 +10,11 @@
 --   ota.download{url, store_path}, ota.verify{length, store_path, hash_type, hash}
 --       = the device's own work; it shows as progress steps (-2 download
 --         failed, -3 verify failed) and the new version informed
---   "a system upgrade is triggered by reporting a version lower than the
---   cloud's": Dev:set_cloud_version pushes the upgrade of a module whenever the
---   device informs a lower version of it (once per set_cloud_version).
+--   seed 004: "在初始化过后，只需要向云端上报一个比云端固件版本低的版本即可触发系统固件升级"
+--   (report a version lower than the cloud's to trigger the system upgrade):
+--   Dev:set_cloud_version deploys the upgrade of a module, and the platform
+--   pushes it whenever the device informs a lower version of that module,
+--   until it informs the target (at most max_pushes times, default 20).
 -- HaaS downloads over HTTP only; module "default" is the system firmware
 -- (reboot), any other module a file installed in place (no reboot).
 local aliyun = require "aliyun"

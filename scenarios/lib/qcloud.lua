@@ -1,4 +1,6 @@
--- qcloud: the Tencent Cloud IoT OTA dialect, cloud side (seed 001).
+-- qcloud: the Tencent Cloud IoT OTA dialect, cloud side. Every rule below
+-- comes from seed 001 (../shared/seeds/001_2e2dafa034625e10.txt, "设备固件升级");
+-- docs/verdicts.md lists them with the seed's sentences.
 --
 -- Topics: the device publishes on $ota/report/{product}/{device} (report_version,
 -- report_progress) and subscribes to $ota/update/{product}/{device}
@@ -7,12 +9,46 @@
 -- expired, -4 MD5 mismatch, -5 update failed. The SDK sends percent and
 -- result_code as strings; numbers are accepted too.
 --
--- Every report the device sends goes through Dev:observe, which FAILs at once on
--- what a correct device never does: malformed JSON, percents going backwards,
--- "done" before "burning", "burning" before a reported download reached 100 %.
+-- What the platform does on its own (Dev:platform, in a background task):
+--   re-push. "设备侧report设备的版本，如果上报的版本号与要升级的目标版本号不一致，
+--   则平台会再次下发固件升级消息" and "弱网环境下第3步到第6步有可能会多次执行，没有执行
+--   第7步，执行第3步，设备端都会收到第4步的消息": while an upgrade task is pending,
+--   every report_version of another version than the target gets the same
+--   update_firmware again, until the device reports done (step 7). Each is a
+--   "cloud" event with action = "repush" and its count. A fail report does
+--   not end the task (the seed ends it at step 7 only; the Tencent SDK sample
+--   reports fail -1 and then fail -5 after a broken download, re-reports its
+--   version and waits for this re-push). A task ends when the target version
+--   is reported (done), when another version is reported after done (a
+--   rollback), when the scenario cancels it (d:cancel(), the operator's
+--   cancel in the console) or after max_pushes re-pushes (default 10).
 --
--- next_report, wait_for, power_off, power_cycle, good_image, bad_image,
--- push_raw and next_request are cloud.Dev's (scenarios/lib/cloud.lua).
+-- Rules that FAIL a device (observe, at once, at the scenario's line):
+--   json            every message on $ota/report is a JSON object (the seed's messages are JSON)
+--   version         report_version carries report.version, a string (step 1)
+--   progress-shape  report_progress carries report.progress.state (steps 5-7)
+--   percent-range   a downloading percent is 0..100 ("当前下载进度百分比")
+--   progress-backwards  within one download the percent never goes down; it
+--                   may start lower only when the device really starts over:
+--                   a request without Range, a 200 to a ranged request (the
+--                   server ignored Range), or another firmware pushed
+--   resume-percent  after a 206 resume at byte N the percent is at least
+--                   N/size - 10 points: the device continues from its
+--                   breakpoint ("基于断点继续下载"), so its progress does too
+--   done-after-burning  done only after burning (step 6 "当设备下载完固件，设备需要
+--                   ...上报一条开始升级的消息", then step 7)
+-- Not rules (the seed does not ask them): a 100 % report before burning (a
+-- device may rate-limit its reports), a downloading report at all for a
+-- download the device already held, a retry without a new push (the SDK
+-- sample reports fail -1 and waits for the re-push), a reboot after done, a
+-- version report after an MQTT reconnect (the SDK sample reports it once per
+-- upgrade attempt), a Range header of a particular form (the SDK sends
+-- "bytes=N-size", also from 0).
+--
+-- next_report, wait_for, power_off, power_on, power_cycle, good_image,
+-- bad_image, push_raw, next_request and the fault helpers (cut_download,
+-- stall_download, hold_reached, clear_faults) are cloud.Dev's
+-- (scenarios/lib/cloud.lua).
 local cloud = require "cloud"
 local M = {}
 local Dev = cloud.inherit {}
@@ -26,14 +62,20 @@ M.codes = {
   [-5] = "update failed",
 }
 
+-- Fail reports that do not end an upgrade while its task is pending: -1,
+-- the download timeout of the weak-network flow the re-push exists for, and
+-- -5, which the Tencent SDK sample sends after every failed download attempt
+-- (IOT_OTA_ReportUpgradeFail after the -1) before it re-reports its version.
+local RETRYABLE = { [-1] = true, [-5] = true }
+
 local function num(v)
   if type(v) == "number" then return v end
   if type(v) == "string" then return tonumber(v) end
   return nil
 end
 
--- Connects the cloud to the device's topics and powers the device on
--- (opts.power = false leaves it off).
+-- Connects the cloud to the device's topics, starts the platform and powers
+-- the device on (opts.power = false leaves it off).
 function M.attach(t, opts)
   opts = opts or {}
   local self = cloud.new(Dev, t)
@@ -44,54 +86,114 @@ function M.attach(t, opts)
   self.mq = cloud.connect(self, { self.up })
   self:reset()
   self.versions = {}
-  if opts.power ~= false then lab:power_on() end
+  self:start_platform()
+  if opts.power ~= false then self:power_on() end
   return self
 end
 
 -- Forgets the progress of the previous upgrade (a new push starts a new one).
 function Dev:reset()
-  self.percent = -1
+  self.low, self.low_why = -1, nil -- the least percent the next report may show
   self.states = {}
+  self.dl_from = otahil.cursor()
+end
+
+-- ---- the platform ------------------------------------------------------------
+
+-- Ends the pending task (d:cancel() is the scenario's way: the operator
+-- cancels the upgrade in the console).
+function Dev:end_task(why)
+  local task = self.task
+  if not task or task.state ~= "pending" then return end
+  task.state = why
+  self:platform_event("task.end", { version = task.version, why = why, pushes = task.pushes })
+end
+
+function Dev:cancel() self:end_task("cancelled") end
+
+function Dev:platform(ev, index)
+  local task = self.task
+  if not task or task.state ~= "pending" or index < task.since then return end
+  local r = json.decode(ev.payload)
+  if type(r) ~= "table" or type(r.report) ~= "table" then return end
+  if r.type == "report_version" then
+    local v = r.report.version
+    if v == task.version then
+      self:end_task("done")
+    elseif task.done then
+      self:end_task("rolled back")
+    elseif task.pushes >= task.max then
+      self:end_task("re-pushes spent")
+    else
+      task.pushes = task.pushes + 1
+      local ok, err = self.mq:publish(self.down, task.payload, { qos = 1 })
+      self:platform_event("repush", { version = task.version, count = task.pushes,
+                                      reported = tostring(v), ok = ok and true or false, err = err })
+    end
+  elseif r.type == "report_progress" and type(r.report.progress) == "table" then
+    local p = r.report.progress
+    if p.state == "done" then
+      task.done = true
+    end
+  end
+end
+
+-- ---- what the device says ------------------------------------------------------
+
+-- Applies the downloads of the pending task's image that started since the
+-- last look (the proxy saw them): a Range resume sets the least percent the
+-- device may report (its breakpoint), a download from 0 lets it start over.
+function Dev:see_downloads(upto)
+  local img = self.task and self.task.img
+  if not img or not img.size or img.size <= 0 then return end
+  self.dl_from = self:download_starts(img, self.dl_from, function(start, status)
+    if status == 206 and start > 0 then
+      self.low = math.max(0, start * 100 // img.size - 10)
+      self.low_why = ("it resumed at byte %d of %d (%d %%)"):format(start, img.size, start * 100 // img.size)
+    else
+      self.low, self.low_why = -1, nil
+    end
+  end, upto)
 end
 
 -- Checks one report against what a correct device may say; returns it decoded.
 function Dev:observe(msg)
   local r, err = json.decode(msg.payload)
   if type(r) ~= "table" then
-    otahil.fail(("device '%s' sent malformed JSON on %s: %s"):format(self.name, msg.topic, err or "not an object"), 3)
+    self:fail(3, "sent malformed JSON on %s: %s", msg.topic, err or "not an object")
   end
   if r.type == "report_version" then
     local v = type(r.report) == "table" and r.report.version
     if type(v) ~= "string" then
-      otahil.fail(("device '%s': report_version without a version string on %s"):format(self.name, msg.topic), 3)
+      self:fail(3, "report_version without a version string on %s", msg.topic)
     end
     self.versions[#self.versions + 1] = v
     r.version = v
   elseif r.type == "report_progress" then
     local p = type(r.report) == "table" and r.report.progress
     if type(p) ~= "table" or type(p.state) ~= "string" then
-      otahil.fail(("device '%s': report_progress without report.progress.state"):format(self.name), 3)
+      self:fail(3, "report_progress without report.progress.state")
     end
     r.state, r.version = p.state, r.report.version
     r.code, r.result_msg = num(p.result_code), p.result_msg
     if p.state == "downloading" then
       local pc = num(p.percent)
       if not pc or pc < 0 or pc > 100 then
-        otahil.fail(("device '%s': downloading percent %s is not 0..100"):format(self.name, tostring(p.percent)), 3)
+        self:fail(3, "downloading percent %s is not 0..100", tostring(p.percent))
       end
-      if pc < self.percent then
-        otahil.fail(("device '%s': download progress went backwards: %d%% after %d%%"):format(self.name, pc, self.percent), 3)
+      self:see_downloads(msg.index)
+      if pc < self.low then
+        if self.low_why then
+          self:fail(3, "reported %d %% after %s: its progress must continue from the breakpoint (at least %d %%)",
+            pc, self.low_why, self.low)
+        end
+        self:fail(3, "download progress went backwards: %d %% after %d %%", pc, self.low)
       end
-      self.percent, r.percent = pc, pc
-    elseif p.state == "burning" then
-      -- a device whose breakpoint already holds the whole file may burn
-      -- without a download report; a download that was reported must end at 100
-      if self.percent ~= 100 and self.percent ~= -1 then
-        otahil.fail(("device '%s': burning reported but the download progress stopped at %d%%"):format(self.name, self.percent), 3)
-      end
+      self.low, self.low_why = pc, nil
+      r.percent = pc
     elseif p.state == "done" then
       if not self.states.burning then
-        otahil.fail(("device '%s': done reported before burning"):format(self.name), 3)
+        self:fail(3, "done reported before burning")
       end
     end
     self.states[p.state] = true
@@ -99,8 +201,24 @@ function Dev:observe(msg)
   return r
 end
 
--- A report in a few words, for a FAIL on timeout (cloud.Dev:wait_for).
-function Dev:describe(r) return r.state or r.type end
+-- A report in a few words with its content, for a FAIL on timeout.
+function Dev:describe(r)
+  if r.type == "report_version" then return "report_version " .. tostring(r.version) end
+  if r.type ~= "report_progress" then return tostring(r.type) end
+  if r.state == "downloading" then return ("downloading %s %%"):format(tostring(r.percent)) end
+  if r.state == "fail" then return ("fail %s (%s)"):format(tostring(r.code), tostring(r.result_msg)) end
+  return tostring(r.state)
+end
+
+-- The percent a report says the device holds (hold_reached), or nil.
+function Dev:percent_of(r) return r.percent end
+
+-- Is report r a failure the platform will answer with a re-push (the
+-- resume flow of seed 001, not the end of the upgrade)?
+function Dev:retryable(r)
+  local task = self.task
+  return RETRYABLE[r.code] and task ~= nil and task.state == "pending" and task.pushes < task.max
+end
 
 -- Waits until the device reports `version`. opts.strict: any other version FAILs.
 function Dev:expect_version(version, opts)
@@ -109,21 +227,24 @@ function Dev:expect_version(version, opts)
     if r.type ~= "report_version" then return false end
     if r.version == version then return true end
     if opts.strict then
-      return ("device '%s' reported version %s, expected %s"):format(self.name, r.version, version)
+      return ("%s reported version %s, expected %s"):format(self:who(), r.version, version)
     end
     return false
   end, opts.timeout or self.boot_wait, "report_version " .. version, 2)
   return r -- not a tail call: FAIL messages point at the scenario's line
 end
 
--- Waits for a progress state ("downloading", "burning", "done"); a "fail" FAILs.
+-- Waits for a progress state ("downloading", "burning", "done"). A "fail"
+-- FAILs, except a download timeout (-1) while the task is pending: the
+-- platform re-pushes and the device resumes (seed 001's resume flow; -5 too:
+-- the SDK sample's second report of a broken download).
 function Dev:expect_progress(opts)
   local want = assert(opts.state, "expect_progress: state = ... is required")
   local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
-    if r.state == "fail" and want ~= "fail" then
-      return ("device '%s': upgrade failed with result_code %s (%s) while %s was expected"):format(
-        self.name, tostring(r.code), tostring(r.result_msg), want)
+    if r.state == "fail" and want ~= "fail" and not self:retryable(r) then
+      return ("%s: upgrade failed with result_code %s (%s) while %s was expected"):format(
+        self:who(), tostring(r.code), tostring(r.result_msg), want)
     end
     return r.state == want
   end, opts.timeout or self.step_wait, "progress state " .. want, 2)
@@ -136,23 +257,27 @@ function Dev:expect_fail(opts)
   local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
     if r.state == "done" then
-      return ("device '%s' reported done, but result_code %d (%s) was expected"):format(self.name, code, M.codes[code] or "?")
+      return ("%s reported done, but result_code %d (%s) was expected"):format(self:who(), code, M.codes[code] or "?")
     end
     if r.state ~= "fail" then return false end
     if r.code ~= code then
-      return ("device '%s' reported result_code %s (%s), expected %d (%s)"):format(
-        self.name, tostring(r.code), tostring(r.result_msg), code, M.codes[code] or "?")
+      return ("expected result_code %d (%s), %s reported %s (%s) at %.2f s"):format(
+        code, M.codes[code] or "?", self:who(), tostring(r.code), tostring(r.result_msg), r.t or 0)
     end
     return true
   end, opts.timeout or self.step_wait, "failure " .. code, 2)
   return r -- not a tail call: FAIL messages point at the scenario's line
 end
 
--- Publishes update_firmware. opts: image (from t.fw:serve), version, and
--- overrides md5, size, url (to send wrong values on purpose).
+-- ---- what the cloud says ----------------------------------------------------
+
+-- Publishes update_firmware and makes it the pending task the platform
+-- re-pushes (see the top). opts: image (from t.fw:serve), version, and
+-- overrides md5, size, url (to send wrong values on purpose); repush = false
+-- pushes once and holds no task; max_pushes (default 10).
 function Dev:push_update(opts)
   local img = assert(opts.image, "push_update: image = t.fw:serve(...) is required")
-  self:reset()
+  self:end_task("replaced by a new push")
   local msg = {
     type = "update_firmware",
     file_size = opts.size or img.size,
@@ -161,71 +286,28 @@ function Dev:push_update(opts)
     version = assert(opts.version, "push_update: version is required"),
   }
   if img.name then self.req_cursor[img.name] = otahil.cursor() end
-  local ok, err = self.mq:publish(self.down, json.encode(msg), { qos = 1 })
+  self:reset()
+  local payload = json.encode(msg)
+  self.task = nil
+  if opts.repush ~= false then
+    self.task = { version = msg.version, img = img, payload = payload, state = "pending",
+                  pushes = 0, max = opts.max_pushes or 10, since = otahil.cursor() }
+  else
+    self.task = { version = msg.version, img = img, state = "pushed once", pushes = 0, max = 0, since = 0 }
+  end
+  local ok, err = self.mq:publish(self.down, payload, { qos = 1 })
   if not ok then error("cloud: publish update_firmware: " .. tostring(err), 2) end
   return msg
 end
 
--- A full, correct upgrade to `version` with the served image `img`.
+-- A full, correct upgrade to `version` with the served image `img`: burning,
+-- done, the new version reported (download progress is checked as it comes;
+-- a device that rate-limits it need not report any).
 function Dev:upgrade(version, img)
   self:push_update { image = img, version = version }
-  self:expect_progress { state = "downloading" }
-  self:expect_progress { state = "burning" }
+  self:expect_progress { state = "burning", timeout = self.step_wait + self.download_timeout }
   self:expect_progress { state = "done" }
   self:expect_version(version)
-end
-
--- Network faults on the firmware download. With the harness's proxies (t.net)
--- they happen on the wire; without them the firmware server does the same at
--- the source (it closes the connection, or holds the answer back), which the
--- device cannot tell apart from a cut or a stalled link.
-
--- The next response for `img` is cut after `at` body bytes, once.
-function Dev:cut_download(img, at)
-  local net = self.t.net
-  if net then net.http:cut { at_body_byte = at, times = 1 }
-  else self.t.fw:fault(img, { truncate_after = at, times = 1 }) end
-end
-
--- Arms a stall: the download of `img` stops after `at` body bytes and the link
--- stays silent (until clear_faults). Call before push_update, then hold_reached.
-function Dev:stall_download(img, at)
-  local net = self.t.net
-  if net then net.http:stall { after_body_byte = at }
-  elseif at == 0 then self.t.fw:fault(img, { delay = 600 })
-  else self.t.fw:fault(img, { truncate_after = at, times = 1 }) end
-  self.stalled = { img = img, at = at }
-end
-
--- Waits until the device holds the first `at` bytes of the stalled download
--- (see stall_download) and reports progress that far. FAILs on timeout.
-function Dev:hold_reached(timeout)
-  local s = assert(self.stalled, "hold_reached: call stall_download first")
-  timeout = timeout or self.step_wait
-  local net = self.t.net
-  if net then
-    local ok = net.http:wait_body_bytes(s.at, { timeout = timeout }) -- waits scale it themselves
-    if not ok then
-      otahil.fail(("device '%s' did not download %d bytes of %s within %gs"):format(self.name, s.at, s.img.name, timeout), 2)
-    end
-  else
-    self:next_request(s.img, timeout)
-    -- the cut is done; every later request waits silently, as a stalled link
-    self.t.fw:fault(s.img, { delay = 600 })
-  end
-  -- bytes on the wire are not yet bytes in flash: wait until the device says
-  -- it has (about) that much, so a power cut now finds them on its disk
-  local want = math.max(1, s.at * 100 // s.img.size - 10)
-  self:wait_for(function(r)
-    return r.type == "report_progress" and r.state == "downloading" and r.percent >= want
-  end, timeout, ("downloading progress >= %d %%"):format(want), 2)
-end
-
--- Removes every fault (network and firmware server) on `img`.
-function Dev:clear_faults(img)
-  if self.t.net then self.t.net:clear() end
-  if img then self.t.fw:fault(img) end
-  self.stalled = nil
 end
 
 M.range_start, M.net = cloud.range_start, cloud.net

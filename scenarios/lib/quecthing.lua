@@ -46,28 +46,52 @@
 -- Vendor notes, where the seeds are silent or differ:
 --   * the QuecOpen C API says the SDK requests plans by itself when it comes
 --     online; the seed says the app calls Qth.otaRequest() or waits for the
---     platform's matching every 10 minutes. otadev sends otaRequest on every
---     connect (the vendor); the cloud here also re-matches on demand (rematch).
+--     platform's matching every 10 minutes. A device may do either.
 --   * QuecPython's otaAction is 1 accept / 0 refuse (seed and vendor agree);
 --     the QuecOpen C function Qth_otaPlanConfirm is the other way round. We
 --     follow the QuecPython API, which the seeds use.
 --   * the vendor's app SDK names the component types 0 module, 1 MCU
 --     (comType); we use them as comp_type.
 --
--- Cloud policy (seed 000, "upgrade plan"): a plan reaches a device only if
--- the device is in scope (no lists: all; whitelist only: those; blacklist
--- only: all but those; both: the whitelist minus the blacklist, black wins),
--- the time is in the push window (whole hours, in the plan's time zone), and
--- the component's reported version fits (a differential package: exactly its
--- source version; a full package: any version but the target).
+-- What the platform does on its own (Dev:platform, a background task):
+--   plan matching. Seed 000: "设备需调用 Qth.otaRequest() 函数请求 OTA 升级" or
+--   "设备可无需请求 OTA，确保设备在线，等待平台每隔 10 分钟主动匹配下发升级计划", and
+--   for a package's source version "开发者中心根据设备连接平台时上报的设备信息中的版本号
+--   判断是否与此参数一致，若一致则下发升级信息" (the platform matches when the device
+--   connects and reports its versions). So the platform matches and pushes
+--   every matching plan: when the device reports its module version (it has
+--   connected), on its otaRequest, and every timing.rematch seconds (the
+--   lab's knob; the seed's 10 minutes by default); a scenario can also say
+--   that time has passed (d:rematch()). Within one connection a plan is
+--   pushed once unless it was refused or failed; the periodic matching pushes
+--   any plan still pending. After otaAction(1) the platform sends the file
+--   (fotaInfo / sotaInfo); a success result ends the plan for the device.
+--   A plan reaches a device only if the device is in scope (no lists: all;
+--   whitelist only: those; blacklist only: all but those; both: the whitelist
+--   minus the blacklist, black wins), the time is in the push window (whole
+--   hours, in the plan's time zone), and the component's reported version
+--   fits (a differential package: exactly its source version; a full
+--   package: any version but the target).
 --
--- Every message the device sends goes through Dev:observe, which FAILs at once
--- on what a correct device never does: garbage on its topic (named with the
--- device and the topic), steps of a plan it did not accept, a download before
--- the user confirmed, progress going backwards, a result without a plan.
+-- Rules that FAIL a device (observe; docs/verdicts.md): garbage on its topic
+-- (named with the device and the topic), otaAction other than 1/0, accepting a user-confirmed plan before the user confirmed
+-- (seed 000: 用户确认升级), steps of a plan it did not accept, an unknown step,
+-- a transferring step in a FOTA plan, progress going backwards within one
+-- download or transfer (a new download from 0 or another push may start it
+-- anew; after a 206 resume at byte N the percent is at least N/size - 10), a
+-- result code outside the list, a success result for a version other than
+-- the target (seed 000: success = the target version reported).
+-- Not rules: an otaRequest at all (seed 000), the "updating" step (seed 000
+-- names three FOTA steps: received, downloading, done), a result after a
+-- power cut during an upgrade.
 --
--- next_report, wait_for, power_off, power_cycle, push_raw (and image, which
--- is good_image) are cloud.Dev's (scenarios/lib/cloud.lua).
+-- The MCU (SOTA) is the lab's modules = { STM32 = "1.0.0" }: its component
+-- name and factory version. expect_mcu_image reads the MCU's boot line on
+-- the device's console: "boot version=<v> ... crc32=<8 hex>" (otamcu's form,
+-- which an MCU of another make prints as well to be checked this way).
+--
+-- next_report, wait_for, power_off, power_on, power_cycle, push_raw (and
+-- image, which is good_image) are cloud.Dev's (scenarios/lib/cloud.lua).
 local cloud = require "cloud"
 local M = {}
 local Dev = cloud.inherit {}
@@ -113,36 +137,39 @@ function M.in_window(plan, now)
   return false, ("hour %d (UTC%+d) is outside the push window %02d:00-%02d:00"):format(h, plan.tz or 8, w.from, w.to)
 end
 
--- Connects the cloud to the device's topics and powers the device on
--- (opts.power = false leaves it off).
+-- Connects the cloud to the device's topics, starts the platform and powers
+-- the device on (opts.power = false leaves it off: activate plans first, as
+-- they are active on the platform before a device comes online).
 function M.attach(t, opts)
   opts = opts or {}
   local self = cloud.new(Dev, t)
   local lab = self.dev
   local base = "qth/" .. lab.product .. "/" .. lab.device
   self.up, self.down, self.lab = base .. "/up", base .. "/down", base .. "/lab"
-  -- the MCU's component id, if the device has one: otadev's --mcu in the cmd
-  for i, a in ipairs(lab.cmd or {}) do
-    if a == "--mcu" then self.mcu_name = lab.cmd[i + 1] end
+  -- the MCU's component id and factory version: the lab's modules
+  for name, version in pairs(self.modules) do
+    if not self.mcu_name or name < self.mcu_name then self.mcu_name, self.mcu_version = name, version end
   end
+  self.rematch_every = (lab.timing or {}).rematch or 600
   self.nplans = 0
   self.clock = os.time     -- the platform's clock (UTC seconds); scenarios may replace it
   self.plans = {}          -- active plans, by id
-  self.versions = {}       -- component -> last reported version
-  self.pending = {}        -- plan id -> what the cloud sent and saw
+  self.seen = {}           -- the platform's view: component -> last reported version
+  self.session = 0         -- the platform's count of the device's connections
+  self.pending = {}        -- plan id -> what the platform sent and saw
+  self.versions = {}       -- the judge's view: component -> last reported version
+  self.judged = {}         -- plan id -> what the judge saw: action, percents, steps
   self.mq = cloud.connect(self, { self.up })
-  if opts.power ~= false then lab:power_on() end
+  self:start_platform()
+  self:start_rematch()
+  if opts.power ~= false then self:power_on() end
   return self
-end
-
-local function fail(self, level, fmt, ...)
-  otahil.fail(("device '%s': " .. fmt):format(self.name, ...), level + 1)
 end
 
 -- ---- plans -----------------------------------------------------------------
 
 -- Declares and activates a plan. p: id, image (t.fw:serve), target_version,
--- comp_no (default "module", or the lab's mcu for comp_type 1), comp_type,
+-- comp_no (default "module", or the lab's MCU for comp_type 1), comp_type,
 -- package ("full"|"diff"), source_version, min_battery, min_signal,
 -- disk_space (default image size), mode ("silent"|"confirm"), whitelist,
 -- blacklist, window = {from, to}, tz; overrides md5, crc32, sha256, size.
@@ -152,6 +179,9 @@ function Dev:activate(p)
   self.nplans = self.nplans + 1
   p.id = p.id or ("plan-" .. self.nplans)
   p.comp_type = p.comp_type or 0
+  if p.comp_type == 1 and not p.comp_no and not self.mcu_name then
+    error(("lab: device '%s' declares no MCU (modules = { STM32 = \"1.0.0\" })"):format(self.lab_name), 2)
+  end
   p.comp_no = p.comp_no or (p.comp_type == 1 and self.mcu_name or "module")
   p.package = p.package or "full"
   p.mode = p.mode or "silent"
@@ -171,7 +201,7 @@ function Dev:match(p)
   if not ok then return false, why end
   ok, why = M.in_window(p, self.clock())
   if not ok then return false, why end
-  local running = self.versions[p.comp_no]
+  local running = self.seen[p.comp_no]
   if p.package == "diff" then
     if running ~= p.source_version then
       return false, ("differential package for %s, %s runs %s"):format(p.source_version, p.comp_no, tostring(running))
@@ -192,30 +222,52 @@ function Dev:push_plan(p, over)
   }
   if p.package == "diff" then msg.source_version = p.source_version end
   for k, v in pairs(over) do msg[k] = v end
-  self.pending[p.id] = { plan = p, pushed = true }
-  otahil.log("cloud pushes otaPlan " .. p.id .. " to " .. self.name)
+  local st = self.pending[p.id] or {}
+  st.plan, st.pushed, st.session, st.state = p, (st.pushed or 0) + 1, self.session, "pushed"
+  self.pending[p.id] = st
+  self:platform_event("otaPlan", { plan = p.id, count = st.pushed })
   self:publish(msg)
 end
 
--- The platform's matching (on otaRequest, and every 10 minutes in the seed;
--- here when a scenario says time has passed): pushes every matching plan.
--- Returns how many were pushed.
-function Dev:rematch()
+-- Is plan p due for a push by a matching of kind `why` ("connect",
+-- "otaRequest": once per connection; "periodic": whatever is still pending)?
+function Dev:due(p, why)
+  local st = self.pending[p.id]
+  if not st or st.state == "refused" or st.state == "failed" then return true end
+  if st.state == "done" then return false end
+  return why == "periodic" or st.session ~= self.session
+end
+
+-- The platform's matching: pushes every matching plan that is due. Returns
+-- how many were pushed. A scenario calls it to say that time has passed
+-- (the seed's matching every 10 minutes).
+function Dev:rematch(why)
+  why = why or "periodic"
   local ids = {}
   for id in pairs(self.plans) do ids[#ids + 1] = id end
   table.sort(ids)
   local n = 0
   for _, id in ipairs(ids) do
     local p = self.plans[id]
-    local ok, why = self:match(p)
-    if ok then
+    local ok, whynot = self:match(p)
+    if ok and self:due(p, why) then
       self:push_plan(p)
       n = n + 1
-    else
-      otahil.log(("plan %s not pushed to %s: %s"):format(id, self.name, why))
+    elseif not ok then
+      otahil.log(("plan %s not pushed to %s (%s matching): %s"):format(id, self.name, why, whynot))
     end
   end
   return n
+end
+
+-- The seed's matching every 10 minutes: timing.rematch seconds in the lab.
+function Dev:start_rematch()
+  otahil.spawn(function()
+    while true do
+      otahil.sleep(self.rematch_every)
+      self:rematch("periodic")
+    end
+  end)
 end
 
 function Dev:publish(msg)
@@ -225,7 +277,7 @@ end
 
 -- The user confirms (1) or declines (0) a user-confirmed plan in the app.
 function Dev:confirm(p, yes)
-  local st = self.pending[p.id] or {}
+  local st = self.pending[p.id] or { plan = p }
   st.confirmed = yes ~= 0 and yes ~= false
   self.pending[p.id] = st
   self:publish { event = "userConfirm", plan_id = p.id, confirm = st.confirmed and 1 or 0 }
@@ -253,73 +305,144 @@ function Dev:send_info(p)
   self:publish(msg)
 end
 
+-- The platform's side of every message the device sends (never FAILs).
+function Dev:platform(ev)
+  local r = json.decode(ev.payload)
+  if type(r) ~= "table" then return end
+  local st = type(r.plan_id) == "string" and self.pending[r.plan_id] or nil
+  if r.event == "version" and type(r.comp_no) == "string" and type(r.version) == "string" then
+    self.seen[r.comp_no] = r.version
+    if r.comp_no == "module" then
+      self.session = self.session + 1 -- the module reports its version when it connects
+      self:rematch("connect")
+    end
+  elseif r.event == "setMcuVer" and type(r.comp_no) == "string" and type(r.version) == "string" then
+    self.seen[r.comp_no] = r.version
+  elseif r.event == "otaRequest" then
+    self:rematch("otaRequest")
+  elseif r.event == "otaAction" and st then
+    st.state = r.action == 1 and "accepted" or "refused"
+    if r.action == 1 then self:send_info(st.plan) end
+  elseif (r.event == "fotaResult" or r.event == "sotaResult") and st and type(r.result) == "number" then
+    if r.result == 0 then
+      st.state = "done"
+      self:deactivate(st.plan) -- the platform's plan is done for this device
+    else
+      st.state = "failed"
+    end
+  end
+end
+
 -- ---- what the device says ----------------------------------------------------
 
 local valid_steps = { received = 1, downloading = 2, transferring = 3, updating = 3, done = 4 }
 
--- Checks one message against what a correct device may say, and lets the
--- cloud react as the platform does; returns it decoded.
+function Dev:judge_action(r, msg)
+  if r.action ~= 0 and r.action ~= 1 then self:fail(4, "otaAction %s is neither 1 nor 0", tostring(r.action)) end
+  local st = self.pending[r.plan_id]
+  if not st or not st.pushed then
+    -- an answer to something that was not a plan of ours (garbage on the
+    -- downlink): the seeds do not forbid it; the judge only notes it
+    otahil.log(("otaAction(%s) for %s, which the platform never pushed"):format(tostring(r.action), tostring(r.plan_id)))
+    return
+  end
+  if r.action == 1 and st.plan.mode == "confirm" and not st.confirmed then
+    self:fail(4, "accepted the user-confirmed plan %s before the user confirmed it", r.plan_id)
+  end
+  -- a new acceptance starts a new download and transfer
+  self.judged[r.plan_id] = { action = r.action, steps = {}, from = msg.index }
+end
+
+function Dev:judge_step(r, msg)
+  local j = self.judged[r.plan_id]
+  if not valid_steps[r.step] then self:fail(4, "otaStep with unknown step %s", tostring(r.step)) end
+  if not j or j.action ~= 1 then
+    self:fail(4, "step %s for plan %s, which it never accepted", r.step, tostring(r.plan_id))
+  end
+  local plan = self.pending[r.plan_id].plan
+  if r.step == "transferring" and plan.comp_type ~= 1 then self:fail(4, "transferring step in a FOTA plan") end
+  if r.step == "downloading" or r.step == "transferring" then
+    local pc = r.percent
+    if type(pc) ~= "number" or pc < 0 or pc > 100 then self:fail(4, "%s percent %s is not 0..100", r.step, tostring(pc)) end
+    local key = r.step .. "_low"
+    if r.step == "downloading" then
+      j.from = self:download_starts(plan.image, j.from, function(start, status)
+        if status == 206 and start > 0 and plan.image.size > 0 then
+          j.downloading_low = math.max(0, start * 100 // plan.image.size - 10)
+          j.why = ("it resumed at byte %d of %d"):format(start, plan.image.size)
+        else
+          j.downloading_low, j.why = -1, nil
+        end
+      end, msg.index)
+    end
+    if pc < (j[key] or -1) then
+      if r.step == "downloading" and j.why then
+        self:fail(4, "reported downloading %d %% after %s: its progress must continue from the breakpoint (at least %d %%)",
+          pc, j.why, j[key])
+      end
+      self:fail(4, "%s progress went backwards: %d %% after %d %%", r.step, pc, j[key])
+    end
+    j[key], j.why = pc, nil
+  end
+  j.steps[#j.steps + 1] = r.step
+end
+
+function Dev:judge_result(r, ev)
+  if type(r.result) ~= "number" or not M.codes[r.result] then
+    self:fail(4, "%s with result %s, not one of the codes", ev, tostring(r.result))
+  end
+  local st = self.pending[r.plan_id]
+  if not st or not st.pushed then
+    otahil.log(("%s %d for %s, which the platform never pushed"):format(ev, r.result, tostring(r.plan_id)))
+    return
+  end
+  if r.result == 0 and (type(r.version) ~= "string" or r.version ~= st.plan.target_version) then
+    self:fail(4, "%s success but version %s, the plan's target is %s", ev, tostring(r.version), st.plan.target_version)
+  end
+end
+
+-- Checks one message against what a correct device may say; returns it decoded.
 function Dev:observe(msg)
   local r, err = json.decode(msg.payload)
   if type(r) ~= "table" or type(r.event) ~= "string" then
-    fail(self, 3, "sent garbage on %s: %s (%s)", msg.topic, err or "no \"event\" string", msg.payload:sub(1, 80))
+    self:fail(3, "sent garbage on %s: %s (%s)", msg.topic, err or "no \"event\" string", msg.payload:sub(1, 80))
   end
   local ev = r.event
   if ev == "version" or ev == "setMcuVer" then
     if type(r.comp_no) ~= "string" or type(r.version) ~= "string" then
-      fail(self, 3, "%s without comp_no and version strings on %s", ev, msg.topic)
+      self:fail(3, "%s without comp_no and version strings on %s", ev, msg.topic)
     end
     self.versions[r.comp_no] = r.version
   elseif ev == "otaRequest" then
     self.requests = (self.requests or 0) + 1
-    self:rematch()
   elseif ev == "otaAction" then
-    local st = self.pending[r.plan_id]
-    if not st then fail(self, 3, "otaAction for plan %s, which was never pushed", tostring(r.plan_id)) end
-    if r.action ~= 0 and r.action ~= 1 then fail(self, 3, "otaAction %s is neither 1 nor 0", tostring(r.action)) end
-    if r.action == 1 and st.plan.mode == "confirm" and not st.confirmed then
-      fail(self, 3, "accepted the user-confirmed plan %s before the user confirmed it", r.plan_id)
-    end
-    st.action = r.action
-    st.percent = -1
-    if r.action == 1 and not self.hold_info then self:send_info(st.plan) end
+    self:judge_action(r, msg)
   elseif ev == "otaStep" then
-    local st = self.pending[r.plan_id]
-    if not valid_steps[r.step] then fail(self, 3, "otaStep with unknown step %s", tostring(r.step)) end
-    if not st or st.action ~= 1 then
-      fail(self, 3, "step %s for plan %s, which it never accepted", r.step, tostring(r.plan_id))
-    end
-    if r.step == "downloading" or r.step == "transferring" then
-      local pc = r.percent
-      if type(pc) ~= "number" or pc < 0 or pc > 100 then fail(self, 3, "%s percent %s is not 0..100", r.step, tostring(pc)) end
-      if r.step == "transferring" and st.plan.comp_type ~= 1 then fail(self, 3, "transferring step in a FOTA plan") end
-      local key = r.step .. "_pc"
-      if pc < (st[key] or -1) then fail(self, 3, "%s progress went backwards: %d%% after %d%%", r.step, pc, st[key]) end
-      st[key] = pc
-    end
-    st.steps = st.steps or {}
-    st.steps[#st.steps + 1] = r.step
+    self:judge_step(r, msg)
   elseif ev == "fotaResult" or ev == "sotaResult" then
-    if type(r.result) ~= "number" or not M.codes[r.result] then
-      fail(self, 3, "%s with result %s, not one of the codes", ev, tostring(r.result))
-    end
-    local st = self.pending[r.plan_id]
-    if not st then fail(self, 3, "%s for plan %s, which was never pushed", ev, tostring(r.plan_id)) end
-    st.result = r.result
-    if r.result == 0 then
-      if type(r.version) ~= "string" or r.version ~= st.plan.target_version then
-        fail(self, 3, "%s success but version %s, the plan's target is %s", ev, tostring(r.version), st.plan.target_version)
-      end
-      self:deactivate(st.plan) -- the platform's plan is done for this device
-    end
+    self:judge_result(r, ev)
   else
-    fail(self, 3, "sent an unknown event %s on %s", ev, msg.topic)
+    self:fail(3, "sent an unknown event %s on %s", ev, msg.topic)
   end
   return r
 end
 
--- A message in a few words, for a FAIL on timeout (cloud.Dev:wait_for).
-function Dev:describe(r) return r.event .. (r.step and (" " .. r.step) or "") end
+-- The steps the device reported for plan p since it last accepted it.
+function Dev:steps(p)
+  local j = self.judged[p.id]
+  return j and j.steps or {}
+end
+
+-- A message in a few words, with its content, for a FAIL on timeout.
+function Dev:describe(r)
+  if r.event == "version" or r.event == "setMcuVer" then return ("%s %s %s"):format(r.event, tostring(r.comp_no), tostring(r.version)) end
+  if r.event == "otaStep" then return ("otaStep %s %s%s"):format(tostring(r.plan_id), tostring(r.step), r.percent and (" " .. r.percent .. " %") or "") end
+  if r.event == "otaAction" then return ("otaAction(%s) %s"):format(tostring(r.action), tostring(r.plan_id)) end
+  if r.result then return ("%s %s %s"):format(r.event, tostring(r.plan_id), tostring(r.result)) end
+  return r.event
+end
+
+function Dev:percent_of(r) return r.event == "otaStep" and r.step == "downloading" and r.percent or nil end
 
 -- Waits until the device reports `version` for comp (default "module").
 -- opts.strict: any other version of that component FAILs.
@@ -330,17 +453,18 @@ function Dev:expect_version(version, opts)
     if (r.event ~= "version" and r.event ~= "setMcuVer") or r.comp_no ~= comp then return false end
     if r.version == version then return true end
     if opts.strict then
-      return ("device '%s' reported %s version %s, expected %s"):format(self.name, comp, r.version, version)
+      return ("%s reported %s version %s, expected %s"):format(self:who(), comp, r.version, version)
     end
     return false
   end, opts.timeout or self.boot_wait, ("%s version %s"):format(comp, version), 2)
   return r
 end
 
--- Waits until the device has said hello after power on: its version and its
--- otaRequest (the cloud answers that with the matching plans).
+-- Waits until the device has said hello after power on: its module version
+-- (the platform matches plans then).
 function Dev:ready()
-  self:wait_for(function(r) return r.event == "otaRequest" end, self.boot_wait, "otaRequest after boot", 2)
+  self:wait_for(function(r) return r.event == "version" and r.comp_no == "module" end, self.boot_wait,
+    "module version report after boot", 2)
 end
 
 -- The MCU's version as setMcuVer reports it.
@@ -357,8 +481,8 @@ function Dev:expect_action(p, action, opts)
   local r = self:wait_for(function(r)
     if r.event ~= "otaAction" or r.plan_id ~= p.id then return false end
     if r.action ~= action then
-      return ("device '%s' answered plan %s with otaAction(%d)%s, expected otaAction(%d)"):format(
-        self.name, p.id, r.action, r.reason and (" (" .. r.reason .. ")") or "", action)
+      return ("%s answered plan %s with otaAction(%d)%s, expected otaAction(%d)"):format(
+        self:who(), p.id, r.action, r.reason and (" (" .. r.reason .. ")") or "", action)
     end
     return true
   end, opts.timeout or self.step_wait, ("otaAction(%d) for plan %s"):format(action, p.id), opts.level or 2)
@@ -370,7 +494,7 @@ function Dev:expect_step(p, name, opts)
   opts = opts or {}
   local r = self:wait_for(function(r)
     if (r.event == "fotaResult" or r.event == "sotaResult") and r.plan_id == p.id and r.result ~= 0 then
-      return ("device '%s': %s %d (%s: %s) while step %s was expected"):format(self.name, r.event, r.result,
+      return ("%s: %s %d (%s: %s) while step %s was expected"):format(self:who(), r.event, r.result,
         M.codes[r.result] or "?", tostring(r.msg), name)
     end
     return r.event == "otaStep" and r.plan_id == p.id and r.step == name
@@ -378,37 +502,40 @@ function Dev:expect_step(p, name, opts)
   return r
 end
 
--- Waits for the result of plan p: code 0 (default) or the failure code.
+-- Waits for the result of plan p: code 0 (default), the failure code, or
+-- any failure when code is "failure".
 function Dev:expect_result(p, code, opts)
   opts = opts or {}
   code = code or 0
   local want = p.comp_type == 1 and "sotaResult" or "fotaResult"
   local r = self:wait_for(function(r)
     if r.event ~= want or r.plan_id ~= p.id then return false end
+    if code == "failure" and r.result ~= 0 then return true end
     if r.result ~= code then
-      return ("device '%s': %s %d (%s: %s), expected %d (%s)"):format(self.name, want, r.result,
-        M.codes[r.result] or "?", tostring(r.msg), code, M.codes[code] or "?")
+      return ("expected %s %s (%s) for plan %s, %s reported %d (%s: %s) at %.2f s"):format(want, tostring(code),
+        M.codes[code] or "a failure", p.id, self:who(), r.result, M.codes[r.result] or "?", tostring(r.msg), r.t or 0)
     end
     return true
-  end, opts.timeout or self.step_wait, ("%s %d for plan %s"):format(want, code, p.id), opts.level or 2)
+  end, opts.timeout or self.step_wait, ("%s %s for plan %s"):format(want, tostring(code), p.id), opts.level or 2)
   return r
 end
 
--- A FOTA plan from accept to the new version after the reboot.
+-- A FOTA plan from accept to the new version after the reboot: seed 000's
+-- three steps (received, downloading, then the result, which comes after the
+-- reboot when the device is connected again, with the target version).
 function Dev:fota(p)
   local at = { level = 3 } -- FAILs name the scenario's line
   self:expect_action(p, 1, at)
   self:expect_step(p, "received", at)
   self:expect_step(p, "downloading", at)
-  -- the result follows the reboot, right after the version report
-  self:expect_result(p, 0, { timeout = self.step_wait + self.boot_wait, level = 3 })
+  local timing = self.dev.timing or {}
+  self:expect_result(p, 0, { timeout = self.step_wait + self.boot_wait + (timing.download_timeout or 10), level = 3 })
   if self.versions.module ~= p.target_version then
-    otahil.fail(("device '%s' reported success but runs %s, not %s"):format(self.name,
-      tostring(self.versions.module), p.target_version), 2)
+    self:fail(2, "reported success but runs %s, not %s", tostring(self.versions.module), p.target_version)
   end
 end
 
--- A SOTA plan: the four steps, the result and the MCU's new version.
+-- A SOTA plan: seed 002's four steps, the result and the MCU's new version.
 function Dev:sota(p)
   local at = { level = 3 } -- FAILs name the scenario's line
   self:expect_action(p, 1, at)
@@ -418,21 +545,51 @@ function Dev:sota(p)
   self:expect_step(p, "done", at)
   self:expect_result(p, 0, at)
   if self.versions[p.comp_no] ~= p.target_version then
-    otahil.fail(("device '%s' reported success but its MCU runs %s, not %s"):format(self.name,
-      tostring(self.versions[p.comp_no]), p.target_version), 2)
+    self:fail(2, "reported success but its MCU runs %s, not %s", tostring(self.versions[p.comp_no]), p.target_version)
   end
 end
 
--- Reads the MCU's debug console: the version and CRC32 of the image it boots
--- (otamcu prints them at every boot). FAILs unless the MCU runs exactly img.
+-- After a fault broke the download of plan p: waits for the device's next
+-- request for its image. A device may retry by itself, or report a failure
+-- result and wait: the platform's next matching (the seed's 10 minutes: the
+-- scenario says time has passed) pushes the plan again. Returns the request
+-- (cloud.Dev:next_request's). FAILs when neither comes within step_wait.
+function Dev:await_retry(p)
+  local mult = self.t.timeout_multiplier or 1
+  local img = p.image
+  local from = math.max(self.req_cursor[img.name] or 0, self.req_from)
+  local deadline = otahil.now() + self.step_wait * mult
+  local rematched = 0
+  while otahil.now() < deadline do
+    local req, cur = otahil.next_event({ kind = "http.request", stream = self.lab_name .. "/http" },
+                                       { from = from, timeout = 0 })
+    if req then
+      from = cur
+      if req.path and cloud.is_image_path(req.path, img) then return self:next_request(img, { level = 3 }) end
+    else
+      local r = self:next_report(0.1)
+      if r and (r.event == "fotaResult" or r.event == "sotaResult") and r.plan_id == p.id and r.result ~= 0 then
+        if rematched >= 3 then break end
+        rematched = rematched + 1
+        otahil.log(("the device reported %s %d and waits: the platform's next matching"):format(r.event, r.result))
+        self:rematch("periodic")
+        deadline = otahil.now() + self.step_wait * mult
+      end
+    end
+  end
+  self:fail(2, "did not download %s again within %gs after the break", img.name, self.step_wait)
+end
+
+-- Reads the MCU's boot line on the console: the version and CRC32 of the
+-- image it boots. FAILs unless the MCU runs exactly img.
 function Dev:expect_mcu_image(img, version, timeout)
   local want = ("%08x"):format(img.crc32)
-  local ev = self.dev:console_next { re = "\\[otamcu\\] boot version=" .. version:gsub("%.", "\\.") .. " ", timeout = timeout or self.step_wait }
-  if not ev then otahil.fail(("device '%s': the MCU never booted version %s"):format(self.name, version), 2) end
+  local ev = self.dev:console_next { re = "boot version=" .. version:gsub("%.", "\\.") .. "[ ,].*crc32=", timeout = timeout or self.step_wait }
+  if not ev then self:fail(2, "the MCU never booted version %s (no console line \"boot version=%s ... crc32=...\")", version, version) end
   local crc = ev.line:match("crc32=(%x+)")
-  if crc ~= want then
-    otahil.fail(("device '%s': the MCU runs version %s with CRC32 %s, the image's is %s: it installed corrupted bytes"):format(
-      self.name, version, tostring(crc), want), 2)
+  if not crc or crc:lower() ~= want then
+    self:fail(2, "the MCU runs version %s with CRC32 %s, the image's is %s: it installed corrupted bytes",
+      version, tostring(crc), want)
   end
 end
 
@@ -443,7 +600,7 @@ local function watch_quiet(self, p, quiet, fmt)
   local deadline = otahil.now() + (quiet or 0.5) * mult
   while otahil.now() < deadline do
     local r = self:next_report((deadline - otahil.now()) / mult)
-    if r and r.plan_id == p.id then fail(self, 3, fmt, p.id, r.event) end
+    if r and r.plan_id == p.id then self:fail(3, fmt, p.id, r.event) end
   end
 end
 
@@ -454,11 +611,11 @@ function Dev:expect_no_answer(p, quiet)
 end
 
 -- Asserts that plan p never reached the device: not pushed, and no answer
--- for `quiet` seconds (short: used after the device's otaRequest was seen).
+-- for `quiet` seconds.
 function Dev:expect_no_plan(p, quiet)
   watch_quiet(self, p, quiet, "received plan %s, which must not reach it (%s)")
   local st = self.pending[p.id]
-  if st and st.pushed then fail(self, 2, "the cloud pushed plan %s, which must not reach it", p.id) end
+  if st and st.pushed then self:fail(2, "the cloud pushed plan %s, which must not reach it", p.id) end
 end
 
 -- The lab's good image of `version` (default: the first other than the

@@ -1,5 +1,5 @@
--- The whole upgrade: downloading (percents never go down, end at 100), burning,
--- done, reboot, and the new version reported.
+-- The whole upgrade: downloading (percents never go down), burning, done, and
+-- the new version reported.
 local qcloud = require "qcloud"
 
 return {

@@ -13,6 +13,7 @@ return {
     t.fw:fault(img, { status = 404 })
     d:push_update { image = img, version = target }
     d:expect_fail { code = -2 }
+    d:cancel() -- the operator stops the upgrade: no re-push at the next version report
     d:power_cycle()
     d:expect_version(t.device.version, { strict = true })
   end,

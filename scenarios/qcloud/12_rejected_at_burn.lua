@@ -12,6 +12,7 @@ return {
     local version, img = d:bad_image("fail_burn")
     d:push_update { image = img, version = version }
     d:expect_fail { code = -5 }
+    d:cancel() -- the operator stops the upgrade: no re-push at the next version report
     d:power_cycle()
     d:expect_version(t.device.version, { strict = true })
   end,

@@ -19,7 +19,7 @@ return {
     d:wait_for(function(r)
       if r.type == "report_version" then
         if r.version ~= old then
-          return ("device '%s' reported version %s, which does not boot (expected a rollback to %s)"):format(d.name, r.version, old)
+          return ("%s reported version %s, which does not boot (expected a rollback to %s)"):format(d:who(), r.version, old)
         end
         saw_version = true
       elseif r.type == "report_progress" and r.state == "fail" then

@@ -1,6 +1,7 @@
 -- Power is cut as soon as the device says "burning". It must come back on one
--- consistent image and report it: the old version (then a re-push upgrades
--- it), or the new one. Never bricked, never a version it does not run.
+-- consistent image and report it: the old version (then the platform's
+-- re-push, done not being reported yet, upgrades it), or the new one. Never
+-- bricked, never a version it does not run.
 local qcloud = require "qcloud"
 
 return {
@@ -15,12 +16,12 @@ return {
     d:push_update { image = img, version = target }
     d:expect_progress { state = "burning" }
     d:power_off()
-    t.device:power_on()
+    d:power_on()
     local v = d:next_version()
     t.expect(v == old or v == target, ("after the power cut the device reported %s, neither %s nor %s"):format(v, old, target))
     if v == old then
-      -- the whole image may still be in its breakpoint: no download report needed
-      d:push_update { image = img, version = target }
+      -- the platform re-pushed on that report; the whole image may still be in
+      -- the device's breakpoint: no download report needed
       d:expect_progress { state = "burning" }
       d:expect_progress { state = "done" }
       d:expect_version(target)

@@ -7,9 +7,10 @@ return {
   timeout = 60,
   requires = { "power" },
   run = function(t)
-    local d = quecthing.attach(t)
+    local d = quecthing.attach(t, { power = false }) -- the plan is active before the device comes online
     local target, img = d:image("2.0.0")
     local p = d:activate { image = img, target_version = target, mode = "confirm" }
+    d:power_on()
     d:ready()
     -- observe fails at once if the device accepts before the confirmation
     d:expect_no_answer(p, 0.5)

@@ -8,9 +8,10 @@ return {
   timeout = 60,
   requires = { "power", "sota" },
   run = function(t)
-    local d = quecthing.attach(t)
+    local d = quecthing.attach(t, { power = false }) -- the plan is active before the device comes online
     local target, img = d:image("2.1.0")
     local p = d:activate { image = img, target_version = target, comp_type = 1 }
+    d:power_on()
     d:sota(p)
     d:expect_mcu_image(img, target)
   end,

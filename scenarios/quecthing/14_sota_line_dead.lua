@@ -9,7 +9,7 @@ return {
   run = function(t)
     local d = quecthing.attach(t)
     d:ready()
-    local old = d.versions[d.mcu_name]
+    local old = d.mcu_version
     local target, img = d:image("2.1.0")
     t.serial:drop { count = 0 }
     local p = d:activate { image = img, target_version = target, comp_type = 1 }

@@ -24,7 +24,7 @@ rc=$?
 check "no-md5 device: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "no-md5 device: wrong-MD5 scenario FAILs" [ "$(outcome "$WORK/bug" 'qcloud/08_wrong_md5@*')" = "FAIL" ]
 check "no-md5 device: happy path still PASSes" [ "$(outcome "$WORK/bug" 'qcloud/02_happy_path@*')" = "PASS" ]
-check "no-md5 device: the failure names the scenario line" grep -q "08_wrong_md5.lua:[0-9]*: device 'emu-qcloud' reported done" "$WORK/bug.txt"
+check "no-md5 device: the failure names the scenario line" grep -q "08_wrong_md5.lua:[0-9]*: device 'emu-qcloud' (OTAHILQC01/emu-qcloud) reported done" "$WORK/bug.txt"
 check "no-md5 device: junit has the failure" grep -q '<failure' "$WORK/bug/junit.xml"
 
 # 3. a wait without end is a TIMEOUT at the deadline; a runaway script an ERROR with file:line
@@ -112,7 +112,7 @@ read -r P1 P2 < <(python3 -c 'import socket
 s=[socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1", 0)) for x in s]
 print(*[x.getsockname()[1] for x in s])')
-sed "s|  features = { \"power\", \"console\" },|&\n  network = { listen = \"127.0.0.1\", host = \"localhost\", mqtt_port = $P1, http_port = $P2 },|" \
+sed "s|  features = { \"power\", \"console\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.1\", host = \"localhost\", mqtt_port = $P1, http_port = $P2 },|" \
   lab/emulated.lua > "$WORK/netlab.lua"
 "$OTAHIL" run scenarios/qcloud --lab "$WORK/netlab.lua" --filter 'qcloud/0[23]_*@emu-qcloud' \
   --report "$WORK/net" > "$WORK/net.txt" 2>&1

@@ -9,6 +9,11 @@
 # second of a sanitizer build under load.
 aliyun_family_dev() {
   echo "local DIALECT, MODULE = \"$1\", \"$2\""
+  if [ "$1" = haas ]; then
+    echo 'local FEATURES = { "power", "console", "resume", "rollback", "burn-check", "modules" }'
+  else
+    echo 'local FEATURES = { "power", "console", "resume", "rollback", "burn-check", "modules", "mqtt-download", "firmware-get" }'
+  fi
   cat <<'LUA'
 local function dev(name, bug)
   local cmd = { "{bindir}/drivers/emu/otadev", "--dialect", DIALECT,
@@ -33,7 +38,11 @@ local function dev(name, bug)
     },
     timing = { boot = 3, step = 3, download_timeout = 2, boot_ms = 50, burn_ms = 200,
                progress_interval_ms = 400, block_size = 16384, block_timeout_ms = 1000 },
-    features = { "power", "console" },
+    modules = { [MODULE] = "1.0.0" },
+    -- seed 003 only recommends one progress report per interval; the
+    -- progress-spam defect breaks that recommendation, which a lab asks for
+    strict = { "progress-rate" },
+    features = FEATURES,
   }
 end
 LUA

@@ -43,7 +43,12 @@ local function dev(name, bug)
       fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
     },
     timing = { boot = 2, step = 4, download_timeout = 1, boot_ms = 50, burn_ms = 200 },
-    features = { "power", "console", "sota" },
+    modules = { STM32 = "1.0.0" },
+    -- the platform never pushes a differential package for another source
+    -- version (seed 000); ignores-source-version is caught when the lab asks
+    -- the device to check it too
+    strict = { "diff-source" },
+    features = { "power", "console", "resume", "rollback", "sota" },
   }
 end
 LUA

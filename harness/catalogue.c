@@ -1,0 +1,158 @@
+#include "catalogue.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "rt.h"
+
+typedef struct names {
+  char **v;
+  size_t n;
+} names;
+
+struct catalogue {
+  names features, strict;
+};
+
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The string keys of the table at the top of L, sorted. */
+static int read_names(lua_State *L, const char *file, const char *kind, names *out, char *err, size_t errlen) {
+  lua_getfield(L, -1, kind);
+  if (!lua_istable(L, -1)) {
+    snprintf(err, errlen, "%s: the catalogue has no table '%s'", file, kind);
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) continue;
+    char **grown = realloc(out->v, (out->n + 1) * sizeof *grown);
+    if (!grown) abort();
+    out->v = grown;
+    out->v[out->n++] = strdup(lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+  qsort(out->v, out->n, sizeof *out->v, cmp);
+  return 0;
+}
+
+catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
+  char file[PATH_MAX];
+  snprintf(file, sizeof file, "%s/catalogue.lua", lib_dir);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  evlog *log = evlog_new();
+  rt_config cfg = {.loop = &loop, .log = log, .lib_dir = lib_dir};
+  catalogue *c = calloc(1, sizeof *c);
+  rt *R = rt_new(&cfg, err, errlen);
+  int ok = R && c && rt_load_file(R, file, err, errlen) == 0;
+  if (ok) {
+    lua_State *L = rt_lua(R);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      snprintf(err, errlen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error while loading the catalogue");
+      ok = 0;
+    } else if (!lua_istable(L, -1)) {
+      snprintf(err, errlen, "%s: the catalogue must return { features = {...}, strict = {...} }", file);
+      ok = 0;
+    } else {
+      ok = read_names(L, file, "features", &c->features, err, errlen) == 0 &&
+           read_names(L, file, "strict", &c->strict, err, errlen) == 0;
+    }
+  }
+  rt_free(R);
+  evlog_free(log);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (!ok) {
+    catalogue_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void names_free(names *n) {
+  for (size_t i = 0; i < n->n; i++) free(n->v[i]);
+  free(n->v);
+}
+
+void catalogue_free(catalogue *c) {
+  if (!c) return;
+  names_free(&c->features);
+  names_free(&c->strict);
+  free(c);
+}
+
+static const names *of(const catalogue *c, const char *kind) {
+  return strcmp(kind, "strict") == 0 ? &c->strict : &c->features;
+}
+
+int catalogue_has(const catalogue *c, const char *kind, const char *name) {
+  const names *n = of(c, kind);
+  return bsearch(&name, n->v, n->n, sizeof *n->v, cmp) != NULL;
+}
+
+static void known(const names *n, char *out, size_t len) {
+  size_t k = 0;
+  out[0] = 0;
+  for (size_t i = 0; i < n->n && k < len; i++)
+    k += (size_t)snprintf(out + k, len - k, "%s%s", i ? ", " : "", n->v[i]);
+}
+
+/* The list `key` of a lab device's spec: every name known to the catalogue. */
+static int check_list(const catalogue *c, const lab *l, const lab_device *d, const char *key, const char *kind,
+                      const char *what, char *err, size_t errlen) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(d->spec, key);
+  const cJSON *x;
+  cJSON_ArrayForEach(x, list) {
+    if (!cJSON_IsString(x) || catalogue_has(c, kind, x->valuestring)) continue;
+    char k[1024];
+    known(of(c, kind), k, sizeof k);
+    snprintf(err, errlen, "%s:%d: device '%s': %s '%s' is unknown (known: %s)", l->file, d->line, d->name, what,
+             x->valuestring, k);
+    return -1;
+  }
+  return 0;
+}
+
+int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen) {
+  for (size_t i = 0; i < l->count; i++) {
+    if (check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
+        check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* The first line of `file` holding "name" in quotes (1-based), or 0. */
+static int line_naming(const char *file, const char *name) {
+  FILE *f = fopen(file, "r");
+  if (!f) return 0;
+  char buf[4096], quoted[300];
+  snprintf(quoted, sizeof quoted, "\"%s\"", name);
+  int line = 0, found = 0;
+  while (!found && fgets(buf, sizeof buf, f)) {
+    line++;
+    found = strstr(buf, quoted) != NULL;
+  }
+  fclose(f);
+  return found ? line : 0;
+}
+
+int catalogue_check_scenario(const catalogue *c, const scenario *s, char *err, size_t errlen) {
+  for (size_t i = 0; i < s->nrequires; i++) {
+    if (catalogue_has(c, "features", s->requires[i])) continue;
+    char k[1024];
+    known(&c->features, k, sizeof k);
+    int line = line_naming(s->file, s->requires[i]);
+    snprintf(err, errlen, "%s:%d: requires '%s', which is not a feature (known: %s)", s->file, line ? line : 1,
+             s->requires[i], k);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,35 @@
+-- catalogue: the names a lab file and a scenario may use for what a device can
+-- do (features: a lab device's `features = {...}`, a scenario's
+-- `requires = {...}`) and for the rules a lab may ask for beyond the seeds'
+-- lenient reading (a lab device's `strict = {...}`). otahil refuses any other
+-- name (exit 2, with the file and line), so a typo never turns a scenario into
+-- a silent SKIP or a rule into a silent no-op. A lab that adds a platform or
+-- scenarios of its own adds its names here (or in its own library folder).
+--
+-- A scenario `requires` exactly what it exercises; a device that lacks one of
+-- them gets SKIP with the reason (docs/lab.md lists which scenarios need what).
+return {
+  features = {
+    power = "the harness can cut and restore the device's power (a process device; a board with a power driver)",
+    console = "the harness reads the device's console (a pty, a serial port, ser2net)",
+    resume = "breakpoint resume: a broken download continues from the bytes the device holds (Range), "
+      .. "also across a power cut (seed 001's 断点续传; Aliyun, QuecThing over HTTP)",
+    rollback = "an image that burns but does not boot is rolled back to the old one (A/B slots; "
+      .. "the lab names it in images.fail_boot)",
+    ["burn-check"] = "the device refuses at burn an image its flash will not take (images.fail_burn): "
+      .. "Tencent -5, Aliyun step -4",
+    ["mqtt-download"] = "Aliyun: the firmware comes over MQTT in blocks (dProtocol mqtt, thing/file/download)",
+    ["firmware-get"] = "Aliyun: the device asks /sys/.../thing/ota/firmware/get after it connects",
+    modules = "Aliyun, HaaS: modules besides the firmware (the lab's modules = { MCU = \"1.0.0\" }), "
+      .. "upgraded one by one",
+    sota = "QuecThing: an MCU behind the module (the lab's modules = { STM32 = \"1.0.0\" }), "
+      .. "upgraded over a serial line (SOTA)",
+  },
+  strict = {
+    ["progress-rate"] = "Aliyun, HaaS: at most one intermediate progress report per interval "
+      .. "(seed 003's recommendation, 3 s; the lab's timing.progress_interval_ms)",
+    ["block-order"] = "Aliyun: each block request continues the last one or asks for it again (no gaps, no overlaps)",
+    ["diff-source"] = "QuecThing: a differential package for another source version, should it reach the "
+      .. "device, is refused (otaAction 0); the platform never pushes one",
+  },
+}
