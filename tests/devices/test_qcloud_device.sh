@@ -347,5 +347,84 @@ kill -0 "$DEV_PID" 2>/dev/null || fail "the device died on garbage"
 reports | grep -q ' bad ' && fail "a malformed report was published"
 ok "garbage ignored (5 console lines, no reports, still alive)"
 
+# ------------------------------------------------------------------ --retry wait --progress rate:300
+# As the Tencent SDK sample: no retry of its own; fail, version, wait for the re-push.
+kill_device
+n0=$(last_no)
+start_device --retry wait --progress rate:300
+wait_report 5 "$n0" '^version 3\.2\.0$' "restart with --retry wait --progress rate:300"
+mk --version 3.3.0 --size 200000 -o "$WORK/fw/v33.bin"
+V33MD5=$(md5_of "$WORK/fw/v33.bin")
+n=$(last_no)
+push 3.3.0 200000 "$V33MD5" "$URL/cut/60000/v33.bin"
+wait_report 5 "$n" '^fail - -1 3\.3\.0$' "--retry wait: a download cut at 60000"
+wait_after 5 "$n" '^fail - -1 ' '^version 3\.2\.0$' "report_version after the cut (--retry wait)"
+sleep 1  # a device that retried by itself would have asked again by now
+[ "$(grep -c '^REQ /cut/60000/v33\.bin ' "$WORK/http.log")" = 1 ] ||
+  fail "--retry wait fetched again without a re-push"
+has_since "$n" '^(burning|done) ' && fail "burning/done after a cut download (--retry wait)"
+grep -q '"offset": 60000' "$WORK/flash/dl.json" || fail "breakpoint not kept at 60000: $(cat "$WORK/flash/dl.json")"
+ok "--retry wait: cut at 60000 -> fail -1, report_version 3.2.0, no request of its own, breakpoint kept"
+n=$(last_no)
+push 3.3.0 200000 "$V33MD5" "$URL/cut/60000/v33.bin?repush"
+wait_report 10 "$n" '^version 3\.3\.0$' "re-push after the cut (--retry wait)"
+grep -q '^REQ /cut/60000/v33\.bin?repush range=bytes=60000- status=206' "$WORK/http.log" ||
+  fail "the re-push did not resume with Range: bytes=60000-"
+p1=$(first_pct "$n" 3.3.0)
+[ -n "$p1" ] && [ "$p1" -ge 30 ] || fail "after the resume at 30 % the first percent is ${p1:-none} (of the remainder?)"
+ok "--retry wait: the re-push resumed with Range: bytes=60000- (first percent $p1), reached 3.3.0"
+
+# rate:300 on a download of about 3 s: reports at least 300 ms apart, and several
+mk --version 3.4.0 --size 300000 -o "$WORK/fw/v34.bin"
+n=$(last_no)
+push 3.4.0 300000 "$(md5_of "$WORK/fw/v34.bin")" "$URL/slow/v34.bin"
+wait_report 15 "$n" '^version 3\.4\.0$' "slow download with --progress rate:300"
+gaps=$(REPORTS_TIMES=1 since "$n" | awk '$3 == "downloading" { if (t) printf "%.3f\n", $2 - t; t = $2; c++ } END { print "count", c }')
+cnt=$(echo "$gaps" | awk '$1 == "count" {print $2}')
+short=$(echo "$gaps" | awk '$1 != "count" && $1 < 0.25' | head -n 1)
+[ -z "$short" ] || fail "--progress rate:300: two downloading reports $short s apart"
+[ "${cnt:-0}" -ge 4 ] && [ "$cnt" -le 12 ] || fail "--progress rate:300: $cnt downloading reports in a 3 s download, want 4..12"
+ok "--progress rate:300: $cnt downloading reports, none closer than 0.25 s"
+
+DEAD=$(free_port)
+before=$(grep -c 'download broken at 0/1000' "$WORK/dev.log")
+n=$(last_no)
+push 6.0.0 1000 0123456789abcdef0123456789abcdef "http://127.0.0.1:$DEAD/fw/v2.bin"
+wait_report 5 "$n" '^fail - -1 6\.0\.0$' "connection refused (--retry wait)"
+wait_after 5 "$n" '^fail - -1 ' '^version 3\.4\.0$' "report_version after -1 (--retry wait)"
+[ "$(grep -c 'download broken at 0/1000' "$WORK/dev.log")" = $((before + 1)) ] ||
+  fail "--retry wait made more than one attempt at a refused connection"
+ok "--retry wait: a refused connection is one attempt, fail -1, report_version 3.4.0"
+
+# ------------------------------------------------------------------ the defects are live
+kill_device
+n0=$(last_no)
+start_device --bug resume-percent-of-remainder
+wait_report 5 "$n0" '^version 3\.4\.0$' "restart with --bug resume-percent-of-remainder"
+mk --version 3.5.0 --size 200000 -o "$WORK/fw/v35.bin"
+n=$(last_no)
+push 3.5.0 200000 "$(md5_of "$WORK/fw/v35.bin")" "$URL/cut/100000/v35.bin"
+wait_report 10 "$n" '^version 3\.5\.0$' "update with --bug resume-percent-of-remainder"
+since "$n" | awk '$2 == "downloading" { if ($3 < m) low = 1; if ($3 > m) m = $3 } END { exit !low }' ||
+  fail "--bug resume-percent-of-remainder: the percent did not drop after the resume at 50 %"
+ok "--bug resume-percent-of-remainder: after the resume at 50 % the percent dropped"
+
+kill_device
+n0=$(last_no)
+start_device --bug repush-restarts
+wait_report 5 "$n0" '^version 3\.5\.0$' "restart with --bug repush-restarts"
+n=$(last_no)
+push 3.2.0 300000 "$V32MD5" "$URL/slow/v32.bin?bug1"
+until_ok 10 reached "$n" 3.2.0 30 || fail "slow download for --bug repush-restarts did not reach 30 %"
+kill_device
+start_device --bug repush-restarts
+wait_report 5 "$n" '^version 3\.5\.0$' "report_version after the power cut (--bug repush-restarts)"
+n=$(last_no)
+push 3.2.0 300000 "$V32MD5" "$URL/fw/v32.bin?bug2"
+wait_report 10 "$n" '^version 3\.2\.0$' "re-push with --bug repush-restarts"
+grep -q '^REQ /fw/v32\.bin?bug2 range=- ' "$WORK/http.log" ||
+  fail "--bug repush-restarts: the re-push resumed with Range"
+ok "--bug repush-restarts: the re-push downloaded from 0 despite a matching breakpoint"
+
 echo "PASS: qcloud_device smoke test"
 exit 0
