@@ -492,6 +492,9 @@ class Device:
         except UpdateFail as f:
             say("ota: update to %s failed: %d %s", v, f.code, f.msg)
             self.report_progress("fail", v, code=f.code, msg=f.msg)
+            # Free before the version report: the cloud answers it with a re-push
+            # (seed 001, 断点续传), which may arrive before this function returns.
+            self.release(job)
             self.report_version()
             return False
         info = self.report_progress("done", v)
@@ -502,6 +505,12 @@ class Device:
             except (RuntimeError, ValueError):
                 pass  # not connected: the version report after reboot says it all
         return True
+
+    def release(self, job):
+        """Not busy any more with `job` (a later update already taken stays busy)."""
+        with self.lock:
+            if self.busy is job:
+                self.busy = None
 
     def load_breakpoint(self, job):
         """Returns the offset to resume from (0 if no matching breakpoint)."""
@@ -807,8 +816,7 @@ class Device:
                         reboot = self.run_update(job)
                     finally:
                         if not reboot:
-                            with self.lock:
-                                self.busy = None
+                            self.release(job)
                     if reboot:
                         break
             finally:
