@@ -20,9 +20,11 @@ both, so the suites must pass in every setting:
                    fail -1 at once.  (The default.)
   --retry wait     as Tencent's SDK sample (ota_mqtt_sample.c, process_ota):
                    no retry of its own.  A broken or stalled download is
-                   reported "fail" -1 "time_out" (the code the SDK's
-                   IOT_OTA_FetchYield reports for a cut or a stall), then
-                   report_version again; the breakpoint stays on flash and the
+                   reported "fail" -1 "time_out" (seed 001's download timeout;
+                   the SDK's IOT_OTA_FetchYield sends -1 for a cut connection
+                   and for a silent link, though a stall inside one of its
+                   reads gives only the -5 below), then report_version
+                   again; the breakpoint stays on flash and the
                    download resumes with Range only when the cloud sends
                    update_firmware again for the same firmware (same md5,
                    size, version: seed 001, 断点续传).  The SDK sample then also
