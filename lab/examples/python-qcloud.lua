@@ -13,6 +13,14 @@
 --   $PY --version 2.8.0 --size 131072 --fail-burn -o $D/fw/qc-2.8.0-fail-burn.bin
 -- then, from the source tree's root (the cmd's script path is relative to it):
 --   otahil run scenarios/qcloud --lab lab/examples/python-qcloud.lua --report out/
+--
+-- Behaviour switches (append to cmd; see qcloud_device.py run --help):
+-- "--retry", "wait" (a broken download is fail -1 and a re-report of the
+-- version, resumed with Range only on the cloud's re-push, as the Tencent SDK
+-- sample does; default "self": it retries by itself), "--progress", "rate:1000"
+-- (at most one downloading report a second, no 100 % promised; default
+-- "every"), "--bug", NAME (a defect on purpose). tests/e2e/test_pydevice.sh
+-- runs the suite with the defaults and with wait + rate:1000.
 
 device "py-qcloud" {
   dialect = "qcloud",

@@ -11,6 +11,41 @@ Commands
   run      be a device until SIGTERM (graceful) or SIGKILL (power cut)
   mkimage  write a firmware image in this device's format
 
+Behaviour switches (run).  Real device SDKs differ here and the seed allows
+both, so the suites must pass in every setting:
+  --retry self     a broken download (connection closed or reset, refused,
+                   an HTTP 5xx) is retried at once with "Range: bytes=N-" from
+                   the breakpoint, up to --retries attempts without progress;
+                   then fail -1.  A stall (no byte for --download-timeout) is
+                   fail -1 at once.  (The default.)
+  --retry wait     as Tencent's SDK sample (ota_mqtt_sample.c, process_ota):
+                   no retry of its own.  A broken or stalled download is
+                   reported "fail" -1 "time_out" (seed 001's download timeout;
+                   the SDK's IOT_OTA_FetchYield sends -1 for a cut connection
+                   and for a silent link, though a stall inside one of its
+                   reads gives only the -5 below), then report_version
+                   again; the breakpoint stays on flash and the
+                   download resumes with Range only when the cloud sends
+                   update_firmware again for the same firmware (same md5,
+                   size, version: seed 001, 断点续传).  The SDK sample then also
+                   sends a second fail with -5; this device does not (-5 is
+                   "firmware update failed" in the seed).
+  --progress every   a "downloading" report for every chunk read (8 KiB)
+                   that moves the percent; the last one is 100 (the default).
+  --progress rate:MS at most one "downloading" report per MS ms, the first
+                   chunk's at once (the SDK reports once a second:
+                   IOT_OTA_FetchYield's report_timer); no 100 % report is
+                   promised before "burning".
+Percents are always of the whole file, also after a resume.
+
+Defects on purpose (run --bug NAME, repeatable), to show a suite catches them:
+  resume-percent-of-remainder  after a Range resume the percent counts the
+                   remaining bytes only: 10 % reported while 50 % is held
+                   (and, within one push, progress that goes backwards).
+  repush-restarts  a new update_firmware for the firmware of the breakpoint
+                   ignores the breakpoint and downloads from 0 without Range
+                   (in-process retries of --retry self still resume).
+
 Flash (the --state directory, survives power cuts; every metadata write is
 temp file + fsync + rename + directory fsync, so a SIGKILL at any instant
 leaves either the old or the new record):
@@ -212,6 +247,10 @@ class Broken(Exception):
     """The download connection broke; retry with Range from the current offset."""
 
 
+class Restart(Broken):
+    """The server refused our offset (416): the part file is reset, go again from 0."""
+
+
 # ---------------------------------------------------------------- the device
 
 class Device:
@@ -228,7 +267,9 @@ class Device:
         self.busy = None          # the update being worked on, or None
         self.connected = threading.Event()
         self.client = None
-        self.last_pct = 0         # the last download percent reported
+        self.last_pct = -1        # the last download percent reported (this push)
+        self.last_report_at = None  # monotonic time of that report (--progress rate)
+        self.req_start = 0        # the offset the current HTTP request started at
         self.boot = None          # the A/B table, as on flash
         self.version = None       # the version this device runs now
         # No proxy from the environment: the device talks to the URL it is given.
@@ -453,6 +494,9 @@ class Device:
         except UpdateFail as f:
             say("ota: update to %s failed: %d %s", v, f.code, f.msg)
             self.report_progress("fail", v, code=f.code, msg=f.msg)
+            # Free before the version report: the cloud answers it with a re-push
+            # (seed 001, 断点续传), which may arrive before this function returns.
+            self.release(job)
             self.report_version()
             return False
         info = self.report_progress("done", v)
@@ -463,6 +507,12 @@ class Device:
             except (RuntimeError, ValueError):
                 pass  # not connected: the version report after reboot says it all
         return True
+
+    def release(self, job):
+        """Not busy any more with `job` (a later update already taken stays busy)."""
+        with self.lock:
+            if self.busy is job:
+                self.busy = None
 
     def load_breakpoint(self, job):
         """Returns the offset to resume from (0 if no matching breakpoint)."""
@@ -477,7 +527,10 @@ class Device:
                 have = os.path.getsize(self.part_path)
             except OSError:
                 have = -1
-            if (same and isinstance(off, int) and 0 <= off <= job["size"]
+            if same and "repush-restarts" in self.a.bug:
+                say("ota: BUG repush-restarts: breakpoint for version %s at %s ignored, "
+                    "starting at 0", job["version"], off)
+            elif (same and isinstance(off, int) and 0 <= off <= job["size"]
                     and have >= off):
                 # Bytes past `offset` were written but maybe not synced: drop them.
                 with open(self.part_path, "r+b") as f:
@@ -508,7 +561,7 @@ class Device:
     def download(self, job):
         size = job["size"]
         off = self.load_breakpoint(job)
-        self.last_pct = off * 100 // size // 10 * 10
+        self.last_pct, self.last_report_at = -1, None
         fails = 0
         with open(self.part_path, "r+b") as part:
             part.seek(off)
@@ -520,8 +573,16 @@ class Device:
                 except Broken as e:
                     # The file position is the truth: fetch_once writes in order.
                     off = part.tell()
-                    fails = 0 if off > before else fails + 1
                     self.persist(job, part, off)
+                    if self.a.retry == "wait" and not isinstance(e, Restart):
+                        # As the Tencent SDK sample: report, keep the breakpoint
+                        # and wait for the cloud to push this firmware again.
+                        say("ota: download broken at %d/%d (%s); breakpoint kept, "
+                            "waiting for the cloud to push %s again", off, size, e,
+                            job["version"])
+                        raise UpdateFail(RC_TIMEOUT, "time_out: download broken at "
+                                         "offset %d: %s" % (off, e))
+                    fails = 0 if off > before else fails + 1
                     say("ota: download broken at %d/%d (%s); %d attempt(s) without "
                         "progress of %d", off, size, e, fails, self.a.retries)
                     if fails >= self.a.retries:
@@ -552,6 +613,7 @@ class Device:
         if off > 0:
             req.add_header("Range", "bytes=%d-" % off)
         say("ota: GET %s from offset %d", job["url"], off)
+        self.req_start = off
         tmo = self.a.download_timeout
         try:
             resp = self.opener.open(req, timeout=tmo)
@@ -564,7 +626,7 @@ class Device:
             if e.code == 416 and off > 0:
                 # The server does not accept our offset: start over from 0.
                 self.restart_part(job, part)
-                raise Broken("HTTP 416 for offset %d, restarting at 0" % off)
+                raise Restart("HTTP 416 for offset %d, restarting at 0" % off)
             raise Broken("HTTP %d" % e.code)
         except (socket.timeout, TimeoutError):
             raise UpdateFail(RC_TIMEOUT, "time_out: no answer in %gs" % tmo)
@@ -579,6 +641,7 @@ class Device:
             if off > 0 and status == 200:
                 say("ota: server ignored Range, restarting at 0")
                 off = self.restart_part(job, part)
+                self.req_start = 0
             elif status == 206:
                 cr = resp.headers.get("Content-Range", "")
                 start, total = self.parse_content_range(cr)
@@ -608,17 +671,31 @@ class Device:
                     raise UpdateFail(RC_MD5, "size mismatch: more than %d bytes" % size)
                 part.write(b)
                 off += len(b)
-                pct = off * 100 // size
-                while self.last_pct + 10 <= pct:
-                    self.last_pct += 10
-                    self.report_progress("downloading", v, percent=self.last_pct)
+                self.chunk_progress(v, off, size)
                 now = time.monotonic()
                 if off - synced_off >= PERSIST_BYTES or now - synced_at >= PERSIST_SECS:
                     self.persist(job, part, off)
                     synced_off, synced_at = off, now
 
+    def chunk_progress(self, version, off, size):
+        """After a chunk: the "downloading" report, as --progress says."""
+        start = self.req_start
+        if "resume-percent-of-remainder" in self.a.bug and start > 0:
+            pct = (off - start) * 100 // (size - start)
+        else:
+            pct = off * 100 // size
+        now = time.monotonic()
+        if self.a.progress_ms is None:       # every: each chunk that moves the percent
+            if pct == self.last_pct:
+                return
+        elif (self.last_report_at is not None
+                and now - self.last_report_at < self.a.progress_ms / 1000.0):
+            return
+        self.last_pct, self.last_report_at = pct, now
+        self.report_progress("downloading", version, percent=pct)
+
     def restart_part(self, job, part):
-        self.last_pct = 0
+        self.last_pct = -1
         part.seek(0)
         part.truncate(0)
         part.flush()
@@ -741,8 +818,7 @@ class Device:
                         reboot = self.run_update(job)
                     finally:
                         if not reboot:
-                            with self.lock:
-                                self.busy = None
+                            self.release(job)
                     if reboot:
                         break
             finally:
@@ -776,6 +852,18 @@ def cmd_run(args):
     return 0
 
 
+BUGS = ("resume-percent-of-remainder", "repush-restarts")
+
+
+def progress_arg(text):
+    """argparse type of --progress: "every" or "rate:MS" with MS >= 1."""
+    if text == "every":
+        return text
+    if text.startswith("rate:") and text[5:].isdigit() and int(text[5:]) >= 1:
+        return "rate:%d" % int(text[5:])
+    raise argparse.ArgumentTypeError("%r is neither every nor rate:MS (MS >= 1)" % text)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="qcloud_device.py",
                                 description="An independent Tencent OTA device.")
@@ -790,7 +878,23 @@ def main(argv=None):
     r.add_argument("--boot-ms", type=int, default=100)
     r.add_argument("--burn-ms", type=int, default=300)
     r.add_argument("--download-timeout", type=float, default=5.0)
-    r.add_argument("--retries", type=int, default=3)
+    r.add_argument("--retries", type=int, default=3,
+                   help="--retry self: attempts without progress before fail -1")
+    r.add_argument("--retry", choices=("self", "wait"), default="self",
+                   help="after a broken download: self = retry at once with Range "
+                   "from the breakpoint (default); wait = report fail -1 and the "
+                   "version, keep the breakpoint, resume with Range when the cloud "
+                   "pushes the same firmware again (the Tencent SDK sample)")
+    r.add_argument("--progress", type=progress_arg, default="every",
+                   metavar="every|rate:MS",
+                   help="downloading reports: every = each chunk that moves the "
+                   "percent, ending at 100 (default); rate:MS = at most one per MS "
+                   "ms, no 100 %% report promised before burning (the SDK: rate:1000)")
+    r.add_argument("--bug", action="append", default=[], choices=BUGS,
+                   help="a defect on purpose (repeatable): resume-percent-of-remainder "
+                   "= after a Range resume report the percent of the remaining bytes; "
+                   "repush-restarts = a re-push of the breakpoint's firmware "
+                   "downloads from 0")
     m = sub.add_parser("mkimage", help="write a firmware image")
     m.add_argument("--version", required=True)
     m.add_argument("--size", required=True, type=int)
@@ -805,6 +909,7 @@ def main(argv=None):
                     "--retries >= 1")
         if not (0 < a.port < 65536):
             p.error("--port out of range")
+        a.progress_ms = None if a.progress == "every" else int(a.progress[5:])
         return cmd_run(a)
     if not a.version or a.size <= 0:
         p.error("mkimage needs a non-empty --version and a positive --size")
