@@ -42,5 +42,5 @@ device "py-qcloud" {
   -- seconds for the suite's waits; *_ms are the device's own knobs. Python
   -- starts slower than otadev, hence a longer boot.
   timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check" },
 }
