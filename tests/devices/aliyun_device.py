@@ -952,9 +952,11 @@ class Device:
             return None, "other"
         if bsize is None or boff is None:
             return None, "bSize or bOffset missing"
+        if flen is not None and as_uint(flen) is None:
+            return None, "fileLength %r is not a number" % (flen,)
         if flen is not None and as_uint(flen) != job["size"]:
-            raise Fail(STEP_VERIFY, "verify failed: the stream's fileLength is %r, the upgrade "
-                       "says %d" % (flen, job["size"]))
+            raise Fail(STEP_VERIFY, "verify failed: the stream's fileLength is %d, the upgrade "
+                       "says %d" % (as_uint(flen), job["size"]))
         if bsize == 0 or off + bsize > job["size"]:
             return None, "bSize %d at offset %d of %d" % (bsize, off, job["size"])
         if len(raw) != 2 + hl + bsize + 2:
