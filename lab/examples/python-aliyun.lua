@@ -21,9 +21,9 @@
 -- then, from the source tree's root (the cmd's script path is relative to it):
 --   otahil run scenarios/aliyun --lab lab/examples/python-aliyun.lua --report out/
 --
--- The device has one module besides the firmware ("default"): MCU 1.0.0. The
--- lab key that declares it, modules = { MCU = "1.0.0" }, is not known to
--- today's lab loader, so the module is passed by --module in cmd only.
+-- The device has one module besides the firmware ("default"): MCU 1.0.0,
+-- declared by modules = {...} (which the suites read) and given to the
+-- device by --module in cmd.
 
 device "py-aliyun" {
   dialect = "aliyun",
@@ -31,7 +31,7 @@ device "py-aliyun" {
   device = "py-aliyun",
   version = "1.0.0",
   kind = "process",
-  -- modules = { MCU = "1.0.0" },
+  modules = { MCU = "1.0.0" },
   cmd = { "/usr/bin/python3", "tests/devices/aliyun_device.py", "run",
           "--host", "{mqtt_host}", "--port", "{mqtt_port}",
           "--product", "{product}", "--device", "{device}",
@@ -52,5 +52,6 @@ device "py-aliyun" {
   -- checks). Python starts slower than otadev, hence a longer boot.
   timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300,
              progress_interval_ms = 500, block_size = 16384, block_timeout_ms = 1000 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check", "mqtt-download",
+               "firmware-get", "modules" },
 }

@@ -15,8 +15,8 @@
 -- then, from the source tree's root:
 --   otahil run scenarios/haas --lab lab/examples/python-haas.lua --report out/
 --
--- modules = { app = "1.0.0" } is not known to today's lab loader: the module
--- is passed by --module in cmd only.
+-- modules = { app = "1.0.0" } declares the file module (the suites read it);
+-- --module in cmd gives it to the device.
 
 device "py-haas" {
   dialect = "haas",
@@ -24,7 +24,7 @@ device "py-haas" {
   device = "py-haas",
   version = "1.0.0",
   kind = "process",
-  -- modules = { app = "1.0.0" },
+  modules = { app = "1.0.0" },
   cmd = { "/usr/bin/python3", "tests/devices/aliyun_device.py", "run", "--flavour", "haas",
           "--host", "{mqtt_host}", "--port", "{mqtt_port}",
           "--product", "{product}", "--device", "{device}",
@@ -40,5 +40,5 @@ device "py-haas" {
   },
   timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300,
              progress_interval_ms = 500 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check", "modules" },
 }

@@ -71,6 +71,12 @@ function Dev:fail(level, fmt, ...)
   otahil.fail(self:who() .. ": " .. fmt:format(...), level + 1)
 end
 
+-- Flags what the seeds only recommend against (a "warning" event with
+-- who() and the text): shown in the case's log and report, never a FAIL.
+function Dev:warn(fmt, ...)
+  otahil.event("warning", { device = self.lab_name, msg = self:who() .. ": " .. fmt:format(...) })
+end
+
 -- The cloud's MQTT client for device object `dev` (of cloud.new), subscribed
 -- to `topics`. A broker that refuses is an error (not a FAIL) at the line of
 -- the scenario that attached (this is called by a dialect's attach).

@@ -1054,6 +1054,9 @@ class Device:
             remove_quiet(os.path.join(self.state, old))
         self.drop_breakpoint()
         say("ota: module %s now %s", mod, job["version"])
+        # free before the inform: the cloud may answer it with the next task at once
+        with self.lock:
+            self.busy = None
         self.wait_sent(self.publish(self.t_inform, {"id": self.next_id(), "params": {
             "version": job["version"], "module": mod}}))
 

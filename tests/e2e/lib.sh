@@ -10,7 +10,7 @@ PASSES=0
 cleanup() {
   # nothing of ours may outlive the test
   pkill -KILL -f "otadev.*$WORK" 2>/dev/null
-  rm -rf "$WORK"
+  if [ -n "${OTAHIL_E2E_KEEP:-}" ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 

@@ -28,6 +28,11 @@ pyaliyun_images() {
 pyaliyun_family_dev() {
   printf 'local FLAVOUR, DIALECT, MODULE, IMG, PY, DEV = "%s", "%s", "%s", "%s", "%s", "%s"\n' \
     "$1" "$2" "$3" "$4" "$PYAY_PY" "$PYAY_DEV"
+  if [ "$1" = haas ]; then
+    echo 'local FEATURES = { "power", "console", "resume", "rollback", "burn-check", "modules" }'
+  else
+    echo 'local FEATURES = { "power", "console", "resume", "rollback", "burn-check", "modules", "mqtt-download", "firmware-get" }'
+  fi
   cat <<'LUA'
 local function dev(name, bug)
   local cmd = { PY, DEV, "run", "--flavour", FLAVOUR,
@@ -51,7 +56,8 @@ local function dev(name, bug)
     },
     timing = { boot = 5, step = 4, download_timeout = 2, boot_ms = 50, burn_ms = 200,
                progress_interval_ms = 400, block_size = 16384, block_timeout_ms = 1000 },
-    features = { "power", "console" },
+    modules = { [MODULE] = "1.0.0" },
+    features = FEATURES,
   }
 end
 LUA
