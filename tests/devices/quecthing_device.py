@@ -24,6 +24,9 @@ directory fsync, so a SIGKILL at any instant leaves the old or the new one):
   slot_a.img slot_b.img   burnt module images (the factory slot has none)
   dl.json      breakpoint: comp, version, md5, size, offset (bytes synced)
   dl.part      the partial download; only its first `offset` bytes count
+  job.json     the plan being worked on: if it is still there at power-on, the
+               update was interrupted and its result is -5 (the protocol's
+               "update failed (also: interrupted)")
   env.json     the last sensor values the lab gave (the module's surroundings)
   mcu.json     the MCU version the module last heard of
   mcu/         the MCU's own flash (written by the MCU process only)
@@ -532,6 +535,8 @@ class Module:
         self.p_part = os.path.join(self.state, "dl.part")
         self.p_env = os.path.join(self.state, "env.json")
         self.p_mcu = os.path.join(self.state, "mcu.json")
+        self.p_job = os.path.join(self.state, "job.json")
+        self.interrupted = None     # the job record found at power-on
         base = "qth/%s/%s/" % (a.product, a.device)
         self.t_up, self.t_down, self.t_lab = base + "up", base + "down", base + "lab"
         self.events = queue.Queue()
@@ -629,6 +634,16 @@ class Module:
         meta, why = self.slot_check(act)
         if meta is None:
             say("boot: WARNING active slot %s does not verify: %s", act, why)
+        remove_quiet(self.p_job + ".tmp")
+        job = read_json(self.p_job)
+        owed = self.boot.get("owed") or {}
+        if isinstance(job, dict) and job.get("kind") in ("fotaResult", "sotaResult") \
+                and "plan_id" in job and job.get("plan_id") != owed.get("plan_id"):
+            self.interrupted = job
+            say("boot: the update of plan %s was interrupted; result -5 owed",
+                job.get("plan_id"))
+        elif job is not None:
+            remove_quiet(self.p_job)
         self.version = self.boot["slots"][act]["version"]
         say("boot: module running version %s from slot %s", self.version, act)
 
@@ -844,14 +859,18 @@ class Module:
 
     def progress(self, job, step, pct, before_report=None):
         """A percent report: never backwards or repeated, and at most one per
-        --progress rate:MS.  `before_report` runs first (the breakpoint's sync)."""
+        --progress rate:MS within a step.  The first report of a step always
+        goes out: entering a step is an event (seed 002: every step update
+        calls the callback), only the percents after it are rate-limited.
+        `before_report` runs first (the breakpoint's sync)."""
         pct = max(0, min(100, int(pct)))
         last = job["pct"].get(step, -1)
         if pct <= last:
             return
         with self.rate_lock:
             now = time.monotonic()
-            if self.rate_ms is not None and (now - self.rate_at) * 1000.0 < self.rate_ms:
+            if (self.rate_ms is not None and step in job["pct"]
+                    and (now - self.rate_at) * 1000.0 < self.rate_ms):
                 return
             if before_report is not None:
                 before_report()
@@ -1074,7 +1093,12 @@ class Module:
 
     def job_main(self, job):
         reboot = False
+        self.interrupted = None  # not reported by now: this job's record replaces it
         try:
+            save_json(self.p_job, {"kind": "fotaResult" if job["comp"] == "module"
+                                   else "sotaResult", "plan_id": job["plan_id"],
+                                   "comp_no": job["comp_no"], "comp": job["comp"],
+                                   "version": job["version"]})
             if job["comp"] == "module":
                 reboot = self.fota(job)
             else:
@@ -1085,6 +1109,11 @@ class Module:
             say("ota: internal error: %r", e)
             self.fail(job, UpdateFail(RC_UPDATE, "internal error: %r" % e))
         finally:
+            if not reboot:  # (a reboot's result is owed by boot.json now)
+                try:
+                    remove_quiet(self.p_job)
+                except OSError:
+                    pass
             self.events.put(("job_end", job["plan_id"], reboot))
 
     def fail(self, job, f):
@@ -1374,6 +1403,7 @@ class Module:
             "kind": "fotaResult", "plan_id": job["plan_id"], "comp_no": job["comp_no"],
             "target": job["version"]}
         self.save_boot()  # the switch: one atomic rewrite
+        remove_quiet(self.p_job)
         self.drop_breakpoint()
         say("ota: slot %s pending with %s; rebooting", slot, job["version"])
         if early:
@@ -1492,6 +1522,15 @@ class Module:
             if self.wait_published(info):
                 self.boot["owed"] = None
                 self.save_boot()
+        job = self.interrupted
+        if job is not None:
+            cur = self.mcu_version if job.get("comp") == "mcu" else self.version
+            info = self.send_result(job["kind"], job["plan_id"], job.get("comp_no"),
+                                    RC_UPDATE, cur, "interrupted: the device restarted "
+                                    "during the update to %s" % job.get("version"))
+            if self.wait_published(info):
+                self.interrupted = None
+                remove_quiet(self.p_job)
         if self.a.request == "on-connect" and self.active is None:
             self.publish({"event": "otaRequest"}, client)
 
