@@ -44,8 +44,11 @@ before.  Stop-and-wait: the module sends and retransmits, the MCU answers.
   BEGIN 02 {size, crc32, sha256, version} -> READY 82 {next} | NAK 8F {why}
   DATA  03 seq=offset, bytes -> ACK 83 seq=next offset expected
   END   04 -> DONE 84 {ok, code, why}; then the MCU installs and reboots
-A frame with a bad CRC is dropped; the sender's timeout resends it, and the
-module halves its chunk while frames keep getting lost.
+  REJ   8E (MCU -> module): "I just dropped a damaged frame"
+A frame with a bad CRC is dropped. The module resends on a timeout, at once
+on a REJ or when it drops a damaged answer itself, and halves its chunk while
+frames keep getting lost (a line that damages one byte in K still passes
+frames shorter than K).
 """
 
 import argparse
@@ -272,6 +275,7 @@ def cmd_mkimage(a):
 FLAG, ESC = 0x7E, 0x7D
 F_HELLO, F_BEGIN, F_DATA, F_END = 0x01, 0x02, 0x03, 0x04
 F_INFO, F_READY, F_ACK, F_DONE, F_NAK = 0x81, 0x82, 0x83, 0x84, 0x8F
+F_REJ = 0x8E
 HDR = struct.Struct(">BBHIH")
 MAX_FRAME = 4096
 
@@ -450,6 +454,7 @@ class McuLink:
                 self.dispatch(f)
             if self.deframer.bad != self.bad_seen:
                 self.bad_seen = self.deframer.bad
+                self.replies.put(Frame(F_REJ, 0, 0, b""))  # an answer was lost
                 if self.bad_seen <= 3 or self.bad_seen % 50 == 0:
                     say("mcu-line: %d damaged frame(s) dropped so far", self.bad_seen)
 
@@ -489,6 +494,8 @@ class McuLink:
                 f = self.replies.get(timeout=left)
             except queue.Empty:
                 return None
+            if f.type == F_REJ:
+                return None  # damaged on the way, one way or the other: resend now
             if accept(f):
                 return f
 
@@ -1833,11 +1840,14 @@ class Mcu:
             if not data:
                 time.sleep(0.05)
                 continue
+            bad = self.deframer.bad
             for f in self.deframer.feed(data):
                 try:
                     self.handle(f)
                 except OSError as e:
                     say("flash error: %s", e)
+            if self.deframer.bad != bad:
+                self.send(F_REJ, 0, 0)
 
     def check_parent(self):
         if self.a.parent and os.getppid() != self.a.parent:
