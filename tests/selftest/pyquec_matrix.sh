@@ -18,6 +18,7 @@ EXPECT="
 accept-low-battery      04_refuse_low_battery
 no-resume               09_cut_resume
 skip-crc32              15_sota_crc32_mismatch
+result-before-reboot    02_fota_silent
 result-before-reboot    19_rollback
 "
 
