@@ -409,7 +409,7 @@ class McuLink:
         self.path = path
         self.on_info = on_info
         self.fd = None
-        self.replies = queue.Queue()
+        self.replies = queue.Queue(maxsize=256)
         self.lock = threading.Lock()          # one conversation at a time
         self.info = None                      # the MCU's last INFO
         self.info_cv = threading.Condition()
@@ -454,7 +454,7 @@ class McuLink:
                 self.dispatch(f)
             if self.deframer.bad != self.bad_seen:
                 self.bad_seen = self.deframer.bad
-                self.replies.put(Frame(F_REJ, 0, 0, b""))  # an answer was lost
+                self.put_reply(Frame(F_REJ, 0, 0, b""))  # an answer was lost
                 if self.bad_seen <= 3 or self.bad_seen % 50 == 0:
                     say("mcu-line: %d damaged frame(s) dropped so far", self.bad_seen)
 
@@ -470,7 +470,13 @@ class McuLink:
                 except Exception as e:  # never kill the reader
                     say("mcu-line: info handler: %r", e)
             return
-        self.replies.put(f)
+        self.put_reply(f)
+
+    def put_reply(self, f):
+        try:
+            self.replies.put_nowait(f)
+        except queue.Full:  # nobody is listening: line noise, not answers
+            pass
 
     def send(self, ftype, sid, seq, payload=b""):
         if self.fd is None:
@@ -881,9 +887,9 @@ class Module:
                 return
             if before_report is not None:
                 before_report()
-            self.rate_at = now
             job["pct"][step] = pct
             self.send_step(job, step, pct)
+            self.rate_at = time.monotonic()  # from the send: the sync took time too
 
     # ------------------------------------------------------------ messages down
 
@@ -1532,9 +1538,16 @@ class Module:
         job = self.interrupted
         if job is not None:
             cur = self.mcu_version if job.get("comp") == "mcu" else self.version
+            if job.get("comp") == "mcu" and cur == job.get("version"):
+                # the MCU had installed it when the power went: it did upgrade
+                self.send_step({"plan_id": job["plan_id"], "comp_no": job.get("comp_no")},
+                               "done")
+                code, msg = RC_OK, "MCU upgraded to %s (seen after a restart)" % cur
+            else:
+                code, msg = RC_UPDATE, ("interrupted: the device restarted during the "
+                                        "update to %s" % job.get("version"))
             info = self.send_result(job["kind"], job["plan_id"], job.get("comp_no"),
-                                    RC_UPDATE, cur, "interrupted: the device restarted "
-                                    "during the update to %s" % job.get("version"))
+                                    code, cur, msg)
             if self.wait_published(info):
                 self.interrupted = None
                 remove_quiet(self.p_job)

@@ -20,7 +20,8 @@
 #   corrupting line; CRC-32 -> -6, SHA-256 -> -7; a dead line -> -8; garbage.
 # Device 2 (--retry wait --progress rate:300 --request never): no otaRequest;
 #   a cut download -> -1, breakpoint kept; the plan pushed again -> resumed
-#   with Range; percent reports within a step at least 300 ms apart.
+#   with Range; percent reports within a step at least 300 ms apart; a
+#   breakpoint of other firmware is not resumed from.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -421,13 +422,27 @@ for line in open(sys.argv[1]):
         continue
     k = (m["step"],)
     t = float(ts)
-    if k in last and t - last[k] < 0.29:
+    # (the subscriber's clock: the broker's delivery adds jitter of a few ms)
+    if k in last and t - last[k] < 0.27:
         bad.append((m["step"], m["percent"], round(t - last[k], 3)))
     last[k] = t
 print("percent gaps under 300 ms:", bad) if bad else None
 sys.exit(1 if bad else 0)
 EOF
 ok "--retry wait: -1, breakpoint kept, resumed with Range when pushed again; --progress rate:300 held"
+
+n=$(last_no)
+plan w2 module 0 3.0.0
+wait_msg 3 "$n" '^otaAction w2 1$' "w2 accepted"
+finfo w2 3.0.0 "$WORK/fw/m3.bin" "$URL/cut/150000/m3.bin?w2"
+wait_msg 5 "$n" '^fotaResult w2 -1 2\.0\.0$' "w2 cut: -1, breakpoint of 3.0.0 kept"
+plan w3 module 0 2.9.0
+wait_msg 3 "$n" '^otaAction w3 1$' "w3 accepted"
+finfo w3 2.9.0 "$WORK/fw/m29.bin" "$URL/fw/m29.bin?w3"
+wait_msg 10 "$n" '^fotaResult w3 -5 2\.0\.0$' "w3 (fails to boot) rolled back"
+grep -q '^REQ /fw/m29.bin?w3 range=- ' "$WORK/http.log" || fail "w3 resumed from the breakpoint of other firmware"
+grep -q 'breakpoint of other firmware (module 3.0.0' "$WORK/dev.log" || fail "no console line for the dropped breakpoint"
+ok "a breakpoint of other firmware (3.0.0) is dropped: 2.9.0 downloaded from 0"
 kill_device
 
 echo "PASS: quecthing_device smoke test"
