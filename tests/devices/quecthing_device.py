@@ -653,7 +653,7 @@ class Module:
         if isinstance(job, dict) and job.get("kind") in ("fotaResult", "sotaResult") \
                 and "plan_id" in job and job.get("plan_id") != owed.get("plan_id"):
             self.interrupted = job
-            say("boot: the update of plan %s was interrupted; result -5 owed",
+            say("boot: the update of plan %s was interrupted; its result is owed",
                 job.get("plan_id"))
         elif job is not None:
             remove_quiet(self.p_job)
