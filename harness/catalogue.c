@@ -14,8 +14,17 @@ typedef struct names {
   size_t n;
 } names;
 
+/* A timing knob the libraries read: the least value that makes sense. */
+typedef struct knob {
+  char *name;
+  double least;
+  int above; /* 1: strictly greater than least */
+} knob;
+
 struct catalogue {
   names features, strict;
+  knob *knobs;
+  size_t nknobs;
 };
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -42,6 +51,41 @@ static int read_names(lua_State *L, const char *file, const char *kind, names *o
   return 0;
 }
 
+/* timing = { name = { above = N } | { least = N }, ... } (optional). */
+static int read_knobs(lua_State *L, const char *file, catalogue *c, char *err, size_t errlen) {
+  lua_getfield(L, -1, "timing");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (!lua_istable(L, -1)) {
+    snprintf(err, errlen, "%s: timing must be a table of knobs", file);
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING || !lua_istable(L, -1)) {
+      snprintf(err, errlen, "%s: timing.%s must be { above = N } or { least = N }", file,
+               lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+      lua_pop(L, 3);
+      return -1;
+    }
+    knob k = {strdup(lua_tostring(L, -2)), 0, 0};
+    lua_getfield(L, -1, "above");
+    lua_getfield(L, -2, "least");
+    if (lua_isnumber(L, -2)) k.least = lua_tonumber(L, -2), k.above = 1;
+    else if (lua_isnumber(L, -1)) k.least = lua_tonumber(L, -1);
+    lua_pop(L, 3);
+    knob *grown = realloc(c->knobs, (c->nknobs + 1) * sizeof *grown);
+    if (!grown) abort();
+    c->knobs = grown;
+    c->knobs[c->nknobs++] = k;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
 catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
   char file[PATH_MAX];
   snprintf(file, sizeof file, "%s/catalogue.lua", lib_dir);
@@ -62,7 +106,8 @@ catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
       ok = 0;
     } else {
       ok = read_names(L, file, "features", &c->features, err, errlen) == 0 &&
-           read_names(L, file, "strict", &c->strict, err, errlen) == 0;
+           read_names(L, file, "strict", &c->strict, err, errlen) == 0 &&
+           read_knobs(L, file, c, err, errlen) == 0;
     }
   }
   rt_free(R);
@@ -85,6 +130,8 @@ void catalogue_free(catalogue *c) {
   if (!c) return;
   names_free(&c->features);
   names_free(&c->strict);
+  for (size_t i = 0; i < c->nknobs; i++) free(c->knobs[i].name);
+  free(c->knobs);
   free(c);
 }
 
@@ -120,10 +167,26 @@ static int check_list(const catalogue *c, const lab *l, const lab_device *d, con
   return 0;
 }
 
+/* Each timing knob the catalogue names holds a value that makes sense. */
+static int check_timing(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
+  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(d->spec, "timing");
+  for (size_t i = 0; i < c->nknobs; i++) {
+    const knob *k = &c->knobs[i];
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(timing, k->name);
+    if (!cJSON_IsNumber(v)) continue;
+    if (k->above ? v->valuedouble > k->least : v->valuedouble >= k->least) continue;
+    snprintf(err, errlen, "%s:%d: device '%s': timing.%s must be %s %g (got %g)", l->file, d->line, d->name,
+             k->name, k->above ? ">" : ">=", k->least, v->valuedouble);
+    return -1;
+  }
+  return 0;
+}
+
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen) {
   for (size_t i = 0; i < l->count; i++) {
     if (check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
-        check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0)
+        check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0 ||
+        check_timing(c, l, &l->devices[i], err, errlen) != 0)
       return -1;
   }
   return 0;

@@ -23,8 +23,9 @@ void catalogue_free(catalogue *c);
 /* 1 if `name` is a feature (kind "features") or a strict rule (kind "strict"). */
 int catalogue_has(const catalogue *c, const char *kind, const char *name);
 
-/* Every feature and strict name of every lab device is known: 0, or -1 with
- * err = "lab.lua:12: device 'b1': feature 'powr' is unknown (known: ...)". */
+/* Every feature and strict name of every lab device is known, and every timing
+ * knob the catalogue names makes sense (e.g. progress_interval_ms > 0): 0, or
+ * -1 with err = "lab.lua:12: device 'b1': feature 'powr' is unknown (known: ...)". */
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen);
 
 /* Every name the scenario requires is a known feature: 0, or -1 with

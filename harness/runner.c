@@ -392,8 +392,10 @@ static void push_t(kase *k) {
   const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
   const char *host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
   int v6 = strchr(host, ':') != NULL;
-  snprintf(base, sizeof base, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
-           netdev_http_port(k->net));
+  /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
+  char port[16] = "";
+  if (netdev_http_port(k->net) != 80) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
+  snprintf(base, sizeof base, "http://%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
   api_fw_push(L, rn->fw, k->log, prefix, base);
   lua_setfield(L, -2, "fw");
   netdev_push(L, k->net);
@@ -483,6 +485,7 @@ static void case_start(kase *k) {
   device_vars_set(&vars, "name", ld->name);
   static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
   for (int i = 0; fields[i]; i++) device_vars_set(&vars, fields[i], lab_str(ld, fields[i]));
+  if (lab_str(ld, "secret")) device_vars_set(&vars, "secret", lab_str(ld, "secret")); /* {secret} */
   /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
   char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
   int nn = 0;

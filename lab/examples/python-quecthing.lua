@@ -39,8 +39,9 @@ device "py-quecthing" {
           "--mcu-tty", "{mcu_tty}", "--mcu-peer-tty", "{mcu_peer_tty}",
           "--mcu-timeout", "{mcu_timeout}",
           "--retry", "self", "--progress", "every", "--request", "on-connect" },
-  -- (the MCU's name and version are --mcu and --mcu-version in cmd; when the
-  -- lab file gains `modules = { STM32 = "1.0.0" }`, say it there too)
+  -- the MCU's name and factory version: the suites read modules, the device
+  -- is told by --mcu and --mcu-version in cmd
+  modules = { STM32 = "1.0.0" },
   images = {
     good = { ["2.0.0"] = "fw/pq-2.0.0.bin", ["2.1.0"] = "fw/pq-2.1.0.bin" },
     -- a module image that burns but never boots (the rollback scenario)
@@ -50,5 +51,5 @@ device "py-quecthing" {
   -- knobs. Python starts slower than otadev, hence a longer boot.
   timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300,
              mcu_timeout = 3 },
-  features = { "power", "console", "sota" },
+  features = { "power", "console", "resume", "rollback", "sota" },
 }

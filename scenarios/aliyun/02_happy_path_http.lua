@@ -14,6 +14,6 @@ return {
     d:push_update { image = img, version = target }
     local want = d:all_modules()
     want.default = target
-    d:expect_informs(want, d.boot_wait + d.step_wait + d.dev.timing.download_timeout)
+    d:expect_informs(want, d.boot_wait + d.step_wait + d.download_timeout)
   end,
 }

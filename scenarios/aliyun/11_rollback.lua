@@ -24,7 +24,7 @@ return {
         saw_fail = true
       end
       return saw_version and saw_fail
-    end, d.boot_wait + d.step_wait + d.dev.timing.download_timeout, "rollback (inform " .. old .. " and a failure step)")
+    end, d.boot_wait + d.step_wait + d.download_timeout, "rollback (inform " .. old .. " and a failure step)")
     d:power_cycle()
     d:expect_version(old, { strict = true })
   end,

@@ -17,7 +17,7 @@ return {
     local target, img = d:good_image()
     d:push_update { image = img, version = target }
     local want = { default = target, [m] = mver }
-    d:expect_informs(want, d.boot_wait + d.step_wait + d.dev.timing.download_timeout)
+    d:expect_informs(want, d.boot_wait + d.step_wait + d.download_timeout)
     d:power_cycle()
     d:expect_informs(want)
   end,

@@ -412,9 +412,8 @@ end
 -- download timeout: a download, a reboot, a connect).
 function Dev:expect_upgraded(version, opts)
   opts = opts or {}
-  local timing = self.dev.timing or {}
   local r = self:expect_version(version, { module = opts.module,
-    timeout = opts.timeout or (self.boot_wait + self.step_wait + (timing.download_timeout or 10)) })
+    timeout = opts.timeout or (self.boot_wait + self.step_wait + self.download_timeout) })
   return r
 end
 

@@ -8,7 +8,20 @@
 --
 -- A scenario `requires` exactly what it exercises; a device that lacks one of
 -- them gets SKIP with the reason (docs/lab.md lists which scenarios need what).
+--
+-- timing: the lab's timing knobs the libraries read, with the least value
+-- that makes sense (`above`: strictly greater); a lab value outside is exit
+-- 2 at the device's line. Other knobs are the device's own (placeholders in
+-- its cmd, e.g. {boot_ms}) and need only be numbers >= 0.
 return {
+  timing = {
+    boot = { above = 0, doc = "seconds from power on to the device's first message" },
+    step = { above = 0, doc = "seconds the longest gap between two progress messages may last" },
+    settle = { least = 0, doc = "seconds a device may need to put received bytes on its flash (hold points)" },
+    download_timeout = { above = 0, doc = "seconds of silence after which the device gives a download up" },
+    progress_interval_ms = { above = 0, doc = "Aliyun, HaaS: the device's least time between progress reports" },
+    rematch = { above = 0, doc = "QuecThing: seconds between the platform's plan matchings (the seed's 600)" },
+  },
   features = {
     power = "the harness can cut and restore the device's power (a process device; a board with a power driver)",
     console = "the harness reads the device's console (a pty, a serial port, ser2net)",

@@ -46,7 +46,8 @@ end
 -- message: the lab's timing.boot, default 10 s), step_wait (the longest gap
 -- between two progress messages: timing.step, default 15 s), settle (how
 -- long a device may take to put bytes it received on its flash:
--- timing.settle, default 1 s), strict (the lab's strict = {...} as a set:
+-- timing.settle, default 1 s), download_timeout (the device's own: timing.
+-- download_timeout, default 10 s), strict (the lab's strict = {...} as a set:
 -- rules the lab asks for beyond the seeds' lenient reading), modules (the
 -- lab's modules = {name = version}: components besides the main firmware).
 function M.new(D, t)
@@ -56,6 +57,7 @@ function M.new(D, t)
                         lab_name = lab.name,
                         boot_wait = timing.boot or 10, step_wait = timing.step or 15,
                         settle = timing.settle or 1,
+                        download_timeout = timing.download_timeout or 10,
                         strict = set_of(lab.strict), modules = lab.modules or {},
                         req_cursor = {}, req_from = 0 }, D)
 end

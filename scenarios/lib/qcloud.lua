@@ -82,7 +82,6 @@ function M.attach(t, opts)
   local lab = self.dev
   self.up = "$ota/report/" .. lab.product .. "/" .. lab.device
   self.down = "$ota/update/" .. lab.product .. "/" .. lab.device
-  self.download_timeout = (lab.timing or {}).download_timeout or 10
   self.mq = cloud.connect(self, { self.up })
   self:reset()
   self.versions = {}

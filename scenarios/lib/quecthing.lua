@@ -528,8 +528,7 @@ function Dev:fota(p)
   self:expect_action(p, 1, at)
   self:expect_step(p, "received", at)
   self:expect_step(p, "downloading", at)
-  local timing = self.dev.timing or {}
-  self:expect_result(p, 0, { timeout = self.step_wait + self.boot_wait + (timing.download_timeout or 10), level = 3 })
+  self:expect_result(p, 0, { timeout = self.step_wait + self.boot_wait + self.download_timeout, level = 3 })
   if self.versions.module ~= p.target_version then
     self:fail(2, "reported success but runs %s, not %s", tostring(self.versions.module), p.target_version)
   end

@@ -9,7 +9,7 @@ local qcloud = require "qcloud"
 return {
   name = "resume after a network cut: Range from the breakpoint",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "resume" },
   run = function(t)
     local d = qcloud.attach(t)
     d:expect_version(t.device.version)

@@ -8,7 +8,7 @@ local qcloud = require "qcloud"
 return {
   name = "resume after a power cut at 50 % of the download",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "resume" },
   run = function(t)
     local d = qcloud.attach(t)
     d:expect_version(t.device.version)

@@ -7,7 +7,7 @@ local qcloud = require "qcloud"
 return {
   name = "stale breakpoint: another firmware starts from 0",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "resume" },
   run = function(t)
     local d = qcloud.attach(t)
     d:expect_version(t.device.version)

@@ -5,7 +5,7 @@ local qcloud = require "qcloud"
 return {
   name = "weak network: flapping, throttled, slow link still completes",
   timeout = 90,
-  requires = { "power" },
+  requires = { "power", "resume" },
   run = function(t)
     local net = qcloud.net(t)
     local d = qcloud.attach(t)

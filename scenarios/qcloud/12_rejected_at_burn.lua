@@ -5,7 +5,7 @@ local qcloud = require "qcloud"
 return {
   name = "image rejected at burn: -5, version unchanged",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "burn-check" },
   run = function(t)
     local d = qcloud.attach(t)
     d:expect_version(t.device.version)

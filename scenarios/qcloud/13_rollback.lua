@@ -6,7 +6,7 @@ local qcloud = require "qcloud"
 return {
   name = "image fails to boot: rollback, old version and a failure reported",
   timeout = 60,
-  requires = { "power" },
+  requires = { "power", "rollback" },
   run = function(t)
     local d = qcloud.attach(t)
     local old = t.device.version

@@ -19,7 +19,6 @@ return {
     d:next_request(img)
     local again = d:await_retry(p)
     t.expect(again.start > 0, ("the device restarted from 0 after the cut (Range %s)"):format(tostring(again.range)))
-    local timing = t.device.timing or {}
-    d:expect_result(p, 0, { timeout = d.step_wait + d.boot_wait + (timing.download_timeout or 10) })
+    d:expect_result(p, 0, { timeout = d.step_wait + d.boot_wait + d.download_timeout })
   end,
 }

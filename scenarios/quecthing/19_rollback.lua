@@ -17,8 +17,7 @@ return {
     d:power_on()
     d:expect_action(p, 1)
     -- the next version report is the one after the reboot: the old one, only
-    local timing = t.device.timing or {}
-    d:expect_version(old, { strict = true, timeout = d.step_wait + d.boot_wait + (timing.download_timeout or 10) })
+    d:expect_version(old, { strict = true, timeout = d.step_wait + d.boot_wait + d.download_timeout })
     d:expect_result(p, "failure")
     d:deactivate(p) -- the operator stops the plan; the platform would push it again
     -- and it stays on the old image across a power cycle

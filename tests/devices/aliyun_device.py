@@ -694,6 +694,9 @@ class Device:
                 except OSError:
                     pass
             say("ota: %s %s failed: step %d %s", mod, v, f.step, f.desc)
+            # free before the report: the cloud may answer it with the task again at once
+            with self.lock:
+                self.busy = None
             self.wait_sent(self.reporter.send(mod, f.step, f.desc, wait=True))
             return False
 

@@ -123,4 +123,19 @@ check "the device was told host localhost and the fixed MQTT port" \
 check "firmware URLs point at localhost:<fixed HTTP port>" \
   grep -q "http://localhost:$P2/fw/" "$WORK/net/logs/qcloud-02_happy_path@emu-qcloud.log"
 
+# 9. on the default HTTP port the firmware URLs name no port (vendor HTTP
+# clients often parse no host:port); port 80 needs root, and 127.0.0.2 (loopback)
+# keeps it clear of anything on 127.0.0.1:80
+if [ "$(id -u)" -eq 0 ]; then
+  sed "s|  features = { \"power\", \"console\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.2\", mqtt_port = $P1, http_port = 80 },|" \
+    lab/emulated.lua > "$WORK/port80.lua"
+  "$OTAHIL" run scenarios/qcloud --lab "$WORK/port80.lua" --filter 'qcloud/02_*@emu-qcloud' \
+    --report "$WORK/p80" > "$WORK/p80.txt" 2>&1
+  check "http_port 80: the case passes" [ "$(outcome "$WORK/p80" '*')" = "PASS" ]
+  check "http_port 80: firmware URLs name no port (http://127.0.0.2/fw/...)" \
+    grep -q '"url":"http://127.0.0.2/fw/' "$WORK/p80/logs/qcloud-02_happy_path@emu-qcloud.log"
+else
+  echo "# skipped: http_port 80 needs root"
+fi
+
 finish

@@ -52,7 +52,8 @@ local function dev(name, bug)
     },
     timing = { boot = 5, step = 4, download_timeout = 1, boot_ms = 50, burn_ms = 200,
                mcu_timeout = 2 },
-    features = { "power", "console", "sota" },
+    modules = { STM32 = "1.0.0" },
+    features = { "power", "console", "resume", "rollback", "sota" },
   }
 end
 LUA
