@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -20,6 +23,12 @@
 static const char *captured(console *c) {
   size_t len;
   return uart_capture_peek(console_capture(c), 0, &len, NULL);
+}
+
+static int seen_has_after(void *con) {
+  size_t len;
+  const char *p = uart_capture_peek(console_capture(con), 0, &len, NULL);
+  return len >= 7 && memcmp(p + len - 7, "after\r\n", 7) == 0;
 }
 
 START_TEST(pty_lines_and_send) {
@@ -318,6 +327,52 @@ START_TEST(serial_flood_leaves_the_loop_free) {
 }
 END_TEST
 
+/* A child that writes `fd` flat out for `seconds`, then exits. */
+static pid_t flood_start(int fd, double seconds) {
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    for (size_t i = 63; i < sizeof buf; i += 64) buf[i] = '\n';
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+      if (write(fd, buf, sizeof buf) < 0) _exit(1);
+      clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+    _exit(0);
+  }
+  return pid;
+}
+
+/* The flood guard: cap_bytes at once, then cap_rate; what is beyond is
+ * dropped and counted, and a new budget (a new case) lets bytes in again. */
+START_TEST(flood_guard_caps_and_counts) {
+  seen s = {0};
+  console_config cfg = {.transport = CONSOLE_PTY, .cap_bytes = 200000, .cap_rate = 50000};
+  console *c = open_console(&cfg, &s);
+  uint64_t t0 = uv_hrtime();
+  pid_t kid = flood_start(console_slave_fd(c), 1);
+  int st = 0;
+  while (waitpid(kid, &st, WNOHANG) == 0) uv_run(&test_loop, UV_RUN_NOWAIT);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  pause_loop(0.2); /* what is still in the terminal */
+  double secs = (double)(uv_hrtime() - t0) / 1e9;
+  uint64_t kept = console_bytes(c), dropped = console_dropped(c);
+  ck_assert_msg(dropped > 1000000, "only %llu bytes dropped", (unsigned long long)dropped);
+  ck_assert_msg(kept >= 200000 && kept <= 200000 + (uint64_t)(50000 * secs) + 4096,
+                "%llu bytes kept in %.2f s", (unsigned long long)kept, secs);
+  ck_assert_int_eq(s.downs, 0);
+  /* a new budget: the next bytes are captured again, whole */
+  console_budget_reset(c);
+  ck_assert_int_eq(write(console_slave_fd(c), "after\r\n", 7), 7);
+  ck_assert(run_until_fn(seen_has_after, c, 5));
+  ck_assert_uint_eq(console_dropped(c), dropped);
+  close_console(c);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("uart_console");
   TCase *tc = tcase_create("transports");
@@ -330,6 +385,7 @@ int main(void) {
   tcase_add_test(tc, tcp_nothing_listening);
   tcase_add_test(tc, pty_flood_leaves_the_loop_free);
   tcase_add_test(tc, serial_flood_leaves_the_loop_free);
+  tcase_add_test(tc, flood_guard_caps_and_counts);
   suite_add_tcase(s, tc);
   return check_run(s);
 }
