@@ -7,15 +7,14 @@
 #  B. SIGTERM in the middle of a flood stops otahil within 2 s
 # and nothing of the device is left running.
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$OTAHIL_SRC/tests/robust/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 SC=tests/robust/scenarios
 MARK="otahil-flood-$$-$RANDOM"
 now() { date +%s.%N; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 below() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$1" "$2"; }
-# pids of processes whose environment holds the marker
-marked() { grep -lsa "OTAHIL_TEST_MARK=$MARK" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
-trap 'for p in $(marked); do kill -KILL $p 2>/dev/null; done; cleanup' EXIT
+trap 'marked_kill "$MARK"; cleanup' EXIT
 # CPU seconds (user + system) of a process so far
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' /proc/$1/stat; }
 
@@ -43,14 +42,14 @@ dur=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['scen
   "$WORK/a/report.json" 2>/dev/null || echo 999)
 check "A: it ended at its deadline ($dur s for a ${M}x3 s deadline)" below "$dur" "$((3 * M + 1))"
 check "A: otahil exited ${took} s after it started (deadline ${M}x3 s)" below "$took" "$((3 * M + 10))"
-check "A: nothing of the device is left" [ -z "$(marked)" ]
+check "A: nothing of the device is left" [ -z "$(marked "$MARK")" ]
 
 # B. SIGTERM in the middle of a flood
 "$OTAHIL" run $SC/flood_long.lua --lab "$WORK/lab.lua" --report "$WORK/b" --timeout-multiplier "$M" \
   > "$WORK/b.txt" 2>&1 &
 run=$!
-for _ in $(seq 200); do [ -n "$(marked)" ] && break; sleep 0.05; done
-check "B: the device floods" [ -n "$(marked)" ]
+for _ in $(seq 200); do [ -n "$(marked "$MARK")" ] && break; sleep 0.05; done
+check "B: the device floods" [ -n "$(marked "$MARK")" ]
 sleep 2
 c0=$(cpu $run)
 sleep 2
@@ -67,7 +66,7 @@ sed 's/^/# /' "$WORK/b.txt"
 check "B: SIGTERM stopped otahil in ${took} s (at most 2 s)" below "$took" 2
 check "B: exit 1, the case ERROR (terminated) (got $rc)" [ "$rc" -eq 1 ]
 check "B: the case says terminated" grep -q "terminated (SIGTERM)" "$WORK/b.txt"
-for _ in $(seq 40); do [ -z "$(marked)" ] && break; sleep 0.05; done
-check "B: nothing of the device is left" [ -z "$(marked)" ]
+for _ in $(seq 40); do [ -z "$(marked "$MARK")" ] && break; sleep 0.05; done
+check "B: nothing of the device is left" [ -z "$(marked "$MARK")" ]
 
 finish
