@@ -1,7 +1,8 @@
 /* t.fw: the firmware server as a scenario sees it (one object per case).
  *   local img = t.fw:serve(path [, {signed_only = false}])
  *       -> {name=, path=, url=, size=, md5=, sha256=, crc32=}
- *   t.fw:url(img [, {expires_in = 3600}])  -> a signed URL (expires_in < 0: already expired)
+ *   t.fw:url(img [, {expires_in = 3600}])  -> a signed URL (expires_in < 0: already expired;
+ *       NaN, +-inf and beyond +-10 years raise at the scenario's line)
  *   t.fw:fault(img, {status = 500 | ignore_range = true | truncate_after = N | delay = s, times = n})
  *       (status 100..599, truncate_after an integer >= -1, delay 0..3600 s, times an
  *       integer >= 0; anything else raises at the scenario's line)
@@ -96,10 +97,18 @@ static int l_serve(lua_State *L) {
   return 1;
 }
 
+/* fw:url's expires_in: negative is on purpose (an already expired URL, for a
+ * 403 test), but NaN, an infinity or an absurd magnitude would become an
+ * undefined int64_t conversion or a URL that never or always expired. */
+#define FW_EXPIRES_MAX_S (10.0 * 366 * 86400) /* ten years, either way */
+
 static int l_url(lua_State *L) {
   fw_ud *u = check(L);
   const char *name = img_name(L, 2);
   double expires_in = api_optnumfield(L, 3, "expires_in", 3600);
+  if (!isfinite(expires_in) || fabs(expires_in) > FW_EXPIRES_MAX_S)
+    return luaL_error(L, "fw:url: expires_in must be a number of seconds within +-10 years (got %f)",
+                      (lua_Number)expires_in);
   char path[512];
   int64_t exp = (int64_t)time(NULL) + (int64_t)expires_in;
   if (fwserver_sign(u->srv, name, exp, path, sizeof path) < 0)

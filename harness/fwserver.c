@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,11 @@
 #define FWS_BLOCK (64 * 1024)
 /* An idle connection (a device that vanished mid-download) is dropped after this. */
 #define FWS_IDLE_TIMEOUT_S 120u
+/* The limits' defaults (fwserver.h); MHD's own cap only backs ours up (its
+ * default, FD_SETSIZE - 4 = 1020, was what 1100 idle connections reached). */
+#define FWS_MAX_CONNECTIONS 4096u
+#define FWS_HEAD_TIMEOUT_S 10u
+#define FWS_MHD_CAP 65536u
 
 typedef struct fws_image {
   struct fws_image *next;
@@ -73,7 +79,27 @@ struct fwserver {
   fwserver_event_cb cb;
   void *cb_arg;
   char mhd_log[256]; /* MHD's last complaint, for start errors */
+  fwserver_limits lim;
+  fwserver_stats st;
+  struct fws_addr *addrs; /* open connections per client address */
+  size_t naddrs, addrs_cap;
+  void (*notice)(void *, const char *);
+  void *notice_arg;
+  uint64_t notice_ms;      /* uv_now() of the last notice */
+  uint64_t unsaid;         /* refusals since the last notice */
 };
+
+/* One client address and how many of its connections are open. */
+typedef struct fws_addr {
+  int family;
+  unsigned char ip[16];
+  unsigned open;
+} fws_addr;
+
+/* Per connection (MHD's socket context): whether a request came. */
+typedef struct fws_conn {
+  int requested;
+} fws_conn;
 
 static void fws__err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -413,6 +439,8 @@ static enum MHD_Result fws__respond(fws_req *r) {
   return ret;
 }
 
+static void fws__requested(struct MHD_Connection *c);
+
 static enum MHD_Result fws__handler(void *cls, struct MHD_Connection *c, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
@@ -422,6 +450,7 @@ static enum MHD_Result fws__handler(void *cls, struct MHD_Connection *c, const c
   (void)version;
   (void)upload_data;
   if (!r) {
+    fws__requested(c);
     r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
     r->s = s;
@@ -507,6 +536,144 @@ static void fws__completed(void *cls, struct MHD_Connection *c, void **con_cls,
   fws__req_free(r);
 }
 
+
+/* ---- limits (fwserver.h) ------------------------------------------------ */
+
+static void fws__addr_key(const struct sockaddr *sa, int *family, unsigned char ip[16]) {
+  memset(ip, 0, 16);
+  *family = sa ? sa->sa_family : AF_UNSPEC;
+  if (*family == AF_INET) memcpy(ip, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+  else if (*family == AF_INET6) memcpy(ip, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+}
+
+static fws_addr *fws__addr(fwserver *s, const struct sockaddr *sa, int add) {
+  int family;
+  unsigned char ip[16];
+  fws__addr_key(sa, &family, ip);
+  for (size_t i = 0; i < s->naddrs; i++)
+    if (s->addrs[i].family == family && memcmp(s->addrs[i].ip, ip, 16) == 0) return &s->addrs[i];
+  if (!add) return NULL;
+  if (s->naddrs == s->addrs_cap) {
+    size_t cap = s->addrs_cap ? s->addrs_cap * 2 : 8;
+    fws_addr *na = realloc(s->addrs, cap * sizeof *na);
+    if (!na) return NULL;
+    s->addrs = na;
+    s->addrs_cap = cap;
+  }
+  fws_addr *a = &s->addrs[s->naddrs++];
+  a->family = family;
+  memcpy(a->ip, ip, 16);
+  a->open = 0;
+  return a;
+}
+
+static void fws__addr_name(const struct sockaddr *sa, char *out, size_t len) {
+  const void *ip = sa && sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                                   : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+  if (!sa || !inet_ntop(sa->sa_family, ip, out, (socklen_t)len)) snprintf(out, len, "?");
+}
+
+static void fws__notice(fwserver *s, const char *line) {
+  if (s->notice) s->notice(s->notice_arg, line);
+  else fprintf(stderr, "otahil: firmware server: %s\n", line);
+}
+
+/* A refusal: counted, and told at most once a second (with the count since). */
+static void fws__refused(fwserver *s, const struct sockaddr *sa, int per_address) {
+  if (per_address) s->st.refused_per_address++;
+  else s->st.refused_total++;
+  s->unsaid++;
+  uint64_t now = uv_now(s->loop);
+  if (s->notice_ms && now - s->notice_ms < 1000) return;
+  char who[INET6_ADDRSTRLEN], line[256];
+  fws__addr_name(sa, who, sizeof who);
+  if (per_address)
+    snprintf(line, sizeof line, "connection limit: refused %llu connection(s), the last from %s (%u open from it)",
+             (unsigned long long)s->unsaid, who, s->lim.max_per_address);
+  else
+    snprintf(line, sizeof line, "connection limit: refused %llu connection(s), the last from %s (%u open in all)",
+             (unsigned long long)s->unsaid, who, s->lim.max_connections);
+  fws__notice(s, line);
+  s->notice_ms = now;
+  s->unsaid = 0;
+}
+
+static enum MHD_Result fws__accept(void *cls, const struct sockaddr *sa, socklen_t len) {
+  fwserver *s = cls;
+  (void)len;
+  if (s->st.open >= s->lim.max_connections) {
+    fws__refused(s, sa, 0);
+    return MHD_NO;
+  }
+  fws_addr *a = fws__addr(s, sa, 0);
+  if (a && a->open >= s->lim.max_per_address) {
+    fws__refused(s, sa, 1);
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+static const struct sockaddr *fws__peer(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  return ci ? ci->client_addr : NULL;
+}
+
+/* Open and closed connections: the counts, and the head timeout. */
+static void fws__conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code) {
+  fwserver *s = cls;
+  fws_addr *a = fws__addr(s, fws__peer(c), code == MHD_CONNECTION_NOTIFY_STARTED);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    s->st.open++;
+    if (a) a->open++;
+    *socket_context = calloc(1, sizeof(fws_conn));
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, s->lim.head_timeout_s);
+    return;
+  }
+  fws_conn *fc = *socket_context;
+  if (s->st.open) s->st.open--;
+  if (a && a->open && --a->open == 0) *a = s->addrs[--s->naddrs]; /* forget the address */
+  if (!fc || !fc->requested) s->st.no_request++;
+  free(fc);
+  *socket_context = NULL;
+}
+
+/* A request head came: from now on the transfer's idle timeout applies. */
+static void fws__requested(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  fws_conn *fc = ci ? ci->socket_context : NULL;
+  if (!fc || fc->requested) return;
+  fc->requested = 1;
+  MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, FWS_IDLE_TIMEOUT_S);
+}
+
+static unsigned fws__fd_budget(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return FWS_MAX_CONNECTIONS;
+  rlim_t half = rl.rlim_cur / 2;
+  return half < 16 ? 16 : half < FWS_MAX_CONNECTIONS ? (unsigned)half : FWS_MAX_CONNECTIONS;
+}
+
+void fwserver_set_limits(fwserver *s, const fwserver_limits *l) {
+  if (!s) return;
+  fwserver_limits v = l ? *l : (fwserver_limits){0};
+  if (!v.max_connections) v.max_connections = fws__fd_budget();
+  if (v.max_connections > FWS_MHD_CAP - 1) v.max_connections = FWS_MHD_CAP - 1;
+  if (!v.max_per_address) v.max_per_address = v.max_connections / 2 ? v.max_connections / 2 : 1;
+  if (!v.head_timeout_s) v.head_timeout_s = FWS_HEAD_TIMEOUT_S;
+  s->lim = v;
+}
+
+void fwserver_get_stats(const fwserver *s, fwserver_stats *out) {
+  if (s && out) *out = s->st;
+}
+
+void fwserver_on_notice(fwserver *s, void (*cb)(void *arg, const char *line), void *arg) {
+  if (!s) return;
+  s->notice = cb;
+  s->notice_arg = arg;
+}
+
 /* ---- loop integration ------------------------------------------------- */
 
 static void fws__shutdown(fwserver *s);
@@ -551,6 +718,7 @@ static void fws__on_handle_closed(uv_handle_t *h) {
   if (--s->open_handles > 0) return;
   void (*done)(void *) = s->done;
   void *arg = s->done_arg;
+  free(s->addrs);
   free(s);
   if (done) done(arg);
 }
@@ -595,11 +763,13 @@ int fwserver_start(uv_loop_t *loop, const char *host, uint16_t port, fwserver **
     free(s);
     return -1;
   }
+  fwserver_set_limits(s, NULL);
   errno = 0;
   s->mhd = MHD_start_daemon(
-      flags, port, NULL, NULL, fws__handler, s, MHD_OPTION_SOCK_ADDR, sa,
+      flags, port, fws__accept, s, fws__handler, s, MHD_OPTION_SOCK_ADDR, sa,
       MHD_OPTION_NOTIFY_COMPLETED, fws__completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-      FWS_IDLE_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, fws__log, s, MHD_OPTION_END);
+      FWS_IDLE_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, fws__log, s, MHD_OPTION_CONNECTION_LIMIT,
+      FWS_MHD_CAP, MHD_OPTION_NOTIFY_CONNECTION, fws__conn_notify, s, MHD_OPTION_END);
   if (!s->mhd) {
     int e = errno;
     fws__err(err, errlen, "fwserver_start: cannot listen on %s:%u: %s", host, (unsigned)port,

@@ -106,6 +106,40 @@ int fwserver_sign(fwserver *s, const char *name, int64_t expires_unix, char *out
  * (status outside 100..599). Requests already answering keep their fault. */
 int fwserver_set_fault(fwserver *s, const char *name, const fwserver_fault *f);
 
+/* ---- limits: clients that hold connections --------------------------------
+ * A client that opens connections and never sends a request (or a flood of
+ * them) must not keep the server from answering others. Each connection is
+ * accepted only while fewer than `max_connections` are open and fewer than
+ * `max_per_address` are open from its address (else it is closed at once); it
+ * has `head_timeout_s` to send its request's head, then the idle timeout of a
+ * transfer (120 s, long enough for a stall fault) applies. Behind the netem
+ * proxy every device comes from 127.0.0.1, so the per-address cap is sized to
+ * hold a whole run's downloads; it keeps one local client (or address) from
+ * taking the whole table. Refusals are counted (fwserver_get_stats) and told
+ * as a notice line (fwserver_on_notice), at most one a second. */
+typedef struct fwserver_limits {
+  unsigned max_connections; /* 0: 4096, or half the process's fd limit if lower */
+  unsigned max_per_address; /* 0: half of max_connections */
+  unsigned head_timeout_s;  /* 0: 10 s */
+} fwserver_limits;
+
+/* Sets the limits (zeros are the defaults); new connections get them. */
+void fwserver_set_limits(fwserver *s, const fwserver_limits *l);
+
+typedef struct fwserver_stats {
+  unsigned open;                 /* connections open now */
+  uint64_t refused_total;        /* refused: max_connections were open */
+  uint64_t refused_per_address;  /* refused: max_per_address were open from the address */
+  uint64_t no_request;           /* closed without a request (the head timeout, or the client left) */
+} fwserver_stats;
+
+void fwserver_get_stats(const fwserver *s, fwserver_stats *out);
+
+/* Where notice lines go ("connection limit: refused 12 connections from
+ * 127.0.0.2 (1024 open from it)"); NULL: stderr, prefixed "otahil: firmware
+ * server: ". The line is valid during the call only. */
+void fwserver_on_notice(fwserver *s, void (*cb)(void *arg, const char *line), void *arg);
+
 /* Stops the server: cuts open connections (their events fire, complete = 0),
  * closes the listening socket, then closes the uv handles and frees `s`;
  * `done` (may be NULL) runs from the loop once nothing of the server is left.

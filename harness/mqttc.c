@@ -92,6 +92,12 @@ static void mqttc__poll_cb(uv_poll_t *p, int status, int events) {
     status = 0;
     events = UV_WRITABLE;
   }
+  /* Bounded, so a flood of PUBLISHes costs a few packets per turn of the loop,
+   * never the loop: libmosquitto 2.0 (lib/loop.c) reads at most max(1, QoS>0
+   * messages queued out + QoS 2 messages in awaiting PUBREL) packets here (its
+   * own count, not our 1), stops at EAGAIN, and keeps a packet that is not
+   * whole yet for the next call. Only a broker that never sends PUBREL could
+   * grow that count; the spawned mosquitto does not. */
   if (status < 0 || (events & UV_READABLE)) mosquitto_loop_read(c->m, 1);
   if (!c->closing && (events & UV_WRITABLE)) mosquitto_loop_write(c->m, 1);
   if (!c->closing) mqttc__update(c);

@@ -5,7 +5,10 @@
  *   stages (cut, stall, flap split the bytes at their trigger; corrupt changes bytes in
  *   place) -> queue of entries (data, or cut/stall markers) -> pipe__pump(): time stages
  *   (stall, latency via not_before, throttle via pacing) -> uv_write.
- * Reading stops while queued + in-flight bytes exceed the high-water mark.
+ * Reading stops while queued + in-flight bytes exceed the high-water mark, and no
+ * direction holds the loop under a flood even when a fault drops what it reads:
+ * libuv stops a stream's reads after 32 per wake-up (8 MiB of NETEM_READ_SIZE),
+ * the zero-copy path after SPLICE_ROUNDS.
  *
  * While the proxy has no fault and the view needs only byte counts (an HTTP body of known
  * length, a raw stream), a direction takes the zero-copy path instead (splice_path.c):

@@ -16,6 +16,11 @@
 #include "netem_int.h" /* rng_next, rng_below */
 
 #define HIGH_WATER (64 * 1024)
+/* Most bytes read from one side per wake-up of the loop. The high-water mark
+ * alone does not bound it: bytes a drop fault takes are never queued, so a
+ * side that writes without pause into a dropped line kept the read loop going
+ * until the writer paused, and the loop (timers, signals, deadlines) waited. */
+#define READ_BUDGET (64 * 1024)
 
 struct side {
   serial_relay *r;
@@ -135,6 +140,7 @@ static void flush(struct sdir *d) {
 }
 
 static void queue(struct sdir *d, const uint8_t *p, size_t n) {
+  if (n == 0) return; /* all dropped: and d->buf may still be NULL */
   if (d->len + n > d->cap) {
     size_t cap = d->cap ? d->cap : 4096;
     while (cap < d->len + n) cap *= 2;
@@ -156,10 +162,11 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_READABLE) {
     struct sdir *d = dir_from(r, s);
     uint8_t buf[4096];
-    while (d->len < HIGH_WATER) {
+    for (size_t got = 0; d->len < HIGH_WATER && got < READ_BUDGET;) {
       ssize_t n = read(s->master, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
+      got += (size_t)n;
       size_t keep = apply_faults(r, d, buf, (size_t)n);
       queue(d, buf, keep);
     }

@@ -64,25 +64,29 @@ static int shim_path(char *out, size_t len) {
   return -1;
 }
 
-char **child_guard_argv(char *const argv[]) {
+/* {shim, [mode,] pid, argv...} */
+static char **wrapped(const char *mode, char *const argv[]) {
   char shim[PATH_MAX];
   if (shim_path(shim, sizeof shim) != 0) return NULL;
-  size_t n = 0;
+  size_t n = 0, k = 0;
   while (argv[n]) n++;
-  char **out = calloc(n + 3, sizeof *out);
+  char **out = calloc(n + 4, sizeof *out);
   if (!out) return NULL;
   char pid[32];
   snprintf(pid, sizeof pid, "%ld", (long)getpid());
-  out[0] = strdup(shim);
-  out[1] = strdup(pid);
-  int ok = out[0] && out[1];
-  for (size_t i = 0; i < n && ok; i++) ok = (out[i + 2] = strdup(argv[i])) != NULL;
+  int ok = (out[k++] = strdup(shim)) != NULL;
+  if (ok && mode) ok = (out[k++] = strdup(mode)) != NULL;
+  if (ok) ok = (out[k++] = strdup(pid)) != NULL;
+  for (size_t i = 0; i < n && ok; i++) ok = (out[k++] = strdup(argv[i])) != NULL;
   if (!ok) {
     child_guard_free(out);
     return NULL;
   }
   return out;
 }
+
+char **child_guard_argv(char *const argv[]) { return wrapped(NULL, argv); }
+char **child_guard_tree_argv(char *const argv[]) { return wrapped("--tree", argv); }
 
 void child_guard_free(char **argv) {
   if (!argv) return;

@@ -14,6 +14,7 @@
 #define OTAHIL_CHILD_GUARD_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* In a freshly forked child: SIGKILL this process when its parent dies
@@ -29,6 +30,15 @@ int child_guard_arm(pid_t parent);
  * is not guarded) or on out of memory. Free with child_guard_free. */
 char **child_guard_argv(char *const argv[]);
 void child_guard_free(char **argv);
+
+/* The same for a device whose whole process tree must go with its power:
+ * {"<dir>/otahil-child", "--tree", "<getpid()>", argv[0], ..., NULL}, the
+ * supervisor of child_tree.h. Signal it, not the device: SIGTERM for a
+ * graceful power off (sent on to every process of the tree), CHILD_TREE_CUT
+ * for a hard cut (the whole tree SIGKILLed); it exits with the device's
+ * status once nothing of the tree is left. NULL as for child_guard_argv. */
+char **child_guard_tree_argv(char *const argv[]);
+#define CHILD_TREE_CUT SIGUSR1
 
 /* What exec would say of `file` (searched in PATH unless it has a '/'):
  * 0 if it can be run, else a negative errno (-ENOENT, -EACCES), so that a

@@ -1,6 +1,7 @@
 /* otahil-child PARENT_PID PROGRAM [ARGS...]: runs PROGRAM so that it is killed
  * (SIGKILL) when PARENT_PID, the process that spawned us, dies; exits at once
- * if that parent is already gone. PROGRAM gets only stdin, stdout and stderr:
+ * if that parent is already gone. With --tree first, it stays as the
+ * supervisor of PROGRAM's whole process tree instead (child_tree.h). PROGRAM gets only stdin, stdout and stderr:
  * every other descriptor is closed. See child_guard.h. Exit 127 if PROGRAM
  * cannot be run, as a shell does. */
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "child_guard.h"
+#include "child_tree.h"
 
 /* uv_spawn closes only descriptors marked close-on-exec, and libmosquitto's
  * sockets (and its internal socketpair) are not: without this, a device or a
@@ -38,8 +40,11 @@ static void close_above_stderr(void) {
 }
 
 int main(int argc, char **argv) {
+  int tree = argc > 1 && strcmp(argv[1], "--tree") == 0;
+  argc -= tree;
+  argv += tree;
   if (argc < 3) {
-    fprintf(stderr, "usage: otahil-child PARENT_PID PROGRAM [ARGS...]\n");
+    fprintf(stderr, "usage: otahil-child [--tree] PARENT_PID PROGRAM [ARGS...]\n");
     return 127;
   }
   char *end = NULL;
@@ -48,6 +53,10 @@ int main(int argc, char **argv) {
   if (errno || !end || *end || parent <= 1) {
     fprintf(stderr, "otahil-child: bad parent pid '%s'\n", argv[1]);
     return 127;
+  }
+  if (tree) { /* a device: supervised, see child_tree.h */
+    close_above_stderr();
+    return child_tree_run((pid_t)parent, argv + 2);
   }
   /* the parent died before we could be tied to it: nothing must run */
   if (child_guard_arm((pid_t)parent) != 0) return 0;

@@ -7,11 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* After a cut, how long the supervisor may take to reap the tree before it is
+ * killed itself (it never should: this is for a tree stuck in the kernel). */
+#define CUT_WAIT_MS 5000
+
 struct power_process {
   uv_loop_t *loop;
   char **argv;
   int stdio_fd;
   uv_process_t *proc; /* NULL while off */
+  int tree;           /* proc is otahil-child --tree, the supervisor of the device's tree */
+  int cut;            /* the cut was sent: the next timer kills the supervisor itself */
   uv_timer_t *grace;
   power_process_exit_cb cb;
   void *arg;
@@ -68,17 +74,20 @@ int power_process_on(power_process *p, char *err, size_t errlen) {
     stdio[i].flags = p->stdio_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
     stdio[i].data.fd = p->stdio_fd;
   }
-  /* Through otahil-child, the program dies with the harness even when the
-   * harness is killed (SIGKILL): a device left running would retry its dead
-   * proxies for ever. It checks first what exec would say, so that a missing
-   * program is still an error here, not a child that exits 127. */
+  /* Through otahil-child --tree, the supervisor of the device's whole process
+   * tree (child_tree.h): power off reaches every process the device started,
+   * setsid'd daemons and children that ignore SIGTERM included, and the tree
+   * dies with the harness even when the harness is killed (SIGKILL): a device
+   * left running would retry its dead proxies for ever. Exec is checked first,
+   * so that a missing program is still an error here, not a child that exits
+   * 127. */
   int rc = child_guard_check_exec(p->argv[0]);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
     free(proc);
     return -1;
   }
-  char **guarded = child_guard_argv(p->argv);
+  char **guarded = child_guard_tree_argv(p->argv);
   uv_process_options_t o = {0};
   o.file = guarded ? guarded[0] : p->argv[0];
   o.args = guarded ? guarded : p->argv;
@@ -96,28 +105,55 @@ int power_process_on(power_process *p, char *err, size_t errlen) {
     return -1;
   }
   p->proc = proc;
+  p->tree = guarded != NULL;
+  p->cut = 0;
   return 0;
 }
 
-static void pp__grace_cb(uv_timer_t *t) {
-  power_process *p = t->data;
-  if (p->proc) uv_process_kill(p->proc, SIGKILL);
+static void pp__timer(power_process *p, unsigned ms);
+
+/* The hard cut: the supervisor SIGKILLs the whole tree and exits once it is
+ * reaped (a guard timer kills the supervisor itself should it not); a program
+ * started without one is SIGKILLed. */
+static void pp__cut(power_process *p) {
+  if (!p->tree) {
+    uv_process_kill(p->proc, SIGKILL);
+    return;
+  }
+  /* again while a cut goes on: never SIGKILL early, that would orphan a tree
+   * the supervisor has stopped and not killed yet */
+  uv_process_kill(p->proc, CHILD_TREE_CUT);
+  if (p->cut) return;
+  p->cut = 1;
+  pp__timer(p, CUT_WAIT_MS);
 }
 
-int power_process_off(power_process *p, int graceful, unsigned grace_ms) {
-  if (!p->proc) return 1;
-  if (!graceful) {
-    uv_process_kill(p->proc, SIGKILL);
-    return 0;
-  }
-  uv_process_kill(p->proc, SIGTERM);
+static void pp__timer_cb(uv_timer_t *t) {
+  power_process *p = t->data;
+  if (!p->proc) return;
+  if (p->cut) uv_process_kill(p->proc, SIGKILL); /* the last resort: the supervisor is stuck */
+  else pp__cut(p);                              /* the grace is over */
+}
+
+static void pp__timer(power_process *p, unsigned ms) {
   if (!p->grace) {
     p->grace = malloc(sizeof *p->grace);
     if (!p->grace) abort();
     uv_timer_init(p->loop, p->grace);
     p->grace->data = p;
   }
-  uv_timer_start(p->grace, pp__grace_cb, grace_ms, 0);
+  uv_timer_start(p->grace, pp__timer_cb, ms, 0);
+}
+
+int power_process_off(power_process *p, int graceful, unsigned grace_ms) {
+  if (!p->proc) return 1;
+  if (!graceful) {
+    pp__cut(p);
+    return 0;
+  }
+  /* the supervisor sends it on to every process of the tree */
+  uv_process_kill(p->proc, SIGTERM);
+  if (!p->cut) pp__timer(p, grace_ms);
   return 0;
 }
 
@@ -127,6 +163,6 @@ int power_process_pid(const power_process *p) { return p->proc ? p->proc->pid : 
 void power_process_free(power_process *p) {
   if (!p) return;
   p->freeing = 1;
-  if (p->proc) uv_process_kill(p->proc, SIGKILL);
+  if (p->proc) pp__cut(p);
   pp__maybe_free(p);
 }

@@ -1,6 +1,12 @@
-/* power_process: power for a process device. On = start the program; off = SIGKILL
- * (a hard cut) or SIGTERM then SIGKILL after a grace period (graceful). The
- * program's stdin/stdout/stderr are the console's terminal. */
+/* power_process: power for a process device. On = start the program; off =
+ * SIGKILL of its whole process tree (a hard cut) or SIGTERM to every process of
+ * the tree, then SIGKILL of the tree after a grace period (graceful). The
+ * program runs under otahil-child's supervisor (drivers/child/child_tree.h),
+ * which inherits every orphan of the tree (double-forked setsid daemons
+ * included) and cuts the tree when the program exits on its own or otahil
+ * dies, even by SIGKILL. The pid is the supervisor's; it exits with the
+ * program's status once nothing of the tree is left, so "off" means the whole
+ * tree is gone. The program's stdin/stdout/stderr are the console's terminal. */
 #ifndef OTAHIL_POWER_PROCESS_H
 #define OTAHIL_POWER_PROCESS_H
 
@@ -10,7 +16,8 @@
 
 typedef struct power_process power_process;
 
-/* Called when the program exits, whether cut or on its own. */
+/* Called when the program exits (and nothing of its tree is left), whether cut
+ * or on its own; status and signal are the program's. */
 typedef void (*power_process_exit_cb)(void *arg, int64_t status, int signal);
 
 /* argv is copied. stdio_fd: the console's device side (or -1 for /dev/null). */
@@ -28,7 +35,7 @@ int power_process_off(power_process *p, int graceful, unsigned grace_ms);
 int power_process_is_on(const power_process *p);
 int power_process_pid(const power_process *p);
 
-/* Kills (SIGKILL) a running process and frees once it is reaped. */
+/* Cuts a running device (its whole tree) and frees once it is reaped. */
 void power_process_free(power_process *p);
 
 #endif

@@ -6,12 +6,17 @@
 
 #define DEFAULT_LIMIT ((size_t)64 << 20)
 
-/* buf[len] is always 0: regexec (and ASan's view of it) may read up to a NUL
- * even when REG_STARTEND gives the length. */
+/* The bytes held are mem[head .. head + len), and mem[head + len] is always 0:
+ * regexec (and ASan's view of it) may read up to a NUL even when REG_STARTEND
+ * gives the length. Dropping the oldest bytes only moves `head`; the held bytes
+ * are moved back to the front of mem only when an append needs the room, and
+ * mem has a quarter of `limit` to spare, so a console that keeps the capture
+ * full (a flooding device) costs a few copies per byte, not a copy of the whole
+ * capture per read. */
 struct uart_capture {
-  char *buf;
-  size_t len, cap, limit;
-  uint64_t base; /* offset of buf[0] */
+  char *mem;
+  size_t head, len, cap, limit;
+  uint64_t base; /* offset of mem[head] */
 };
 
 uart_capture *uart_capture_new(size_t limit) {
@@ -23,17 +28,40 @@ uart_capture *uart_capture_new(size_t limit) {
 
 void uart_capture_free(uart_capture *c) {
   if (!c) return;
-  free(c->buf);
+  free(c->mem);
   free(c);
 }
 
 static void drop_front(uart_capture *c, size_t n) {
-  if (!c->buf || n == 0) return;
+  if (!c->mem || n == 0) return;
   if (n > c->len) n = c->len;
-  memmove(c->buf, c->buf + n, c->len - n);
+  c->head += n;
   c->len -= n;
   c->base += n;
-  c->buf[c->len] = 0;
+  if (c->len == 0) c->head = 0;
+  c->mem[c->head + c->len] = 0;
+}
+
+/* Makes room for `more` bytes after the held ones (c->len + more <= limit).
+ * The held bytes go back to the front of mem when they fill at most half of
+ * it, else mem grows (doubling, up to limit + limit / 4); at that size they go
+ * back to the front again, which then leaves at least limit / 4 free. Either
+ * way a move of n bytes buys room for at least n / 4 new ones. */
+static void make_room(uart_capture *c, size_t more) {
+  size_t need = c->len + more, most = c->limit + c->limit / 4;
+  if (c->head + need <= c->cap) return;
+  if (c->head > 0) {
+    memmove(c->mem, c->mem + c->head, c->len);
+    c->head = 0;
+  }
+  if (need <= c->cap / 2 || c->cap >= most) return;
+  size_t cap = c->cap ? c->cap * 2 : 4096;
+  while (cap < need) cap *= 2;
+  if (cap > most) cap = most;
+  char *nm = realloc(c->mem, cap + 1);
+  if (!nm) abort();
+  c->mem = nm;
+  c->cap = cap;
 }
 
 void uart_capture_append(uart_capture *c, const void *data, size_t len) {
@@ -41,22 +69,15 @@ void uart_capture_append(uart_capture *c, const void *data, size_t len) {
   if (len >= c->limit) { /* only the newest `limit` bytes can be held */
     c->base += c->len + (len - c->limit);
     c->len = 0;
+    c->head = 0;
     p += len - c->limit;
     len = c->limit;
   }
   if (c->len + len > c->limit) drop_front(c, c->len + len - c->limit);
-  if (c->len + len > c->cap) {
-    size_t cap = c->cap ? c->cap : 4096;
-    while (cap < c->len + len) cap *= 2;
-    if (cap > c->limit) cap = c->limit;
-    char *nb = realloc(c->buf, cap + 1);
-    if (!nb) abort();
-    c->buf = nb;
-    c->cap = cap;
-  }
-  memcpy(c->buf + c->len, p, len);
+  make_room(c, len);
+  memcpy(c->mem + c->head + c->len, p, len);
   c->len += len;
-  c->buf[c->len] = 0;
+  c->mem[c->head + c->len] = 0;
 }
 
 uint64_t uart_capture_end(const uart_capture *c) { return c->base + c->len; }
@@ -68,7 +89,7 @@ const char *uart_capture_peek(const uart_capture *c, uint64_t from, size_t *len,
   if (from > end) from = end;
   if (at) *at = from;
   *len = (size_t)(end - from);
-  return c->buf ? c->buf + (from - c->base) : "";
+  return c->mem ? c->mem + c->head + (from - c->base) : "";
 }
 
 void uart_capture_forget(uart_capture *c, uint64_t offset) {

@@ -1,3 +1,5 @@
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +8,11 @@
 #include "uart_transport.h"
 
 #define LINE_MAX_BYTES 8192
+#define DEFAULT_CAP_BYTES ((size_t)16 << 20)
+#define DEFAULT_CAP_RATE (1024.0 * 1024.0)
+/* Once dropping, bytes are let in again only when this much budget is back: a
+ * flood is captured in runs of this size, not in slivers of every read. */
+#define RESUME_BYTES (64.0 * 1024.0)
 
 struct console_listener {
   void (*fn)(void *arg);
@@ -30,6 +37,9 @@ struct console {
   uint64_t down_offset;
   char why[256];
   double last_rx;
+  double tokens, tokens_at; /* the flood guard's budget, and when it was refilled */
+  uint64_t dropped;
+  int dropping;             /* since the last drop, the budget has not refilled to RESUME */
   char line[LINE_MAX_BYTES + 1];
   size_t len;
   int closing;
@@ -43,10 +53,21 @@ static void console__emit(console *c) {
   c->len = 0;
 }
 
-void console__data(console *c, const char *data, size_t n) {
-  if (c->closing || n == 0) return;
-  uart_capture_append(c->cap, data, n);
-  c->last_rx = now_s();
+/* How many of n new bytes the flood guard lets in now. */
+static size_t console__allow(console *c, size_t n, double now) {
+  if (c->cfg.cap_bytes == SIZE_MAX || isinf(c->cfg.cap_rate)) return n; /* turned off */
+  double cap = (double)c->cfg.cap_bytes;
+  c->tokens += (now - c->tokens_at) * c->cfg.cap_rate;
+  c->tokens_at = now;
+  if (c->tokens > cap) c->tokens = cap;
+  if (c->dropping && c->tokens < (cap < RESUME_BYTES ? cap : RESUME_BYTES)) return 0;
+  size_t take = c->tokens >= (double)n ? n : c->tokens > 0 ? (size_t)c->tokens : 0;
+  c->tokens -= (double)take;
+  c->dropping = take < n;
+  return take;
+}
+
+static void console__lines(console *c, const char *data, size_t n) {
   for (size_t i = 0; i < n; i++) {
     char ch = data[i];
     if (ch == '\r') continue;
@@ -58,6 +79,23 @@ void console__data(console *c, const char *data, size_t n) {
     if (c->len == LINE_MAX_BYTES) console__emit(c);
     c->line[c->len++] = ch ? ch : '.';
   }
+}
+
+void console__data(console *c, const char *data, size_t n) {
+  if (c->closing || n == 0) return;
+  double now = now_s();
+  c->last_rx = now;
+  size_t take = console__allow(c, n, now);
+  if (take > 0) {
+    uart_capture_append(c->cap, data, take);
+    console__lines(c, data, take);
+  }
+  if (take < n) {
+    /* the line the drop cuts is delivered as it is, not joined to a later one */
+    if (c->len) console__emit(c);
+    c->dropped += n - take;
+  }
+  if (take == 0) return;
   for (console_listener *l = c->listeners; l;) {
     console_listener *next = l->next; /* a listener may remove itself */
     l->fn(l->arg);
@@ -130,6 +168,10 @@ int console_open(uv_loop_t *loop, const console_config *cfg, const console_callb
   c->loop = loop;
   c->cfg = *cfg;
   if (c->cfg.retry_s <= 0) c->cfg.retry_s = 0.25;
+  if (c->cfg.cap_bytes == 0) c->cfg.cap_bytes = DEFAULT_CAP_BYTES;
+  if (!(c->cfg.cap_rate > 0)) c->cfg.cap_rate = DEFAULT_CAP_RATE;
+  c->tokens = (double)c->cfg.cap_bytes;
+  c->tokens_at = now_s();
   if (cb) c->cb = *cb;
   c->slave_fd = -1;
   switch (cfg->transport) {
@@ -183,6 +225,13 @@ uart_capture *console_capture(console *c) { return c->cap; }
 uint64_t console_bytes(const console *c) { return uart_capture_end(c->cap); }
 double console_last_rx(const console *c) { return c->last_rx; }
 int console_is_up(const console *c) { return c->up; }
+uint64_t console_dropped(const console *c) { return c->dropped; }
+
+void console_budget_reset(console *c) {
+  c->dropping = 0;
+  c->tokens = (double)c->cfg.cap_bytes;
+  c->tokens_at = now_s();
+}
 const char *console_down_why(const console *c) { return c->up ? NULL : c->why[0] ? c->why : "not open yet"; }
 
 console_listener *console_listen(console *c, void (*fn)(void *), void *arg) {

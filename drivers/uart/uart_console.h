@@ -20,6 +20,16 @@
  * re-enumerating when the board loses power, ser2net restarting), the console
  * reopens it every `retry_s` on the loop, never blocking, and reports the gap (down, then up
  * with the times and the stream offset where the gap sits).
+ *
+ * Floods: a device that writes without pause can cost CPU, never the loop.
+ * Each transport reads at most UART_READ_BUDGET bytes per wake-up of the loop
+ * (the rest waits for the next turn, after timers and signals), and what is
+ * captured is capped by a budget: `cap_bytes` at once, refilled at `cap_rate`
+ * bytes per second. Bytes beyond it are read and dropped (never captured,
+ * matched or delivered as lines), and counted: console_dropped(). The owner
+ * refills the budget with console_budget_reset() when a case starts, so each
+ * case may capture cap_bytes plus cap_rate for each second it runs, and logs
+ * console_dropped()'s growth over the case (the harness's `console.dropped`).
  */
 #ifndef OTAHIL_UART_CONSOLE_H
 #define OTAHIL_UART_CONSOLE_H
@@ -48,6 +58,10 @@ typedef struct console_config {
   int tcp_port;
   double retry_s;    /* reopen period; 0 = 0.25 s */
   size_t limit;      /* most bytes held in memory; 0 = 64 MiB */
+  /* the flood guard (see above): 0 = 16 MiB, and 1 MiB/s; SIZE_MAX and
+   * INFINITY turn it off */
+  size_t cap_bytes;
+  double cap_rate;
 } console_config;
 
 /* A gap: the port was away from down_at to up_at (seconds, uv_hrtime's clock),
@@ -91,6 +105,10 @@ uint64_t console_bytes(const console *c);
 /* uv_hrtime's clock, in seconds, of the last byte received (0: none yet). */
 double console_last_rx(const console *c);
 int console_is_up(const console *c);
+/* Bytes the flood guard dropped since the console opened (never decreases). */
+uint64_t console_dropped(const console *c);
+/* Refills the flood guard's budget to cap_bytes (a case starts). */
+void console_budget_reset(console *c);
 /* Why the port is away now (the last failed open or the loss, e.g. "127.0.0.1:
  * 2000: connection refused"), or NULL while it is up. Owned by the console. */
 const char *console_down_why(const console *c);

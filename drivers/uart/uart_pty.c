@@ -29,10 +29,14 @@ static void pty__read(uv_poll_t *p, int status, int events) {
   }
   if (!(events & UV_READABLE)) return;
   char buf[4096];
-  for (;;) {
-    ssize_t n = read(t->master, buf, sizeof buf);
+  /* at most UART_READ_BUDGET bytes now: a device that writes faster than we
+   * read would keep EAGAIN from ever coming; the poll wakes us on the next turn */
+  for (size_t got = 0; got < UART_READ_BUDGET;) {
+    size_t want = UART_READ_BUDGET - got < sizeof buf ? UART_READ_BUDGET - got : sizeof buf;
+    ssize_t n = read(t->master, buf, want);
     if (n > 0) {
       console__data(t->base.con, buf, (size_t)n);
+      got += (size_t)n;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;

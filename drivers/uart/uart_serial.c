@@ -58,16 +58,21 @@ static void serial__lost(serial_tx *t, const char *why) {
   console__lost(t->base.con, msg);
 }
 
-/* Reads what the port holds; returns 0, or -1 after reporting the port lost.
+/* Reads what the port holds (up to the budget); returns 0, or -1 after
+ * reporting the port lost.
  * With VMIN = VTIME = 0 a read of a terminal with nothing to give returns 0,
  * not EAGAIN; a port that polls readable and then gives nothing has hung up
  * (a USB adapter that went away). A pty whose other side closed says EIO. */
 static int serial__read_all(serial_tx *t, int readable) {
   char buf[4096];
-  for (int first = 1;; first = 0) {
+  /* at most UART_READ_BUDGET bytes now (a flooding board would keep the loop
+   * here for ever); the poll wakes us again on the next turn */
+  size_t got = 0;
+  for (int first = 1; got < UART_READ_BUDGET; first = 0) {
+    size_t want = UART_READ_BUDGET - got < sizeof buf ? UART_READ_BUDGET - got : sizeof buf;
     ssize_t n;
     if (t->sp) {
-      int r = sp_nonblocking_read(t->sp, buf, sizeof buf);
+      int r = sp_nonblocking_read(t->sp, buf, want);
       if (r < 0) {
         char *m = sp_last_error_message();
         serial__lost(t, m ? m : "read failed");
@@ -76,7 +81,7 @@ static int serial__read_all(serial_tx *t, int readable) {
       }
       n = r;
     } else {
-      n = read(t->fd, buf, sizeof buf);
+      n = read(t->fd, buf, want);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         n = 0;
       } else if (n < 0) {
@@ -90,7 +95,9 @@ static int serial__read_all(serial_tx *t, int readable) {
       return -1;
     }
     console__data(t->base.con, buf, (size_t)n);
+    got += (size_t)n;
   }
+  return 0;
 }
 
 static void serial__poll_cb(uv_poll_t *p, int status, int events) {

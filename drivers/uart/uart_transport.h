@@ -9,6 +9,13 @@
 
 #include "uart_console.h"
 
+/* Most bytes a transport reads per wake-up of the loop: a device that writes
+ * faster than we read (a flood) never makes a read loop hold the loop; the
+ * rest is read on the next turn (the poll is level-triggered). libuv's own
+ * stream reads (tcp, telnet) stop after 32 reads per wake-up, 512 KiB with
+ * their 16 KiB buffer. */
+#define UART_READ_BUDGET (64 * 1024)
+
 typedef struct uart_tx uart_tx;
 
 typedef struct uart_tx_ops {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/tmpdir.h"
+#include "../power/tree_procs.h"
 #include "child_guard.h"
 
 START_TEST(check_exec_says_what_exec_would) {
@@ -137,14 +138,137 @@ START_TEST(nothing_runs_when_the_parent_is_gone) {
 }
 END_TEST
 
+
+/* ---- the device supervisor (otahil-child --tree) -------------------------- */
+
+START_TEST(tree_argv_runs_the_supervisor) {
+  char *argv[] = {"/bin/echo", "x", NULL};
+  char **g = child_guard_tree_argv(argv);
+  ck_assert_ptr_nonnull(g);
+  ck_assert_msg(strstr(g[0], "/otahil-child") != NULL, "%s", g[0]);
+  ck_assert_str_eq(g[1], "--tree");
+  ck_assert_int_eq(strtol(g[2], NULL, 10), getpid());
+  ck_assert_str_eq(g[3], "/bin/echo");
+  ck_assert_str_eq(g[4], "x");
+  ck_assert_ptr_null(g[5]);
+  child_guard_free(g);
+}
+END_TEST
+
+/* Runs argv under the supervisor; returns its wait status. */
+static int supervised_status(char **argv, int sig_after_ms, int sig) {
+  char **g = child_guard_tree_argv(argv);
+  ck_assert_ptr_nonnull(g);
+  pid_t pid = spawn(g);
+  child_guard_free(g);
+  if (sig_after_ms) {
+    usleep((useconds_t)sig_after_ms * 1000);
+    kill(pid, sig);
+  }
+  int st = 0;
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  return st;
+}
+
+/* The pid otahil waits on is the supervisor's: its exit must read as the
+ * program's own (a code, a signal it died of, the cut's SIGKILL). */
+START_TEST(the_supervisor_exits_as_the_program_did) {
+  char *code[] = {"/bin/sh", "-c", "exit 7", NULL};
+  int st = supervised_status(code, 0, 0);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+  char *term[] = {"/bin/sh", "-c", "kill -TERM $$; sleep 5", NULL};
+  st = supervised_status(term, 0, 0);
+  ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+  char *sleeper[] = {"/bin/sleep", "30", NULL};
+  st = supervised_status(sleeper, 200, CHILD_TREE_CUT);
+  ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  st = supervised_status(sleeper, 200, SIGTERM); /* sent on to the program */
+  ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+  char *missing[] = {"/nonexistent/prog", NULL};
+  st = supervised_status(missing, 0, 0);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 127);
+}
+END_TEST
+
+static void mark_of(char *mark, size_t len, const char *what) {
+  snprintf(mark, len, "otahil-guard-%s-%d-%ld", what, (int)getpid(), (long)time(NULL));
+}
+
+/* Waits (at most 10 s) until at least `want` processes carry the mark. */
+static int wait_marked(const char *mark, int want) {
+  for (int i = 0; i < 1000 && tree_procs(mark, 0) < want; i++) usleep(10 * 1000);
+  return tree_procs(mark, 0);
+}
+
+/* Waits (at most 5 s) until none does; returns how many are left (and kills them). */
+static int wait_unmarked(const char *mark) {
+  for (int i = 0; i < 500 && tree_procs(mark, 0) > 0; i++) usleep(10 * 1000);
+  int left = tree_procs(mark, 0);
+  tree_procs(mark, 1);
+  return left;
+}
+
+/* otahil killed (SIGKILL): the supervisor's parent-death signal cuts the whole
+ * tree, the setsid'd daemon and the child that ignores SIGTERM included. */
+START_TEST(the_tree_dies_with_its_parent) {
+  char mark[128], dev[512];
+  mark_of(mark, sizeof mark, "parent");
+  snprintf(dev, sizeof dev, "%s", TREE_DEVICE);
+  pid_t parent = fork();
+  ck_assert_int_ge(parent, 0);
+  if (parent == 0) {
+    char *argv[] = {dev, mark, NULL};
+    char **g = child_guard_tree_argv(argv);
+    if (!g) _exit(2);
+    spawn(g);
+    for (;;) pause(); /* until killed */
+  }
+  int n = wait_marked(mark, 4);
+  kill(parent, SIGKILL);
+  waitpid(parent, NULL, 0);
+  int left = wait_unmarked(mark);
+  ck_assert_int_ge(n, 4);
+  ck_assert_msg(left == 0, "%d process(es) of the tree outlived its parent by 5 s", left);
+}
+END_TEST
+
+/* A program that forks without pause while it is cut: freeze-then-kill leaves
+ * nothing that forked away meanwhile. */
+START_TEST(a_forking_tree_is_cut_whole) {
+  char mark[128], env[200];
+  mark_of(mark, sizeof mark, "forks");
+  snprintf(env, sizeof env, "OTAHIL_TEST_MARK=%s", mark);
+  char *argv[] = {"/usr/bin/env", env, "/bin/sh", "-c", "while :; do (sleep 60 &); done", NULL};
+  char **g = child_guard_tree_argv(argv);
+  ck_assert_ptr_nonnull(g);
+  pid_t pid = spawn(g);
+  child_guard_free(g);
+  int n = wait_marked(mark, 30);
+  kill(pid, CHILD_TREE_CUT);
+  int st = 0;
+  time_t end = time(NULL) + 10;
+  pid_t r = 0;
+  while ((r = waitpid(pid, &st, WNOHANG)) == 0 && time(NULL) < end) usleep(10 * 1000);
+  if (r == 0) kill(pid, SIGKILL), waitpid(pid, &st, 0);
+  int left = wait_unmarked(mark);
+  ck_assert_int_ge(n, 30);
+  ck_assert_msg(r == pid, "the supervisor did not exit within 10 s of the cut");
+  ck_assert_msg(left == 0, "%d process(es) forked away from the cut", left);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("child_guard");
   TCase *tc = tcase_create("guard");
-  tcase_set_timeout(tc, 20);
+  tcase_set_timeout(tc, 60);
   tcase_add_test(tc, check_exec_says_what_exec_would);
   tcase_add_test(tc, argv_runs_the_program_through_the_wrapper);
   tcase_add_test(tc, the_child_dies_with_its_parent);
   tcase_add_test(tc, nothing_runs_when_the_parent_is_gone);
+  tcase_add_test(tc, tree_argv_runs_the_supervisor);
+  tcase_add_test(tc, the_supervisor_exits_as_the_program_did);
+  tcase_add_test(tc, the_tree_dies_with_its_parent);
+  tcase_add_test(tc, a_forking_tree_is_cut_whole);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -864,6 +865,124 @@ START_TEST(close_from_event_callback) {
 }
 END_TEST
 
+
+/* ---- clients that hold connections --------------------------------------- */
+
+/* Opens n TCP connections to the server from `src` (an address of 127/8),
+ * non-blocking, sending nothing; the loop accepts them as it runs. */
+static int *hold_open(int n, const char *src) {
+  int *fds = calloc((size_t)n, sizeof *fds);
+  ck_assert_ptr_nonnull(fds);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(fwserver_port(E.srv))};
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct sockaddr_in from = {.sin_family = AF_INET};
+  ck_assert_int_eq(inet_pton(AF_INET, src, &from.sin_addr), 1);
+  for (int i = 0; i < n; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fds[i], 0);
+    ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&from, sizeof from), 0);
+    int rc = connect(fds[i], (struct sockaddr *)&to, sizeof to);
+    ck_assert(rc == 0 || errno == EINPROGRESS);
+    if (i % 64 == 63) uv_run(&E.loop, UV_RUN_NOWAIT); /* accept as they come */
+  }
+  return fds;
+}
+
+static void let_go(int *fds, int n) {
+  for (int i = 0; i < n; i++) close(fds[i]);
+  free(fds);
+}
+
+/* Runs the loop for ms. */
+static void run_for(unsigned ms) {
+  uv_timer_t t;
+  int expired = 0;
+  uv_timer_init(&E.loop, &t);
+  t.data = &expired;
+  uv_timer_start(&t, on_deadline, ms, 0);
+  while (!expired) uv_run(&E.loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&E.loop, UV_RUN_NOWAIT);
+}
+
+/* 1100 connections that never send a byte (a probe held them, from the same
+ * loopback address as every device behind the proxy): a normal request is
+ * still answered, within a second. MHD's default cap (1020) refused it. */
+START_TEST(idle_connections_do_not_starve_a_request) {
+  int *fds = hold_open(1100, "127.0.0.1");
+  run_for(300);
+  fwserver_stats st;
+  fwserver_get_stats(E.srv, &st);
+  ck_assert_uint_ge(st.open, 1100);
+  fetch f = {0};
+  get(&f, "/fw/small");
+  ck_assert_msg(f.rc == CURLE_OK && f.status == 200, "curl %d, status %ld", f.rc, f.status);
+  ck_assert_msg(f.elapsed < 1.0, "answered after %.3f s", f.elapsed);
+  free(f.body);
+  let_go(fds, 1100);
+  close_and_check(&E);
+}
+END_TEST
+
+typedef struct notices {
+  int n;
+  char last[256];
+} notices;
+
+static void on_notice(void *arg, const char *line) {
+  notices *k = arg;
+  k->n++;
+  snprintf(k->last, sizeof k->last, "%s", line);
+}
+
+/* The limits: beyond max_per_address from one address its connections are
+ * refused (counted and told), others are still served, and a connection that
+ * sends no request within head_timeout_s is closed. */
+START_TEST(limits_refuse_and_time_out) {
+  notices k = {0};
+  fwserver_on_notice(E.srv, on_notice, &k);
+  fwserver_limits lim = {.max_connections = 40, .max_per_address = 20, .head_timeout_s = 1};
+  fwserver_set_limits(E.srv, &lim);
+  int *fds = hold_open(30, "127.0.0.2");
+  run_for(300);
+  fwserver_stats st;
+  fwserver_get_stats(E.srv, &st);
+  ck_assert_uint_eq(st.open, 20);
+  ck_assert_uint_eq(st.refused_per_address, 10);
+  ck_assert_int_ge(k.n, 1);
+  ck_assert_msg(strstr(k.last, "refused") && strstr(k.last, "127.0.0.2"), "%s", k.last);
+  fetch f = {0};
+  get(&f, "/fw/small"); /* from 127.0.0.1 */
+  ck_assert_int_eq(f.rc, CURLE_OK);
+  ck_assert_int_eq(f.status, 200);
+  free(f.body);
+  /* the idle ones go after the head timeout; the served request was not idle */
+  run_for(2500);
+  fwserver_get_stats(E.srv, &st);
+  ck_assert_uint_eq(st.no_request, 20);
+  ck_assert_uint_le(st.open, 1); /* curl's keep-alive connection may still be open */
+  /* and the address may connect again */
+  let_go(fds, 30);
+  fds = hold_open(5, "127.0.0.2");
+  run_for(200);
+  fwserver_get_stats(E.srv, &st);
+  ck_assert_uint_eq(st.refused_per_address, 10);
+  let_go(fds, 5);
+  /* in all: max_connections */
+  lim.max_per_address = 100;
+  lim.max_connections = 8;
+  fwserver_set_limits(E.srv, &lim);
+  run_for(1500); /* the 5 time out */
+  fds = hold_open(12, "127.0.0.3");
+  run_for(300);
+  fwserver_get_stats(E.srv, &st);
+  ck_assert_uint_le(st.open, 8);
+  ck_assert_uint_ge(st.refused_total, 4);
+  let_go(fds, 12);
+  close_and_check(&E);
+}
+END_TEST
+
 START_TEST(ipv6_loopback) {
   int sfd = socket(AF_INET6, SOCK_STREAM, 0);
   struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
@@ -918,6 +1037,8 @@ static Suite *fwserver_suite(void) {
   tcase_add_test(tc, close_cuts_delayed_request);
   tcase_add_test(tc, remove_cuts_delayed_request);
   tcase_add_test(tc, close_from_event_callback);
+  tcase_add_test(tc, idle_connections_do_not_starve_a_request);
+  tcase_add_test(tc, limits_refuse_and_time_out);
   tcase_add_test(tc, ipv6_loopback);
   suite_add_tcase(s, tc);
   return s;
