@@ -24,6 +24,7 @@ struct device {
   device_deploy *dep; /* the lab's deploy step, made at its first case; NULL without one */
   evlog *log; /* the owning case's log, or NULL */
   uint64_t case_start; /* console stream offset where the case began */
+  uint64_t dropped_start; /* console_dropped() when the case began */
 };
 
 typedef struct dev_ud {
@@ -118,6 +119,8 @@ int device_attach(device *d, evlog *log, const device_vars *vars, char *err, siz
   if (rc == 0) { /* the case's console starts here; older bytes were saved with their case */
     d->case_start = console_bytes(d->con);
     uart_capture_forget(console_capture(d->con), d->case_start);
+    console_budget_reset(d->con); /* each case may capture its own share of a flood */
+    d->dropped_start = console_dropped(d->con);
   }
   return rc;
 }
@@ -165,6 +168,13 @@ unsigned device_cleanup_ms(const device *d) { return device_power_cleanup_ms(d->
 
 void device_detach(device *d) {
   console_flush(d->con);
+  uint64_t dropped = console_dropped(d->con) - d->dropped_start;
+  if (dropped && d->log) { /* a flooding device: what its console guard dropped */
+    cJSON *ev = evlog_add(d->log, "console.dropped");
+    cJSON_AddStringToObject(ev, "device", d->lab->name);
+    cJSON_AddNumberToObject(ev, "bytes", (double)dropped);
+    evlog_commit(d->log);
+  }
   device_power_detach(d->pw);
   d->log = NULL;
 }

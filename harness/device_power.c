@@ -239,6 +239,30 @@ static void job_done(uv_work_t *req, int status) {
   else if (pw->freeing) free_board(pw);
 }
 
+/* The lab's env = { NAME = "value with {placeholders}" } as "NAME=value"
+ * strings (NULL-terminated, an empty list without env), or NULL with err. */
+static char **expand_env(device_power *pw, char **pairs, char *err, size_t errlen) {
+  const cJSON *env = cJSON_GetObjectItemCaseSensitive(pw->lab->spec, "env");
+  char **out = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof *out);
+  if (!out) abort();
+  size_t n = 0;
+  for (const cJSON *e = env ? env->child : NULL; e; e = e->next) {
+    char why[256];
+    char *v = power_expand(e->valuestring, (const char *const *)pairs, why, sizeof why);
+    if (!v) {
+      snprintf(err, errlen, "device '%s': env.%s %s", pw->name, e->string, why);
+      vars_free(out);
+      return NULL;
+    }
+    size_t len = strlen(e->string) + strlen(v) + 2;
+    out[n] = malloc(len);
+    if (!out[n]) abort();
+    snprintf(out[n++], len, "%s=%s", e->string, v);
+    free(v);
+  }
+  return out;
+}
+
 int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, int stdio_fd, char *err,
                         size_t errlen) {
   char **pairs = calloc((size_t)vars->n * 2 + 1, sizeof *pairs);
@@ -274,11 +298,16 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
       break;
     }
   }
+  char **envp = rc == 0 ? expand_env(pw, pairs, err, errlen) : NULL;
+  if (rc == 0 && envp == NULL) rc = -1;
   if (rc == 0) {
     if (pw->pp) power_process_free(pw->pp);
     pw->pp = power_process_new(pw->loop, argv, stdio_fd, process_exit, pw);
+    power_process_set_env(pw->pp, envp);
     pw->log = log;
   }
+  for (char **e = envp; e && *e; e++) free(*e);
+  free(envp);
   for (int k = 0; k < argc; k++) free(argv[k]);
   free(argv);
   vars_free(pairs);

@@ -201,8 +201,11 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
   if (env) {
     if (!cJSON_IsObject(env)) dev_error(L, name, line, "env must be a table of strings");
-    for (cJSON *e = env->child; e; e = e->next)
+    for (cJSON *e = env->child; e; e = e->next) {
       if (!cJSON_IsString(e)) dev_error(L, name, line, "env.%s must be a string", e->string);
+      if (!e->string[0] || strpbrk(e->string, "= \t\n"))
+        dev_error(L, name, line, "env: '%s' is not a variable name", e->string);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 struct power_process {
   uv_loop_t *loop;
   char **argv;
+  char **env; /* NULL: the harness's environment; else it with these NAME=value added */
   int stdio_fd;
   uv_process_t *proc; /* NULL while off */
   int tree;           /* proc is otahil-child --tree, the supervisor of the device's tree */
@@ -31,7 +32,50 @@ static void pp__maybe_free(power_process *p) {
   if (p->grace) uv_close((uv_handle_t *)p->grace, free_handle);
   for (char **a = p->argv; *a; a++) free(*a);
   free(p->argv);
+  for (char **e = p->env; e && *e; e++) free(*e);
+  free(p->env);
   free(p);
+}
+
+extern char **environ;
+
+/* The harness's environment with p->env's NAME=value pairs put over it (the
+ * array, not its strings, is allocated; NULL when p->env is NULL). */
+static char **pp__environment(const power_process *p) {
+  if (!p->env) return NULL;
+  size_t n = 0, m = 0;
+  while (environ[n]) n++;
+  while (p->env[m]) m++;
+  char **out = calloc(n + m + 1, sizeof *out);
+  if (!out) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strcspn(environ[i], "=");
+    int overridden = 0;
+    for (size_t j = 0; j < m && !overridden; j++)
+      overridden = strncmp(p->env[j], environ[i], len) == 0 && p->env[j][len] == '=';
+    if (!overridden) out[k++] = environ[i];
+  }
+  for (size_t j = 0; j < m; j++) out[k++] = p->env[j];
+  return out;
+}
+
+int power_process_set_env(power_process *p, char *const env[]) {
+  size_t m = 0;
+  while (env && env[m]) m++;
+  char **copy = calloc(m + 1, sizeof *copy);
+  if (!copy) return -1;
+  for (size_t j = 0; j < m; j++) {
+    if (!strchr(env[j], '=') || env[j][0] == '=' || !(copy[j] = strdup(env[j]))) {
+      for (size_t i = 0; i < j; i++) free(copy[i]);
+      free(copy);
+      return -1;
+    }
+  }
+  for (char **e = p->env; e && *e; e++) free(*e);
+  free(p->env);
+  p->env = copy;
+  return 0;
 }
 
 static void pp__exit(uv_process_t *proc, int64_t status, int sig) {
@@ -94,10 +138,13 @@ int power_process_on(power_process *p, char *err, size_t errlen) {
   o.exit_cb = pp__exit;
   o.stdio = stdio;
   o.stdio_count = 3;
+  char **envp = pp__environment(p);
+  o.env = envp;
   /* its own session: Ctrl-C reaches the harness only, which then cuts power */
   o.flags = UV_PROCESS_DETACHED;
   proc->data = p;
   rc = uv_spawn(p->loop, proc, &o);
+  free(envp);
   child_guard_free(guarded);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));

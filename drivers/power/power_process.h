@@ -24,6 +24,11 @@ typedef void (*power_process_exit_cb)(void *arg, int64_t status, int signal);
 power_process *power_process_new(uv_loop_t *loop, char *const argv[], int stdio_fd,
                                  power_process_exit_cb cb, void *arg);
 
+/* The program's environment: the harness's own with these "NAME=value" strings
+ * put over it (copied; NULL-terminated). Returns 0, or -1 on a string without
+ * '=' or out of memory (nothing changed then). Applies from the next power on. */
+int power_process_set_env(power_process *p, char *const env[]);
+
 /* Starts the program. Returns 0, or -1 with err (e.g. the file is missing). */
 int power_process_on(power_process *p, char *err, size_t errlen);
 

@@ -43,6 +43,8 @@ dur=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['scen
 check "A: it ended at its deadline ($dur s for a ${M}x3 s deadline)" below "$dur" "$((3 * M + 1))"
 check "A: otahil exited ${took} s after it started (deadline ${M}x3 s)" below "$took" "$((3 * M + 10))"
 check "A: nothing of the device is left" [ -z "$(marked "$MARK")" ]
+check "A: the case log counts what the console guard dropped (console.dropped)" \
+  grep -q "console.dropped .*bytes=[1-9]" "$WORK/a/logs/"*.log
 
 # B. SIGTERM in the middle of a flood
 "$OTAHIL" run $SC/flood_long.lua --lab "$WORK/lab.lua" --report "$WORK/b" --timeout-multiplier "$M" \
