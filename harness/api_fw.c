@@ -58,8 +58,7 @@ static int l_serve(lua_State *L) {
   char err[512];
   if (api_file_allowed(L, path, err, sizeof err) != 0 ||
       api_digest_file(path, &d, err, sizeof err) != 0) {
-    luaL_where(L, 1);
-    return luaL_error(L, "%sfw:serve: %s", lua_tostring(L, -1), err);
+    return luaL_error(L, "fw:serve: %s", err);
   }
   char tmp[4096], name[160];
   snprintf(tmp, sizeof tmp, "%s", path);
@@ -70,8 +69,7 @@ static int l_serve(lua_State *L) {
           *p == '.' || *p == '-' || *p == '_'))
       *p = '_';
   if (fwserver_add(u->srv, name, path, flags, err, sizeof err) != 0) {
-    luaL_where(L, 1);
-    return luaL_error(L, "%sfw:serve: %s", lua_tostring(L, -1), err);
+    return luaL_error(L, "fw:serve: %s", err);
   }
   cJSON *ev = evlog_add(u->log, "fw.serve");
   cJSON_AddStringToObject(ev, "name", name);

@@ -2,6 +2,7 @@
  * json.decode(text) -> value | nil, "why"; json.encode(value) -> text;
  * json.null stands for JSON null in both directions. */
 #include <lauxlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -60,9 +61,15 @@ static int is_array(lua_State *L, int idx, int *n) {
   return count == len;
 }
 
-cJSON *api_to_json(lua_State *L, int idx, int depth) {
+/* Builds the JSON of the value at idx, or returns NULL with err (nothing
+ * left allocated: a deep or self-referencing table, a function, a non-string
+ * key never leak what was built so far). */
+static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
   idx = lua_absindex(L, idx);
-  if (depth > 64) luaL_error(L, "json.encode: nesting deeper than 64");
+  if (depth > 64) {
+    snprintf(err, errlen, "json.encode: nesting deeper than 64 (a table that holds itself?)");
+    return NULL;
+  }
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     return cJSON_CreateNull();
@@ -77,24 +84,36 @@ cJSON *api_to_json(lua_State *L, int idx, int depth) {
     break;
   case LUA_TTABLE: {
     int n;
-    luaL_checkstack(L, 4, "json too deep");
+    if (!lua_checkstack(L, 4)) {
+      snprintf(err, errlen, "json.encode: too deep");
+      return NULL;
+    }
     if (is_array(L, idx, &n) && n > 0) { /* {} encodes as an object */
       cJSON *a = cJSON_CreateArray();
       for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
-        cJSON_AddItemToArray(a, api_to_json(L, -1, depth + 1));
+        cJSON *item = to_json(L, -1, depth + 1, err, errlen);
         lua_pop(L, 1);
+        if (!item) {
+          cJSON_Delete(a);
+          return NULL;
+        }
+        cJSON_AddItemToArray(a, item);
       }
       return a;
     }
     cJSON *o = cJSON_CreateObject();
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-      if (lua_type(L, -2) != LUA_TSTRING) {
+      cJSON *item = NULL;
+      if (lua_type(L, -2) != LUA_TSTRING) snprintf(err, errlen, "json.encode: object keys must be strings");
+      else item = to_json(L, -1, depth + 1, err, errlen);
+      if (!item) {
+        lua_pop(L, 2);
         cJSON_Delete(o);
-        luaL_error(L, "json.encode: object keys must be strings");
+        return NULL;
       }
-      cJSON_AddItemToObject(o, lua_tostring(L, -2), api_to_json(L, -1, depth + 1));
+      cJSON_AddItemToObject(o, lua_tostring(L, -2), item);
       lua_pop(L, 1);
     }
     return o;
@@ -102,8 +121,15 @@ cJSON *api_to_json(lua_State *L, int idx, int depth) {
   default:
     break;
   }
-  luaL_error(L, "json.encode: cannot encode a %s", luaL_typename(L, idx));
+  snprintf(err, errlen, "json.encode: cannot encode a %s", luaL_typename(L, idx));
   return NULL;
+}
+
+cJSON *api_to_json(lua_State *L, int idx, int depth) {
+  char err[160];
+  cJSON *j = to_json(L, idx, depth, err, sizeof err);
+  if (!j) luaL_error(L, "%s", err);
+  return j;
 }
 
 static int l_decode(lua_State *L) {

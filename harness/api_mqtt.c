@@ -224,8 +224,7 @@ static int l_subscribe(lua_State *L) {
   int mid = 0;
   int rc = mqttc_subscribe(q->c, filter, qos, &mid);
   if (rc != MOSQ_ERR_SUCCESS) {
-    luaL_where(L, 1);
-    return luaL_error(L, "%ssubscribe '%s': %s", lua_tostring(L, -1), filter, mosquitto_strerror(rc));
+    return luaL_error(L, "subscribe '%s': %s", filter, mosquitto_strerror(rc));
   }
   cJSON *ev = evlog_add(q->log, "mqtt.subscribe");
   cJSON_AddStringToObject(ev, "client", q->id);

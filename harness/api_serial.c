@@ -84,8 +84,7 @@ static int add(lua_State *L, serialdev *s, serial_fault *f, const char *what) {
   char err[256];
   uint32_t id = 0;
   if (serial_relay_fault_add(s->r, f, &id, err, sizeof err) != 0) {
-    luaL_where(L, 1);
-    return luaL_error(L, "%s%s: %s", lua_tostring(L, -1), s->name, err);
+    return luaL_error(L, "%s: %s", s->name, err);
   }
   cJSON *ev = evlog_add(s->log, "fault.add");
   cJSON_AddStringToObject(ev, "stream", s->name);

@@ -98,8 +98,7 @@ catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
   int ok = R && c && rt_load_file(R, file, err, errlen) == 0;
   if (ok) {
     lua_State *L = rt_lua(R);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-      snprintf(err, errlen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error while loading the catalogue");
+    if (rt_pcall(R, 0, 1, err, errlen) != 0) {
       ok = 0;
     } else if (!lua_istable(L, -1)) {
       snprintf(err, errlen, "%s: the catalogue must return { features = {...}, strict = {...} }", file);

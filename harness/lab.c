@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -21,18 +22,68 @@
 #include "lab_power.h"
 
 #define LAB_KEY "otahil.lab"
+/* A lab file declares; it gets the limits of a scenario so that a mistake in
+ * it (an endless loop, a huge table) is an error, never a hang or a swap storm. */
+#define LAB_MEM_LIMIT (64u << 20)
+#define LAB_INSTR_BUDGET 200000000ull
+#define LAB_HOOK_EVERY 10000
+#define LAB_SECONDS 10.0
 
 typedef struct loader {
   lab *l;
   const char *image_dir;
   char dir[PATH_MAX]; /* the lab file's folder: relative paths start there */
+  size_t mem_used;
+  uint64_t instr;
+  double t0;
+  int runaway;
 } loader;
+
+static double lab__mono(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  loader *ld = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    ld->mem_used -= old;
+    return NULL;
+  }
+  if (nsize > old && ld->mem_used - old + nsize > LAB_MEM_LIMIT) return NULL;
+  void *p = realloc(ptr, nsize);
+  if (p) ld->mem_used = ld->mem_used - old + nsize;
+  return p;
+}
 
 static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", NULL};
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
                                           "base_image", "modules", "strict", "secret", NULL};
+
+static loader *get_loader(lua_State *L);
+
+/* Past the budget or the time, every instruction raises (a pcall in the file
+ * cannot swallow it), as the scenarios' runtime does. */
+static void lab__hook(lua_State *L, lua_Debug *ar) {
+  loader *ld = get_loader(L);
+  ld->instr += LAB_HOOK_EVERY;
+  if (!ld->runaway && (ld->instr > LAB_INSTR_BUDGET || lab__mono() - ld->t0 > LAB_SECONDS)) {
+    ld->runaway = 1;
+    lua_sethook(L, lab__hook, LUA_MASKCOUNT, 1);
+  }
+  if (!ld->runaway) return;
+  int line = lua_getinfo(L, "l", ar) ? ar->currentline : 0;
+  char msg[PATH_MAX + 200];
+  snprintf(msg, sizeof msg, "\x01%s:%d: the lab file runs too long (over %llu instructions or %.0f s: an endless loop?)",
+           ld->l->file, line, (unsigned long long)LAB_INSTR_BUDGET, LAB_SECONDS);
+  lua_pushstring(L, msg);
+  lua_error(L);
+}
 
 static loader *get_loader(lua_State *L) {
   lua_getfield(L, LUA_REGISTRYINDEX, LAB_KEY);
@@ -274,6 +325,29 @@ static int l_otadev_image(lua_State *L) {
   return 1;
 }
 
+/* The message handler of the lab file: a non-string error value gets a text,
+ * every message its line ("lab.lua:12: ..."), while the stack is whole. */
+static int lab__msgh(lua_State *L) {
+  const char *m = lua_tostring(L, 1);
+  if (m && strchr(m, '\x01')) return 1; /* ours: located already */
+  lua_Debug ar;
+  int line = 0;
+  for (int l = 1; lua_getstack(L, l, &ar); l++)
+    if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+      line = ar.currentline;
+      break;
+    }
+  loader *ld = get_loader(L);
+  if (!m) {
+    lua_pushfstring(L, "\x01%s:%d: error raised with a %s value, not a message", ld->l->file, line, luaL_typename(L, 1));
+    return 1;
+  }
+  /* Lua's own "file:12: x" is located; anything else gets the line */
+  if (strstr(m, ".lua:") == NULL) lua_pushfstring(L, "\x01%s:%d: %s", ld->l->file, line, m);
+  else lua_pushfstring(L, "\x01%s", m);
+  return 1;
+}
+
 void lab_free(lab *l) {
   if (!l) return;
   for (size_t i = 0; i < l->count; i++) {
@@ -293,7 +367,14 @@ int lab_load(const char *path, const char *image_dir, lab **out, char *err, size
   snprintf(tmp, sizeof tmp, "%s", path);
   snprintf(ld.dir, sizeof ld.dir, "%s", dirname(tmp));
   if (ld.dir[0] != '/' && realpath(ld.dir, tmp)) memcpy(ld.dir, tmp, sizeof ld.dir);
-  lua_State *L = luaL_newstate();
+  ld.t0 = lab__mono();
+  lua_State *L = lua_newstate(lab__alloc, &ld);
+  if (!L) {
+    snprintf(err, errlen, "%s: cannot create a Lua state", path);
+    lab_free(l);
+    return -1;
+  }
+  lua_sethook(L, lab__hook, LUA_MASKCOUNT, LAB_HOOK_EVERY);
   luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
   luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
@@ -309,15 +390,23 @@ int lab_load(const char *path, const char *image_dir, lab **out, char *err, size
   lua_setfield(L, LUA_REGISTRYINDEX, LAB_KEY);
   lua_register(L, "device", l_device);
   lua_register(L, "otadev_image", l_otadev_image);
-  int rc = -1;
-  if (luaL_loadfilex(L, path, "t") != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
+  int rc = -1, st = luaL_loadfilex(L, path, "t");
+  if (st == LUA_OK) {
+    lua_pushcfunction(L, lab__msgh);
+    lua_insert(L, -2);
+    st = lua_pcall(L, 0, 0, -2);
+  }
+  if (st == LUA_ERRMEM) {
+    snprintf(err, errlen, "%s: the lab file needs more than %u MiB (a huge table?)", path, LAB_MEM_LIMIT >> 20);
+  } else if (st != LUA_OK) {
     const char *m = lua_tostring(L, -1);
     m = m ? m : "error";
     /* our own errors carry their location after a \x01 marker */
     const char *mark = strchr(m, '\x01');
     if (mark) snprintf(err, errlen, "%s", mark + 1);
     else if (strncmp(m, "cannot open", 11) == 0) snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOENT));
-    else snprintf(err, errlen, "%s", m);
+    else if (strncmp(m, path, strlen(path)) == 0 || strstr(m, ".lua:")) snprintf(err, errlen, "%s", m);
+    else snprintf(err, errlen, "%s: %s", path, m); /* e.g. a binary chunk: name the file */
   } else if (l->count == 0) {
     snprintf(err, errlen, "%s: no device declared (device \"name\" { ... })", path);
   } else {

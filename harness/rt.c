@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "lua_match.h"
 
 #define RT_KEY "otahil.rt"
 #define RT_LOADED "otahil.loaded"
@@ -46,6 +49,7 @@ struct rt {
   size_t mem_used;
   uint64_t instr;
   int runaway;            /* over the instruction budget: every instruction raises */
+  double resume_t0;       /* monotonic seconds when the running resumption began */
   char runaway_msg[512];
   rt_task *tasks;
   rt_task *running;
@@ -73,7 +77,17 @@ static void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-/* ---- instruction budget -------------------------------------------------- */
+/* ---- instruction budget and watchdog --------------------------------------- */
+
+static double rt__mono(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Marks the state a runaway with `msg` at the Lua frame `ar` (the caller's):
+ * from then on every instruction raises (see rt__hook). */
+static void rt__runaway(lua_State *L, rt *R, const char *what);
 
 /* Over budget, the error is an ordinary Lua error, which a pcall in the loop would catch
    and go on. So from then on the hook fires at every instruction and raises again: no
@@ -81,17 +95,49 @@ static void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
    the error reaches the task (the case ends ERROR) or the loader (the file is refused). */
 static void rt__hook(lua_State *L, lua_Debug *ar) {
   rt *R = rt_from_lua(L);
+  (void)ar;
   R->instr += HOOK_EVERY;
-  if (R->runaway || R->instr > R->cfg.instr_budget) {
-    if (!R->runaway) {
-      R->runaway = 1;
-      lua_getinfo(L, "Sl", ar);
-      snprintf(R->runaway_msg, sizeof R->runaway_msg,
-               "%s:%d: instruction budget of %llu exceeded without waiting (runaway loop?)", ar->short_src,
-               ar->currentline, (unsigned long long)R->cfg.instr_budget);
-      lua_sethook(L, rt__hook, LUA_MASKCOUNT, 1);
+  if (!R->runaway && R->instr > R->cfg.instr_budget) {
+    char what[128];
+    snprintf(what, sizeof what, "instruction budget of %llu exceeded without waiting (runaway loop?)",
+             (unsigned long long)R->cfg.instr_budget);
+    rt__runaway(L, R, what);
+  }
+  if (!R->runaway) rt_watchdog(L);
+  if (R->runaway) {
+    lua_pushstring(L, R->runaway_msg); /* located already: luaL_error would add it twice */
+    lua_error(L);
+  }
+}
+
+static void rt__runaway(lua_State *L, rt *R, const char *what) {
+  lua_Debug ar;
+  int line = 0;
+  const char *src = "?";
+  /* the innermost Lua frame: the running code, or the caller of a C function */
+  for (int l = 0; lua_getstack(L, l, &ar); l++)
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      src = ar.short_src, line = ar.currentline;
+      break;
     }
-    luaL_error(L, "%s", R->runaway_msg);
+  snprintf(R->runaway_msg, sizeof R->runaway_msg, "%s:%d: %s", src, line, what);
+  R->runaway = 1;
+  lua_sethook(L, rt__hook, LUA_MASKCOUNT, 1);
+}
+
+void rt_watchdog(lua_State *L) {
+  rt *R = rt_from_lua(L);
+  if (!R || R->resume_t0 <= 0) return;
+  double held = rt__mono() - R->resume_t0;
+  if (!R->runaway && held > R->cfg.watchdog_s) {
+    char what[160];
+    snprintf(what, sizeof what, "held the loop %.1f s without waiting (at most %.1f s: a slow pattern or a long C call?)",
+             held, R->cfg.watchdog_s);
+    rt__runaway(L, R, what);
+  }
+  if (R->runaway) {
+    lua_pushstring(L, R->runaway_msg);
+    lua_error(L);
   }
 }
 
@@ -99,9 +145,7 @@ static void rt__hook(lua_State *L, lua_Debug *ar) {
 
 static int rt__denied_index(lua_State *L) {
   const char *k = lua_tostring(L, 2);
-  luaL_where(L, 1);
-  return luaL_error(L, "%sglobal '%s' is not defined or not allowed in a scenario",
-                    lua_tostring(L, -1), k ? k : "?");
+  return luaL_error(L, "global '%s' is not defined or not allowed in a scenario", k ? k : "?");
 }
 
 static int rt__denied_newindex(lua_State *L) {
@@ -179,6 +223,24 @@ static int rt__print(lua_State *L) {
   return 0;
 }
 
+/* setmetatable(t, mt) without finalizers: Lua 5.4 runs __gc with hooks off,
+ * where neither the instruction budget nor the watchdog can stop a loop in it. */
+static int rt__setmetatable(lua_State *L) {
+  if (lua_istable(L, 2)) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "setmetatable: __gc finalizers are not allowed in a scenario (they run where no "
+                           "time limit reaches them; close things in the scenario's own code)");
+    lua_pop(L, 1);
+  }
+  luaL_checktype(L, 1, LUA_TTABLE);
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return luaL_error(L, "cannot change a protected metatable");
+  lua_settop(L, 2);
+  lua_setmetatable(L, 1);
+  return 1;
+}
+
 static void rt__sandbox(lua_State *L) {
   static const char *const keep[] = {"assert", "error", "ipairs", "next", "pairs", "pcall",
                                      "xpcall", "select", "tonumber", "tostring", "type",
@@ -213,11 +275,14 @@ static void rt__sandbox(lua_State *L) {
   lua_setfield(L, -3, "date");
   lua_pop(L, 1);
   lua_setfield(L, env, "os");
-  /* no bytecode out either */
+  /* no bytecode out either; pattern matching with the watchdog (lua_match.c) */
   lua_getfield(L, env, "string");
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
+  lua_match_install(L);
   lua_pop(L, 1);
+  lua_pushcfunction(L, rt__setmetatable);
+  lua_setfield(L, env, "setmetatable");
   lua_pushcfunction(L, rt__safe_load);
   lua_setfield(L, env, "load");
   lua_pushcfunction(L, rt__require);
@@ -263,6 +328,7 @@ rt *rt_new(const rt_config *cfg, char *err, size_t errlen) {
   R->cfg = *cfg;
   if (!R->cfg.mem_limit) R->cfg.mem_limit = 64u << 20;
   if (!R->cfg.instr_budget) R->cfg.instr_budget = 200000000ull;
+  if (!(R->cfg.watchdog_s > 0)) R->cfg.watchdog_s = 5.0 * (R->cfg.timeout_multiplier > 0 ? R->cfg.timeout_multiplier : 1);
   if (R->cfg.timeout_multiplier <= 0) R->cfg.timeout_multiplier = 1;
   R->L = lua_newstate(rt__alloc, R);
   if (!R->L) {
@@ -364,12 +430,100 @@ static void rt__finish(rt *R, rt_status st, const char *msg) {
 }
 
 /* Turns the error on top of co into a status and a one-line message. */
+/* Does `m` begin with a location ("file:12: ")? */
+static int rt__located(const char *m) {
+  const char *c = strchr(m, ':');
+  if (!c || c == m) return 0;
+  const char *d = c + 1;
+  while (*d >= '0' && *d <= '9') d++;
+  return d > c + 1 && *d == ':';
+}
+
+/* "file:line: " of the innermost Lua frame of co's stack, or "". */
+static void rt__innermost(lua_State *co, char *out, size_t len) {
+  lua_Debug ar;
+  out[0] = 0;
+  for (int l = 0; lua_getstack(co, l, &ar); l++)
+    if (lua_getinfo(co, "Sl", &ar) && ar.currentline > 0) {
+      snprintf(out, len, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+}
+
+/* The text of the error value at `idx` of co, one line, with a location: a
+ * string as it is; a table's __tostring; else what kind of value it was. A
+ * message without "file:line:" gets the innermost Lua frame of co's stack (it
+ * is intact: a resume that failed, or a message handler), and a location
+ * given twice ("f:5: f:5: ") is given once. */
+static void rt__error_text(lua_State *co, int idx, char *out, size_t len) {
+  idx = lua_absindex(co, idx);
+  char body[1024];
+  if (lua_type(co, idx) == LUA_TSTRING || lua_type(co, idx) == LUA_TNUMBER) {
+    snprintf(body, sizeof body, "%s", lua_tostring(co, idx));
+  } else if (luaL_getmetafield(co, idx, "__tostring") != LUA_TNIL) {
+    lua_pushvalue(co, idx);
+    if (lua_pcall(co, 1, 1, 0) == LUA_OK && lua_type(co, -1) == LUA_TSTRING)
+      snprintf(body, sizeof body, "%s", lua_tostring(co, -1));
+    else
+      snprintf(body, sizeof body, "error raised with a %s value (its __tostring failed)", luaL_typename(co, idx));
+    lua_pop(co, 1);
+  } else {
+    snprintf(body, sizeof body, "error raised with a %s value, not a message", luaL_typename(co, idx));
+  }
+  char *nl = strchr(body, '\n');
+  if (nl) *nl = 0;
+  char where[300] = "";
+  if (!rt__located(body)) rt__innermost(co, where, sizeof where);
+  const char *b = body;
+  const char *c = rt__located(b) ? strchr(strchr(b, ':') + 1, ':') : NULL;
+  if (c) { /* "f:5: f:5: x" -> "f:5: x" */
+    size_t plen = (size_t)(c - b) + 2;
+    if (strlen(b) > 2 * plen && strncmp(b, b + plen, plen) == 0) b += plen;
+  }
+  snprintf(out, len, "%s%s", where, b);
+}
+
+/* The message handler of rt_pcall: the one-line text while the stack is whole. */
+static int rt__msgh(lua_State *L) {
+  char text[1400];
+  if (lua_istable(L, 1)) {
+    lua_getfield(L, 1, FAIL_FIELD);
+    int fail = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (fail) {
+      lua_getfield(L, 1, "message");
+      return 1;
+    }
+  }
+  rt__error_text(L, 1, text, sizeof text);
+  lua_pushstring(L, text);
+  return 1;
+}
+
+int rt_pcall(rt *R, int nargs, int nres, char *err, size_t errlen) {
+  lua_State *L = R->L;
+  int base = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, rt__msgh);
+  lua_insert(L, base);
+  R->instr = 0;
+  R->resume_t0 = rt__mono();
+  int st = lua_pcall(L, nargs, nres, base);
+  R->resume_t0 = 0;
+  lua_remove(L, base);
+  if (st == LUA_OK) return 0;
+  if (st == LUA_ERRMEM) snprintf(err, errlen, "memory cap of %zu MiB exceeded", R->cfg.mem_limit >> 20);
+  else snprintf(err, errlen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+  lua_pop(L, 1);
+  return -1;
+}
+
 static void rt__task_error(rt_task *t, int st) {
   rt *R = t->R;
   lua_State *co = t->co;
   if (st == LUA_ERRMEM) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "memory cap of %zu MiB exceeded", R->cfg.mem_limit >> 20);
+    char msg[400], where[300];
+    rt__innermost(co, where, sizeof where); /* the line that asked for more; allocates nothing */
+    snprintf(msg, sizeof msg, "%smemory cap of %zu MiB exceeded", where, R->cfg.mem_limit >> 20);
     rt__finish(R, RT_ERROR, msg);
     return;
   }
@@ -386,17 +540,14 @@ static void rt__task_error(rt_task *t, int st) {
       return;
     }
   }
-  const char *m = lua_isstring(co, -1) ? lua_tostring(co, -1) : NULL;
-  char *msg = strdup(m ? m : luaL_typename(co, -1));
+  char msg[1400];
+  rt__error_text(co, -1, msg, sizeof msg);
   /* the traceback goes to the log; the outcome message stays one line */
   luaL_traceback(R->L, co, msg, 0);
   cJSON *ev = evlog_add(R->cfg.log, "error");
   cJSON_AddStringToObject(ev, "traceback", lua_tostring(R->L, -1));
   lua_pop(R->L, 1);
-  char *nl = strchr(msg, '\n');
-  if (nl) *nl = 0;
   rt__finish(R, RT_ERROR, msg);
-  free(msg);
 }
 
 static void rt__wait_fire(rt_wait *w, int timed_out);
@@ -406,9 +557,11 @@ static void rt__resume(rt_task *t, int nargs) {
   if (R->aborted) return;
   int nres = 0;
   R->instr = 0;
+  R->resume_t0 = rt__mono();
   R->running = t;
   int st = lua_resume(t->co, R->L, nargs, &nres);
   R->running = NULL;
+  R->resume_t0 = 0;
   if (st == LUA_YIELD) {
     lua_pop(t->co, nres);
     if (!t->wait && !R->aborted) {
@@ -431,15 +584,19 @@ static void rt__resume(rt_task *t, int nargs) {
 }
 
 static rt_task *rt__task_new(rt *R, lua_State *L, int idx, int main) {
+  idx = lua_absindex(L, idx);
+  /* the Lua parts first: at the memory cap they raise, and nothing of C is made yet */
+  lua_State *co = lua_newthread(L);
+  lua_pushvalue(L, idx);
+  lua_xmove(L, co, 1);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rt_task *t = calloc(1, sizeof *t);
   if (!t) abort();
   t->R = R;
   t->main = main;
-  t->co = lua_newthread(L);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  t->co = co;
+  t->ref = ref;
   *(rt_task **)lua_getextraspace(t->co) = t;
-  lua_pushvalue(L, idx);
-  lua_xmove(L, t->co, 1);
   t->next = R->tasks;
   R->tasks = t;
   return t;
@@ -528,9 +685,7 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
   rt_task *t = *(rt_task **)lua_getextraspace(L);
   if (!lua_isyieldable(L) || !t || t->co != L) {
     if (free_data) free_data(data);
-    luaL_where(L, 1);
-    return luaL_error(L, "%scannot wait here (inside a metamethod, an iterator or a C call?)",
-                      lua_tostring(L, -1));
+    return luaL_error(L, "cannot wait here (inside a metamethod, an iterator or a C call?)");
   }
   rt_wait *w = calloc(1, sizeof *w);
   if (!w) abort();

@@ -29,6 +29,7 @@ typedef struct rt_config {
   const char *lib_dir;        /* where `require` looks (scenarios/lib) */
   size_t mem_limit;           /* bytes; 0 = 64 MiB */
   uint64_t instr_budget;      /* Lua instructions per resumption; 0 = 200 million */
+  double watchdog_s;          /* wall-clock seconds a resumption may hold the loop; 0 = 5 (scaled) */
   double timeout_multiplier;  /* scales every wait's timeout; 0 = 1 */
 } rt_config;
 
@@ -55,6 +56,12 @@ void rt_lock_globals(rt *R);
 /* Loads a Lua file as text only (no bytecode), in the sandbox. Pushes the chunk
  * or returns -1 with `err` holding "file: message". */
 int rt_load_file(rt *R, const char *path, char *err, size_t errlen);
+
+/* Calls the function below the `nargs` arguments on top of the stack, with
+ * the limits of a resumption (instruction budget, watchdog). Returns 0 with
+ * `nres` results pushed, or -1 with err = the one-line message with its
+ * location (a non-string error value is described; a FAIL gives its message). */
+int rt_pcall(rt *R, int nargs, int nres, char *err, size_t errlen);
 
 /* Starts the function on top of the stack (followed by `nargs` arguments) as the
  * main task. `done` is called when it ends. */
@@ -85,6 +92,12 @@ rt *rt_wait_rt(rt_wait *w);
 
 /* Wakes the pending waits to check again (after an event that is not in the log). */
 void rt_poke(rt *R);
+
+/* The wall-clock watchdog: raises an error ("file:line: held the loop N s
+ * without waiting") when the running resumption has lasted longer than its
+ * bound (rt_config.watchdog_s). Lua code is checked by the instruction hook;
+ * long C calls of the sandbox (the pattern matcher) call this themselves. */
+void rt_watchdog(lua_State *L);
 
 /* Raises a FAIL (an expectation the device did not meet) with file:line of the
  * Lua caller at `level`. Never returns. */

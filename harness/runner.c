@@ -156,13 +156,7 @@ static void open_modules(rt *R) {
 static int load_scenario(rt *R, const char *file, char *err, size_t errlen) {
   lua_State *L = rt_lua(R);
   if (rt_load_file(R, file, err, errlen) != 0) return -1;
-  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-    const char *m = lua_tostring(L, -1);
-    if (!m && lua_istable(L, -1)) {
-      lua_getfield(L, -1, "message");
-      m = lua_tostring(L, -1);
-    }
-    snprintf(err, errlen, "%s", m ? m : "error while loading");
+  if (rt_pcall(R, 0, 1, err, errlen) != 0) {
     lua_settop(L, 0);
     return -1;
   }
@@ -346,6 +340,7 @@ static void case_cleanup(kase *k) {
   k->serial = NULL;
   device_power_cut(k->dev);
   uv_timer_stop(k->timer);
+  uv_update_time(&k->rn->loop); /* the loop may have been held (a runaway): count from now */
   uv_timer_start(k->timer, on_cleanup_limit, CLEANUP_TIMEOUT_MS + device_cleanup_ms(k->dev), 0);
 }
 

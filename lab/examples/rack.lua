@@ -35,7 +35,7 @@ device "b1" {
     fail_burn = { version = "2.8.0", file = "fw/b1-2.8.0-fail-burn.bin" },
   },
   timing = { boot = 20, step = 30, download_timeout = 60 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check" },
 }
 
 device "b2" {
@@ -51,7 +51,7 @@ device "b2" {
   network = { listen = "192.168.7.1" },
   images = { good = { ["2.0.0"] = "fw/b2-2.0.0.bin" } },
   timing = { boot = 20, step = 30, download_timeout = 60 },
-  features = { "power", "console" },
+  features = { "power", "console", "resume", "rollback", "burn-check" },
 }
 
 -- A relay on a USB-serial adapter's DTR line, and a Shelly plug, would be:

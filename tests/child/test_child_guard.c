@@ -194,9 +194,15 @@ static void mark_of(char *mark, size_t len, const char *what) {
   snprintf(mark, len, "otahil-guard-%s-%d-%ld", what, (int)getpid(), (long)time(NULL));
 }
 
-/* Waits (at most 10 s) until at least `want` processes carry the mark. */
+/* Waits (at most 10 s) until at least `want` processes carry the mark, five
+ * looks in a row: a short-lived one (the daemon's first fork) can make the
+ * count reach `want` before the last of the lasting ones has started. */
 static int wait_marked(const char *mark, int want) {
-  for (int i = 0; i < 1000 && tree_procs(mark, 0) < want; i++) usleep(10 * 1000);
+  int ok = 0;
+  for (int i = 0; i < 1000 && ok < 5; i++) {
+    ok = tree_procs(mark, 0) >= want ? ok + 1 : 0;
+    usleep(10 * 1000);
+  }
   return tree_procs(mark, 0);
 }
 

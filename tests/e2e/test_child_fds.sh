@@ -22,8 +22,15 @@ LUA
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null; cleanup' EXIT
 
-# the pid of otahil's child named COMM, if it runs
-child() { ps -o pid=,comm= --ppid "$pid" | awk -v c="$1" '$2 == c { print $1; exit }'; }
+# the pid of otahil's descendant named COMM, if it runs (a process device runs
+# under otahil-child's tree supervisor, a grandchild of otahil)
+child() {
+  local kids p
+  kids=$(ps -o pid= --ppid "$pid" | tr -d ' ')
+  for p in $kids $(for k in $kids; do ps -o pid= --ppid "$k"; done | tr -d ' '); do
+    [ "$(ps -o comm= -p "$p" 2>/dev/null)" = "$1" ] && { echo "$p"; return; }
+  done
+}
 # socket inodes PID holds, one a line ("socket:[123]" links in /proc/PID/fd)
 sockets() { find /proc/"$1"/fd -lname 'socket:*' -printf '%l\n' 2>/dev/null | sort -u; }
 dev=

@@ -214,7 +214,7 @@ o2=$(outcome "$WORK/b1-nodeploy" '*02_happy_path*'); o14=$(outcome "$WORK/b1-nod
 check "without the deploy: 02 passes, then 14 fails on the kept 2.0.0 (02 $o2, 14 $o14; rc $rc)" \
   [ "$o2" = PASS -a "$o14" = FAIL -a "$rc" -eq 1 ]
 check "without the deploy: 14 waited for 1.0.0 and the board booted the 2.0.0 it kept" bash -c \
-  "grep -q \"14_power_cut_burning.lua:[0-9]*: device 'pty-b1': no report_version 1.0.0\" '$WORK/b1-nodeploy.txt' &&
+  "grep -q \"14_power_cut_burning.lua:[0-9]*: device 'pty-b1' (OTAHILPB01/pty-b1): no report_version 1.0.0\" '$WORK/b1-nodeploy.txt' &&
    grep -m1 'boot slot=' '$(console_of b1-nodeploy qcloud/14_power_cut_burning@pty-b1)' | grep -q 'slot=b version=2.0.0'"
 
 # a failing flasher: each case is an ERROR with one line, the run goes on

@@ -40,7 +40,7 @@ local function dev(name, bug)
       fail_boot = { version = "2.9.0", file = otadev_image { version = "2.9.0", size = 128 * 1024, fail_boot = true } },
       fail_burn = { version = "2.8.0", file = otadev_image { version = "2.8.0", size = 128 * 1024, fail_burn = true } },
     },
-    timing = { boot = 1.5, step = 3, download_timeout = 1, boot_ms = 50, burn_ms = 200 },
+    timing = { boot = 2.5, step = 3, download_timeout = 1, boot_ms = 50, burn_ms = 200 },
     features = { "power", "console", "resume", "rollback", "burn-check" },
   }
 end
