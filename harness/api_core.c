@@ -287,9 +287,22 @@ static void add_fields(lua_State *L, int idx, cJSON *ev) {
   if (!lua_istable(L, idx)) return;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
+    size_t len = 0;
     if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "t") != 0 &&
-        strcmp(lua_tostring(L, -2), "kind") != 0)
-      cJSON_AddItemToObject(ev, lua_tostring(L, -2), api_to_json(L, -1, 0));
+        strcmp(lua_tostring(L, -2), "kind") != 0) {
+      if (lua_type(L, -1) == LUA_TSTRING && (lua_tolstring(L, -1, &len), len > EVLOG_STRING_MAX)) {
+        /* cut here, before a copy of all of it is made (the log would cut it anyway) */
+        char *cut = strndup(lua_tostring(L, -1), EVLOG_STRING_MAX);
+        if (!cut) abort();
+        cJSON_AddStringToObject(ev, lua_tostring(L, -2), cut);
+        free(cut);
+        char key[128];
+        snprintf(key, sizeof key, "%.100s_len", lua_tostring(L, -2));
+        cJSON_AddNumberToObject(ev, key, (double)len);
+      } else {
+        cJSON_AddItemToObject(ev, lua_tostring(L, -2), api_to_json(L, -1, 0));
+      }
+    }
     lua_pop(L, 1);
   }
 }

@@ -121,7 +121,7 @@ static void on_message(void *arg, const char *topic, const void *payload, int le
   log_payload(ev, payload, len);
   cJSON_AddNumberToObject(ev, "qos", qos);
   if (retain) cJSON_AddTrueToObject(ev, "retain");
-  if (len > LOG_PAYLOAD_MAX || (len > 0 && memchr(payload, 0, (size_t)len)))
+  if (evlog_kept(q->log, ev) && (len > LOG_PAYLOAD_MAX || (len > 0 && memchr(payload, 0, (size_t)len))))
     exact_keep(q, evlog_count(q->log) - 1, payload, (size_t)len);
   evlog_commit(q->log);
 }

@@ -25,6 +25,19 @@ void evlog_set_notify(evlog *log, evlog_notify_cb cb, void *arg);
 /* Seconds since the log was created (CLOCK_MONOTONIC). */
 double evlog_now(const evlog *log);
 
+/* The log is bounded: at most max_events events and about max_bytes of their
+ * text (defaults below); strings longer than 64 KiB are cut, a field
+ * "<key>_len" keeping their length. Once full, one "log.capped" event says so
+ * and later events are counted (evlog_dropped) but not kept: evlog_add then
+ * returns a scratch object the log discards. */
+#define EVLOG_MAX_EVENTS 200000
+#define EVLOG_STRING_MAX (64 * 1024)
+#define EVLOG_MAX_BYTES (32u << 20)
+void evlog_set_caps(evlog *log, size_t max_events, size_t max_bytes);
+uint64_t evlog_dropped(const evlog *log);
+/* 1 if `ev` (returned by evlog_add) is in the log, 0 if it is the scratch of a full log. */
+int evlog_kept(const evlog *log, const cJSON *ev);
+
 /* Appends a new event of `kind` and returns it so the caller can add fields.
  * The log owns the object. Never returns NULL (aborts on out of memory). */
 cJSON *evlog_add(evlog *log, const char *kind);

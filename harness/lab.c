@@ -1,5 +1,6 @@
 #include "lab.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -192,6 +193,15 @@ static void check_extras(lua_State *L, const char *name, int line, cJSON *spec) 
     dev_error(L, name, line, "secret must be a non-empty string (the device secret the platform signs with)");
 }
 
+/* A name that cannot be a file name part, a topic level or a case id part. */
+static int bad_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 128) return 1;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 32 || *p == 127 || *p == '/') return 1;
+  return 0;
+}
+
 static void check_device(lua_State *L, loader *ld, const char *name, int line, cJSON *spec) {
   char keys[512];
   for (cJSON *k = spec->child; k; k = k->next) {
@@ -206,6 +216,13 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
     if (!v) dev_error(L, name, line, "key '%s' is missing", strings[i]);
     if (!cJSON_IsString(v) || !*v->valuestring)
       dev_error(L, name, line, "key '%s' must be a non-empty string", strings[i]);
+  }
+  /* names go into topics, case ids and file names: no separators, no control
+   * bytes, a sane length (the Lua string's length: a NUL inside it counts) */
+  static const char *const named[] = {"product", "device", NULL};
+  for (int i = 0; named[i]; i++) {
+    const char *v = cJSON_GetObjectItemCaseSensitive(spec, named[i])->valuestring;
+    if (bad_name(v)) dev_error(L, name, line, "%s '%s' must be 1..128 printable bytes without '/'", named[i], v);
   }
   const char *dialect = cJSON_GetObjectItemCaseSensitive(spec, "dialect")->valuestring;
   if (!in_list(dialects, dialect)) {
@@ -287,7 +304,8 @@ static int l_device_body(lua_State *L) {
 }
 
 static int l_device(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  size_t len;
+  const char *name = luaL_checklstring(L, 1, &len);
   lua_Debug ar;
   int line = 0;
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar)) line = ar.currentline;
@@ -295,10 +313,21 @@ static int l_device(lua_State *L) {
     loader *ld = get_loader(L);
     return luaL_error(L, "\x01%s:%d: a device needs a name: device \"b1\" { ... }", ld->l->file, line);
   }
+  if (strlen(name) != len || bad_name(name)) {
+    loader *ld = get_loader(L);
+    return luaL_error(L, "\x01%s:%d: device name '%s' must be 1..128 printable bytes without '/'", ld->l->file, line,
+                      name);
+  }
   lua_pushstring(L, name);
   lua_pushinteger(L, line);
   lua_pushcclosure(L, l_device_body, 2);
   return 1;
+}
+
+static uint32_t crc_of(const char *s) { /* FNV-1a: two versions never share a file */
+  uint32_t h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
 }
 
 /* otadev_image{ version = "2.0.0", size = 262144, fail_boot = false, fail_burn = false } -> path */
@@ -313,9 +342,17 @@ static int l_otadev_image(lua_State *L) {
   if (lua_toboolean(L, -1)) flags |= FWIMAGE_FAIL_BOOT;
   lua_getfield(L, 1, "fail_burn");
   if (lua_toboolean(L, -1)) flags |= FWIMAGE_FAIL_BURN;
-  char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/otadev-%s-%lld-%u.bin", ld->image_dir, version, (long long)size,
-           flags);
+  char path[PATH_MAX], safe[200];
+  /* the version names the file: only [A-Za-z0-9._-] of it, so "/../../x" stays in image_dir */
+  size_t k = 0;
+  for (const char *c = version; *c && k < sizeof safe - 1; c++) {
+    int ok = (isalnum((unsigned char)*c) || *c == '.' || *c == '-') && !(k == 0 && *c == '.');
+    safe[k] = ok ? *c : '_';
+    k++;
+  }
+  safe[k] = 0;
+  snprintf(path, sizeof path, "%s/otadev-%s-%lld-%u-%08x.bin", ld->image_dir, safe, (long long)size, flags,
+           (unsigned)crc_of(version));
   if (!file_exists(path)) {
     char err[512];
     if (fwimage_build(path, version, (uint64_t)size, flags, err, sizeof err) != 0)

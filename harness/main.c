@@ -18,6 +18,7 @@
 #include "netem_cli.h"
 #endif
 #include "runner.h"
+#include "signals.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -220,6 +221,9 @@ static int cmd_fw(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* first: a Ctrl-C in the first milliseconds of a run is the runner's to
+   * handle (whole reports, exit 1), not an exit 130 */
+  if (argc > 1 && strcmp(argv[1], "run") == 0) signals_install();
   setvbuf(stdout, NULL, _IOLBF, 0);
   /* A peer that closed its socket must be an EPIPE on that connection, not the
    * end of the run (libuv writes with write(2); netem splices). Children get

@@ -18,7 +18,9 @@
 #include "api_fw.h"
 #include "api_net.h"
 #include "api_serial.h"
+#include "atomic_file.h"
 #include "broker.h"
+#include "case_path.h"
 #include "catalogue.h"
 #include "device.h"
 #include "fwserver.h"
@@ -26,6 +28,7 @@
 #include "report.h"
 #include "rt.h"
 #include "scenario.h"
+#include "signals.h"
 
 #define CLEANUP_TIMEOUT_MS 5000
 
@@ -41,7 +44,7 @@ typedef struct kase {
   scenario sc;
   device *dev;
   char id[512];
-  char safe_id[512];
+  char safe_id[2 * (CASE_PATH_PART_MAX + 1)]; /* "<suite>/<rest>": its files' names (case_path.h) */
   kstate state;
   outcome out;
   char *message;
@@ -69,8 +72,11 @@ struct runner {
   char fw_base[128];
   cJSON *doc;
   char lib_dir[PATH_MAX];
-  int interrupted;
+  int interrupted;       /* the signal that stopped the run, or 0 */
+  int summarized;        /* the summary is out: a signal now changes nothing */
+  int reports_ready;     /* the report folder exists: a failing start is written there */
   int internal_error;
+  int capped; /* cases whose event log filled up */
   double t0;
   uv_signal_t sigint, sigterm;
   int signals_on; /* until the very end: a signal during teardown must not kill otahil */
@@ -177,7 +183,7 @@ static rt *new_rt(runner *rn, evlog *log, char *err, size_t errlen) {
 /* ---- reports ------------------------------------------------------------- */
 
 static void write_reports(runner *rn) {
-  char path[PATH_MAX], err[512];
+  char path[PATH_MAX], err[PATH_MAX + 200];
   double t = mono();
   rn->reports_dirty = 0;
   uv_timer_stop(&rn->report_timer);
@@ -257,6 +263,18 @@ static void add_pending_entries(runner *rn) {
   }
 }
 
+/* The events of a case as one JSON file, atomically. */
+static int write_events(const cJSON *events, const char *path, char *err, size_t errlen) {
+  char *text = cJSON_PrintUnformatted(events);
+  if (!text) {
+    snprintf(err, errlen, "%.300s: out of memory", path);
+    return -1;
+  }
+  int rc = atomic_write_file(path, text, strlen(text), err, errlen);
+  cJSON_free(text);
+  return rc;
+}
+
 static void record(kase *k) {
   runner *rn = k->rn;
   cJSON *c = case_entry(k, outcome_names[k->out], k->message);
@@ -268,15 +286,22 @@ static void record(kase *k) {
   snprintf(conpath, sizeof conpath, "%s/logs/%s.console", rn->o->report_dir, k->safe_id);
   if (k->log && access(conpath, F_OK) == 0) cJSON_AddStringToObject(c, "console", conpath);
   if (k->log) {
+    /* the events go to their own file, and leave memory with the case: the
+     * writers read them back one case at a time (report.h, "events_file") */
+    char evpath[PATH_MAX];
+    snprintf(evpath, sizeof evpath, "%s/logs/%s.events.json", rn->o->report_dir, k->safe_id);
     cJSON *events = evlog_array(k->log);
     cJSON_AddItemReferenceToObject(c, "events", events);
-    if (report_write_text_log(c, logpath, err, sizeof err) != 0) {
+    if (report_write_text_log(c, logpath, err, sizeof err) != 0 || write_events(events, evpath, err, sizeof err) != 0) {
       fprintf(stderr, "otahil: %s\n", err);
       rn->internal_error = 1;
     }
-    /* the document keeps its own copy; the log is freed with the case */
     cJSON_DeleteItemFromObjectCaseSensitive(c, "events");
-    cJSON_AddItemToObject(c, "events", cJSON_Duplicate(events, 1));
+    cJSON_AddStringToObject(c, "events_file", evpath);
+    if (evlog_dropped(k->log)) {
+      cJSON_AddNumberToObject(c, "events_dropped", (double)evlog_dropped(k->log));
+      rn->capped++;
+    }
   } else {
     cJSON_AddArrayToObject(c, "events");
   }
@@ -284,6 +309,8 @@ static void record(kase *k) {
   reports_changed(rn);
   printf("%-7s %s (%.2f s)%s%s\n", outcome_names[k->out], k->id, k->duration,
          k->message ? "\n        " : "", k->message ? k->message : "");
+  if (k->log && evlog_dropped(k->log))
+    printf("        event log full: %llu later events counted, not kept\n", (unsigned long long)evlog_dropped(k->log));
   if (k->out != O_PASS && k->out != O_SKIP) printf("        log: %s\n", logpath);
   fflush(stdout);
 }
@@ -293,11 +320,22 @@ static void record(kase *k) {
 static void case_cleanup(kase *k);
 static void case_finish(kase *k);
 
+/* A case's message is one line for people: a scenario's 10 MB error text is
+ * cut here (the case's log keeps the whole). */
+#define MESSAGE_MAX 4096
+
 static void set_outcome(kase *k, outcome o, const char *msg) {
   if (k->state != K_RUNNING) return;
   k->out = o;
   free(k->message);
-  k->message = msg ? strdup(msg) : NULL;
+  k->message = NULL;
+  if (msg) {
+    size_t n = strlen(msg);
+    k->message = malloc((n > MESSAGE_MAX ? MESSAGE_MAX + 64 : n) + 1);
+    if (!k->message) abort();
+    if (n > MESSAGE_MAX) snprintf(k->message, MESSAGE_MAX + 64, "%.*s... (%zu bytes in all)", MESSAGE_MAX, msg, n);
+    else memcpy(k->message, msg, n + 1);
+  }
   k->duration = mono() - k->t0;
   if (k->log) {
     cJSON *ev = evlog_add(k->log, "outcome");
@@ -440,6 +478,10 @@ static void case_start(kase *k) {
   snprintf(state_dir, sizeof state_dir, "%s/work/%s/state", rn->o->report_dir, k->safe_id);
   rm_rf(state_dir);
   mkdirs(state_dir);
+  char logdir[PATH_MAX]; /* logs/<suite>/ */
+  snprintf(logdir, sizeof logdir, "%s/logs/%s", rn->o->report_dir, k->safe_id);
+  *strrchr(logdir, '/') = 0;
+  mkdirs(logdir);
   /* the device reaches the cloud through this case's fault proxies; the seed
    * depends on the case id only, so a case replays alone exactly */
   uint64_t seed = rn->o->seed;
@@ -549,11 +591,16 @@ static void on_fw_event(void *arg, const fwserver_event *e) {
 
 static void on_signal(uv_signal_t *s, int signum) {
   runner *rn = s->data;
+  if (rn->summarized) { /* the outcome and the reports are final: one rule, whatever comes */
+    fprintf(stderr, "otahil: %s after the summary: ignored (the run is over; the boards' power at exit runs)\n",
+            signum == SIGINT ? "SIGINT" : "SIGTERM");
+    return;
+  }
   if (!rn->interrupted) fprintf(stderr, "\notahil: %s: stopping (cleanup runs; reports stay whole)\n",
                                 signum == SIGINT ? "interrupted" : "terminated");
   else fprintf(stderr, "otahil: still cleaning up (power as the lab says, processes, reports); every step has "
                        "its time limit\n");
-  rn->interrupted = 1;
+  if (!rn->interrupted) rn->interrupted = signum;
   for (size_t i = 0; i < rn->ncases; i++)
     if (rn->cases[i].state == K_RUNNING)
       set_outcome(&rn->cases[i], O_ERROR, signum == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
@@ -616,9 +663,16 @@ static int collect(runner *rn, char **files, size_t nfiles, char *err, size_t er
       k->rn = rn;
       k->idx = rn->ncases++;
       k->dev = rn->devices[d];
-      snprintf(k->safe_id, sizeof k->safe_id, "%s", k->id);
-      for (char *p = k->safe_id; *p; p++)
-        if (*p == '/') *p = '-';
+      case_path(k->id, k->safe_id, sizeof k->safe_id);
+      for (size_t j = 0; j < k->idx; j++)
+        if (strcmp(rn->cases[j].id, k->id) == 0) {
+          /* one log would overwrite the other, and a filter could not tell them apart */
+          snprintf(err, errlen, "%s and %s both make the case %s: rename one (or put it in another folder)",
+                   rn->cases[j].sc.file, files[i], k->id);
+          rn->ncases--;
+          if (!used) scenario_clear(&sc);
+          return -1;
+        }
       k->sc = sc;
       if (used++) { /* each case owns its copy */
         k->sc.file = strdup(sc.file), k->sc.suite = strdup(sc.suite), k->sc.base = strdup(sc.base);
@@ -680,163 +734,197 @@ static void run_cases(runner *rn) {
 
 static void fw_closed(void *arg) { *(int *)arg = 1; }
 
-int runner_run(const runner_opts *opts) {
-  runner rn_s = {0}, *rn = &rn_s;
-  /* the report folder as an absolute path: the lab resolves files relative to
-   * its own folder, and devices may run elsewhere */
-  runner_opts abs_opts = *opts;
-  const runner_opts *o = &abs_opts;
-  char report_abs[PATH_MAX];
-  rn->o = o;
-  rn->t0 = mono();
-  char err[2048], path[PATH_MAX];
-  int code = EXIT_PASS;
-  snprintf(rn->lib_dir, sizeof rn->lib_dir, "%s/scenarios/lib", o->root);
-  snprintf(path, sizeof path, "%s/work/images", o->report_dir);
+/* ---- the run's phases ----------------------------------------------------- */
+
+/* The run document's head: tool, seed, started, lab, a zero summary. */
+static cJSON *new_doc(const runner_opts *o) {
+  cJSON *doc = cJSON_CreateObject();
+  cJSON_AddStringToObject(doc, "tool", "otahil");
+  cJSON_AddStringToObject(doc, "version", OTAHIL_VERSION);
+  cJSON_AddNumberToObject(doc, "seed", (double)o->seed);
+  char started[64];
+  time_t now = time(NULL);
+  strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  cJSON_AddStringToObject(doc, "started", started);
+  cJSON_AddNumberToObject(doc, "duration", 0);
+  cJSON_AddStringToObject(doc, "lab", o->lab_file ? o->lab_file : "");
+  cJSON *sum = cJSON_AddObjectToObject(doc, "summary");
+  static const char *const keys[] = {"total", "pass", "fail", "error", "timeout", "skip"};
+  for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sum, keys[i], 0);
+  cJSON_AddFalseToObject(doc, "complete"); /* true in the last write, when every case is in */
+  cJSON_AddArrayToObject(doc, "scenarios");
+  return doc;
+}
+
+/* An entry that is not a case: the run itself (it did not start, or was
+ * interrupted), an ERROR in every report, so that none reads as passing. */
+static void add_run_entry(runner *rn, const char *message) {
+  cJSON *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(c, "id", "otahil/run");
+  cJSON_AddStringToObject(c, "name", "the run");
+  cJSON_AddStringToObject(c, "suite", "otahil");
+  cJSON_AddStringToObject(c, "outcome", "ERROR");
+  cJSON_AddStringToObject(c, "message", message);
+  cJSON_AddNumberToObject(c, "duration", 0);
+  cJSON_AddArrayToObject(c, "events");
+  cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), c);
+}
+
+/* Replaces whatever reports a reused --report folder holds, before anything
+ * else: a run that stops now (exit 2, a signal, a kill) never leaves an earlier
+ * run's green report behind. `why` is what they say (the run is starting, or
+ * why it did not start); `code` the exit code it ends with (0: not known yet). */
+static void write_not_started(runner *rn, const char *why, int code) {
+  cJSON_Delete(rn->doc);
+  rn->doc = new_doc(rn->o);
+  cJSON_AddStringToObject(rn->doc, "not_started", why);
+  if (code) cJSON_AddNumberToObject(rn->doc, "exit", code);
+  add_run_entry(rn, why);
+  write_reports(rn);
+}
+
+/* Exit 2 (or 3) before any case ran: say it on stderr and in every report. */
+static int fail_start(runner *rn, int code, const char *msg) {
+  fprintf(stderr, "otahil: %s\n", msg);
+  if (rn->reports_ready) {
+    char why[2400];
+    snprintf(why, sizeof why, "run did not start: %.2300s", msg);
+    write_not_started(rn, why, code);
+  }
+  return code;
+}
+
+/* The report folder (absolute), its logs/ and work/images/, and the reports
+ * replaced at once. Returns 0 or an exit code. */
+static int prepare_dirs(runner *rn, runner_opts *abs, char *path, size_t plen) {
+  const runner_opts *o = rn->o;
+  static char report_abs[PATH_MAX];
+  snprintf(path, plen, "%s/work/images", o->report_dir);
   if (mkdirs(path) != 0 || !realpath(o->report_dir, report_abs)) {
     fprintf(stderr, "otahil: cannot create %s: %s\n", path, strerror(errno));
     return EXIT_USAGE;
   }
-  abs_opts.report_dir = report_abs;
-  if (snprintf(path, sizeof path, "%s/logs", o->report_dir) >= (int)sizeof path || mkdirs(path) != 0) {
+  abs->report_dir = report_abs;
+  if (snprintf(path, plen, "%s/logs", o->report_dir) >= (int)plen || mkdirs(path) != 0) {
     fprintf(stderr, "otahil: cannot create %s/logs: %s\n", o->report_dir, strerror(errno));
     return EXIT_USAGE;
   }
-  if (snprintf(path, sizeof path, "%s/work/images", o->report_dir) >= (int)sizeof path) {
-    fprintf(stderr, "otahil: %s: path too long\n", o->report_dir);
-    return EXIT_USAGE;
-  }
-  if (lab_load(o->lab_file, path, &rn->lab, err, sizeof err) != 0) {
-    fprintf(stderr, "otahil: %s\n", err);
-    return EXIT_USAGE;
-  }
-  rn->cat = catalogue_load(rn->lib_dir, err, sizeof err);
-  if (!rn->cat || catalogue_check_lab(rn->cat, rn->lab, err, sizeof err) != 0) {
-    fprintf(stderr, "otahil: %s\n", err);
-    catalogue_free(rn->cat);
-    lab_free(rn->lab);
-    return EXIT_USAGE;
-  }
+  rn->reports_ready = 1;
+  write_not_started(rn, "the run is starting (if this stays, otahil was stopped before any case ran)", 0);
+  if (snprintf(path, plen, "%s/work/images", o->report_dir) >= (int)plen)
+    return fail_start(rn, EXIT_USAGE, "the --report path is too long");
+  return 0;
+}
+
+/* The lab, its catalogue check, the files scenarios may read, the devices.
+ * Returns 0 or an exit code. */
+static int load_lab(runner *rn, const char *image_dir, char *err, size_t errlen) {
+  const runner_opts *o = rn->o;
+  if (lab_load(o->lab_file, image_dir, &rn->lab, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
+  rn->cat = catalogue_load(rn->lib_dir, err, errlen);
+  if (!rn->cat || catalogue_check_lab(rn->cat, rn->lab, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
   for (size_t i = 0; i < rn->lab->count; i++)
     collect_files(rn, cJSON_GetObjectItemCaseSensitive(rn->lab->devices[i].spec, "images"));
+  char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/work", o->report_dir);
   if (!realpath(path, rn->work_real)) rn->work_real[0] = 0;
-  char **files = NULL;
-  size_t nfiles = 0;
-  uv_loop_init(&rn->loop);
-  uv_timer_init(&rn->loop, &rn->report_timer);
-  rn->report_timer.data = rn;
   rn->devices = calloc(rn->lab->count, sizeof *rn->devices);
   for (size_t i = 0; i < rn->lab->count; i++) {
-    rn->devices[i] = device_new(&rn->loop, &rn->lab->devices[i], err, sizeof err);
+    rn->devices[i] = device_new(&rn->loop, &rn->lab->devices[i], err, errlen);
     if (!rn->devices[i]) {
-      fprintf(stderr, "otahil: device '%s': %s\n", rn->lab->devices[i].name, err);
-      code = EXIT_INTERNAL;
-      goto out;
+      char msg[2300];
+      snprintf(msg, sizeof msg, "device '%s': %s", rn->lab->devices[i].name, err);
+      return fail_start(rn, EXIT_INTERNAL, msg);
     }
   }
-  if (scenario_find(o->paths, o->npaths, &files, &nfiles, err, sizeof err) != 0 ||
-      collect(rn, files, nfiles, err, sizeof err) != 0) {
-    fprintf(stderr, "otahil: %s\n", err);
-    code = EXIT_USAGE;
-    goto out;
-  }
-  if (rn->ncases == 0) {
-    fprintf(stderr, "otahil: no scenario case to run (%zu files; check the paths, --filter and the lab's dialects)\n",
-            nfiles);
-    code = EXIT_USAGE;
-    goto out;
-  }
-  rn->doc = cJSON_CreateObject();
-  cJSON_AddStringToObject(rn->doc, "tool", "otahil");
-  cJSON_AddStringToObject(rn->doc, "version", OTAHIL_VERSION);
-  cJSON_AddNumberToObject(rn->doc, "seed", (double)o->seed);
-  char started[64];
-  time_t now = time(NULL);
-  strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-  cJSON_AddStringToObject(rn->doc, "started", started);
-  cJSON_AddNumberToObject(rn->doc, "duration", 0);
-  cJSON_AddStringToObject(rn->doc, "lab", o->lab_file);
-  cJSON *sum = cJSON_AddObjectToObject(rn->doc, "summary");
-  static const char *const keys[] = {"total", "pass", "fail", "error", "timeout", "skip"};
-  for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(sum, keys[i], 0);
-  cJSON_AddFalseToObject(rn->doc, "complete"); /* true in the last write, when every case is in */
-  cJSON_AddArrayToObject(rn->doc, "scenarios");
-  add_pending_entries(rn);
+  return 0;
+}
 
-  /* the cloud */
+/* The broker (spawned or --broker) and the firmware server. Returns 0 or an exit code. */
+static int cloud_up(runner *rn, char *err, size_t errlen) {
+  const runner_opts *o = rn->o;
+  char path[PATH_MAX];
   if (o->broker_url) {
     if (parse_broker(o->broker_url, rn->mqtt_host, sizeof rn->mqtt_host, &rn->mqtt_port) != 0) {
-      fprintf(stderr, "otahil: --broker '%s': expected mqtt://host:port\n", o->broker_url);
-      code = EXIT_USAGE;
-      goto out;
+      snprintf(err, errlen, "--broker '%s': expected mqtt://host:port", o->broker_url);
+      return fail_start(rn, EXIT_USAGE, err);
     }
   } else {
     snprintf(path, sizeof path, "%s/work", o->report_dir);
-    if (broker_start(&rn->loop, path, 10.0, &rn->broker, err, sizeof err) != 0) {
-      fprintf(stderr, "otahil: %s\n", err);
-      code = EXIT_INTERNAL;
-      goto out;
-    }
+    if (broker_start(&rn->loop, path, 10.0, &rn->broker, err, errlen) != 0) return fail_start(rn, EXIT_INTERNAL, err);
     snprintf(rn->mqtt_host, sizeof rn->mqtt_host, "127.0.0.1");
     rn->mqtt_port = broker_port(rn->broker);
   }
-  if (fwserver_start(&rn->loop, "127.0.0.1", 0, &rn->fw, err, sizeof err) != 0) {
-    fprintf(stderr, "otahil: firmware server: %s\n", err);
-    code = EXIT_INTERNAL;
-    goto out;
+  if (fwserver_start(&rn->loop, "127.0.0.1", 0, &rn->fw, err, errlen) != 0) {
+    char msg[2300];
+    snprintf(msg, sizeof msg, "firmware server: %s", err);
+    return fail_start(rn, EXIT_INTERNAL, msg);
   }
   fwserver_on_event(rn->fw, on_fw_event, rn);
   snprintf(rn->fw_base, sizeof rn->fw_base, "http://127.0.0.1:%u", fwserver_port(rn->fw));
-  printf("otahil %s: %zu case(s), broker %s:%d, firmware server %s, seed %llu\n", OTAHIL_VERSION,
-         rn->ncases, rn->mqtt_host, rn->mqtt_port, rn->fw_base, (unsigned long long)o->seed);
-  fflush(stdout);
+  return 0;
+}
 
+/* The loop watches SIGINT and SIGTERM from here to the exit; one recorded
+ * before (signals.h) stops the run now. */
+static void watch_signals(runner *rn) {
   uv_signal_init(&rn->loop, &rn->sigint);
   uv_signal_init(&rn->loop, &rn->sigterm);
   rn->sigint.data = rn->sigterm.data = rn;
   uv_signal_start(&rn->sigint, on_signal, SIGINT);
   uv_signal_start(&rn->sigterm, on_signal, SIGTERM);
   rn->signals_on = 1;
+  int early = signals_take();
+  if (early) on_signal(&rn->sigint, early);
+}
 
-  /* cases skipped up front (missing features) are recorded first */
+/* Counts outcomes from the cases themselves (the document is for the reports). */
+static void count_outcomes(const runner *rn, int counts[5]) {
+  for (int i = 0; i < 5; i++) counts[i] = 0;
   for (size_t i = 0; i < rn->ncases; i++)
-    if (rn->cases[i].state == K_DONE) record(&rn->cases[i]);
-  write_reports(rn);
-  run_cases(rn);
+    if (rn->cases[i].state == K_DONE) counts[rn->cases[i].out]++;
+}
 
-  {
-    int closed = 0;
-    fwserver_close(rn->fw, fw_closed, &closed);
-    rn->fw = NULL;
-    while (!closed) uv_run(&rn->loop, UV_RUN_ONCE);
-  }
+/* The last reports and the summary line; returns the exit code. */
+static int summarize(runner *rn) {
   int complete = 1;
   cJSON *e;
   cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"))
     if (cJSON_GetObjectItemCaseSensitive(e, "pending")) complete = 0;
+  if (rn->interrupted) {
+    char why[200];
+    snprintf(why, sizeof why, "the run was interrupted (%s): cases after it did not run, and none counts as passed",
+             rn->interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    cJSON_AddTrueToObject(rn->doc, "interrupted");
+    add_run_entry(rn, why);
+  }
   cJSON_ReplaceItemInObject(rn->doc, "complete", cJSON_CreateBool(complete));
   write_reports(rn);
-  cJSON *s = cJSON_GetObjectItemCaseSensitive(rn->doc, "summary");
-  int pass = cJSON_GetObjectItemCaseSensitive(s, "pass")->valueint;
-  int fail = cJSON_GetObjectItemCaseSensitive(s, "fail")->valueint;
-  int error = cJSON_GetObjectItemCaseSensitive(s, "error")->valueint;
-  int tmo = cJSON_GetObjectItemCaseSensitive(s, "timeout")->valueint;
-  int skip = cJSON_GetObjectItemCaseSensitive(s, "skip")->valueint;
-  printf("otahil: %d passed, %d failed, %d errors, %d timeouts, %d skipped in %.1f s; reports in %s\n",
-         pass, fail, error, tmo, skip, mono() - rn->t0, o->report_dir);
-  code = (fail || error || tmo || rn->interrupted) ? EXIT_FAILED : EXIT_PASS;
-  if (!pass && !fail && !error && !tmo && skip && !rn->interrupted) {
+  int n[5];
+  count_outcomes(rn, n);
+  printf("otahil: %d passed, %d failed, %d errors, %d timeouts, %d skipped%s in %.1f s; reports in %s\n", n[O_PASS],
+         n[O_FAIL], n[O_ERROR], n[O_TIMEOUT], n[O_SKIP], rn->interrupted ? " (interrupted)" : "", mono() - rn->t0,
+         rn->o->report_dir);
+  if (rn->capped) printf("otahil: %d case(s) filled their event log (see log.capped in their logs)\n", rn->capped);
+  int code = (n[O_FAIL] || n[O_ERROR] || n[O_TIMEOUT] || rn->interrupted) ? EXIT_FAILED : EXIT_PASS;
+  if (!n[O_PASS] && !n[O_FAIL] && !n[O_ERROR] && !n[O_TIMEOUT] && n[O_SKIP] && !rn->interrupted) {
     /* a typo in a lab's features must not turn a whole suite green */
     printf("otahil: nothing ran: every case was skipped (see why above)\n");
     code = EXIT_FAILED;
   }
   if (rn->internal_error && code == EXIT_PASS) code = EXIT_INTERNAL;
+  fflush(stdout);
+  rn->summarized = 1;
+  return code;
+}
 
-out:
+/* Everything the run started is stopped and closed; the loop ends with no
+ * handle open. A signal now is recorded and ignored (signals.h). */
+static int teardown(runner *rn, int code) {
   if (rn->fw) {
     int closed = 0;
     fwserver_close(rn->fw, fw_closed, &closed);
+    rn->fw = NULL;
     while (!closed) uv_run(&rn->loop, UV_RUN_ONCE);
   }
   for (size_t i = 0; rn->devices && i < rn->lab->count; i++) device_free(rn->devices[i]);
@@ -854,11 +942,17 @@ out:
     uv_close((uv_handle_t *)&rn->sigint, NULL);
     uv_close((uv_handle_t *)&rn->sigterm, NULL);
     uv_run(&rn->loop, UV_RUN_DEFAULT);
+    signals_install(); /* libuv put the default back: exit 130 must not come now */
   }
   if (uv_loop_close(&rn->loop) != 0) {
     fprintf(stderr, "otahil: internal error: handles left open at exit\n");
     if (code == EXIT_PASS) code = EXIT_INTERNAL;
   }
+  if (signals_take()) fprintf(stderr, "otahil: a signal after the summary: ignored (the run is over)\n");
+  return code;
+}
+
+static void free_run(runner *rn, char **files, size_t nfiles) {
   for (size_t i = 0; i < rn->ncases; i++) {
     scenario_clear(&rn->cases[i].sc);
     free(rn->cases[i].message);
@@ -872,6 +966,64 @@ out:
   for (size_t i = 0; i < rn->nfiles; i++) free(rn->files[i]);
   free(rn->files);
   fflush(stdout);
+}
+
+/* The scenarios found and checked, their cases made; then the run document
+ * with every case pending. Returns 0 or an exit code. */
+static int plan(runner *rn, char ***files, size_t *nfiles, char *err, size_t errlen) {
+  const runner_opts *o = rn->o;
+  if (scenario_find(o->paths, o->npaths, files, nfiles, err, errlen) != 0 ||
+      collect(rn, *files, *nfiles, err, errlen) != 0)
+    return fail_start(rn, EXIT_USAGE, err);
+  if (rn->ncases == 0) {
+    snprintf(err, errlen, "no scenario case to run (%zu files; check the paths, --filter and the lab's dialects)",
+             *nfiles);
+    return fail_start(rn, EXIT_USAGE, err);
+  }
+  cJSON_Delete(rn->doc);
+  rn->doc = new_doc(o);
+  add_pending_entries(rn);
+  return 0;
+}
+
+int runner_run(const runner_opts *opts) {
+  runner rn_s = {0}, *rn = &rn_s;
+  /* the report folder as an absolute path: the lab resolves files relative to
+   * its own folder, and devices may run elsewhere */
+  runner_opts abs_opts = *opts;
+  rn->o = &abs_opts;
+  rn->t0 = mono();
+  char err[2048], path[PATH_MAX];
+  char **files = NULL;
+  size_t nfiles = 0;
+  snprintf(rn->lib_dir, sizeof rn->lib_dir, "%s/scenarios/lib", opts->root);
+  uv_loop_init(&rn->loop);
+  uv_timer_init(&rn->loop, &rn->report_timer);
+  rn->report_timer.data = rn;
+  int code = prepare_dirs(rn, &abs_opts, path, sizeof path);
+  if (!code) code = load_lab(rn, path, err, sizeof err);
+  if (!code) code = plan(rn, &files, &nfiles, err, sizeof err);
+  if (!code) code = cloud_up(rn, err, sizeof err);
+  if (!code) {
+    printf("otahil %s: %zu case(s), broker %s:%d, firmware server %s, seed %llu\n", OTAHIL_VERSION, rn->ncases,
+           rn->mqtt_host, rn->mqtt_port, rn->fw_base, (unsigned long long)rn->o->seed);
+    fflush(stdout);
+    watch_signals(rn);
+    /* cases skipped up front (missing features) are recorded first */
+    for (size_t i = 0; i < rn->ncases; i++)
+      if (rn->cases[i].state == K_DONE) record(&rn->cases[i]);
+    write_reports(rn);
+    run_cases(rn);
+    int closed = 0; /* the firmware server goes first: no request of a case outlives the run */
+    fwserver_close(rn->fw, fw_closed, &closed);
+    rn->fw = NULL;
+    while (!closed) uv_run(&rn->loop, UV_RUN_ONCE);
+    code = summarize(rn);
+  } else if (signals_take()) {
+    fprintf(stderr, "otahil: interrupted before any case ran\n");
+  }
+  code = teardown(rn, code);
+  free_run(rn, files, nfiles);
   return code;
 }
 

@@ -10,6 +10,8 @@
  *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
  *                     "duration":1.23, "log":"out/logs/...log",
  *                     "pending":true,  (only on a case not finished yet: outcome ERROR)
+ *                     "events_file":"out/logs/...events.json", (instead of "events": the
+ *                                 writers read a case's events from it, one case at a time)
  *                     "events":[ {"t":0.001, "kind":"mqtt.out", "topic":"...",
  *                                 "payload":"...", ...any other fields}, ... ] } ] }
  *
@@ -36,8 +38,10 @@ int report_write_json(const cJSON *run, const char *path, char *err, size_t errl
 /* JUnit XML: one <testsuite> per "suite" (in order of first appearance; a missing
  * suite is "otahil"), one <testcase classname=suite name=id time=duration> per
  * scenario. FAIL -> <failure type="FAIL">, ERROR and TIMEOUT -> <error type=...>,
- * SKIP -> <skipped/>, each with message=; an unknown outcome is an ERROR. Each
- * testcase's <system-out> holds its text log (report_render_text_log). */
+ * SKIP -> <skipped/>, each with message= (cut at 4 KiB); an unknown outcome is an
+ * ERROR. A testcase that did not pass holds its text log in <system-out>
+ * (report_render_text_log); one that passed or was skipped only the paths of
+ * its log and console. */
 int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen);
 
 /* A readable log of one scenario: a header, then one line per event:

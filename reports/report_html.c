@@ -190,7 +190,8 @@ static void rh__console(strbuf *b, const cJSON *events) {
 }
 
 static void rh__scenario(strbuf *b, const cJSON *sc, int idx) {
-  const cJSON *events = cJSON_GetObjectItemCaseSensitive(sc, "events");
+  cJSON *owned;
+  const cJSON *events = ru_events(sc, &owned);
   int nev = cJSON_IsArray(events) ? cJSON_GetArraySize(events) : 0;
   sb_printf(b, "<section id=\"s%d\">\n<h2>", idx);
   rh__text(b, ru_str(sc, "id"));
@@ -233,6 +234,7 @@ static void rh__scenario(strbuf *b, const cJSON *sc, int idx) {
     sb_puts(b, "</tbody></table></details>\n");
     rh__console(b, events);
   }
+  cJSON_Delete(owned);
   sb_puts(b, "</section>\n");
 }
 

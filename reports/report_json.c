@@ -38,30 +38,76 @@ static int rj__sanitize(cJSON *node) {
   return 0;
 }
 
+/* Appends `v` pretty printed (sanitized copy), or returns -1 out of memory. */
+static int rj__put(strbuf *b, const cJSON *v) {
+  cJSON *copy = cJSON_Duplicate(v, 1);
+  if (!copy || rj__sanitize(copy) != 0) {
+    cJSON_Delete(copy);
+    return -1;
+  }
+  char *text = cJSON_Print(copy);
+  cJSON_Delete(copy);
+  if (!text) return -1;
+  sb_puts(b, text);
+  cJSON_free(text);
+  return 0;
+}
+
+/* One scenario with its events (from "events", or read from its "events_file":
+ * the run document need not hold them; one scenario's are in memory at a time). */
+static int rj__scenario(strbuf *b, const cJSON *sc) {
+  cJSON *owned;
+  const cJSON *events = ru_events(sc, &owned);
+  cJSON *one = cJSON_CreateObject();
+  if (!one) return -1;
+  for (const cJSON *f = sc->child; f; f = f->next) {
+    if (f->string && strcmp(f->string, "events") == 0) continue;
+    cJSON_AddItemReferenceToObject(one, f->string, (cJSON *)f);
+  }
+  if (events) cJSON_AddItemReferenceToObject(one, "events", (cJSON *)events);
+  else cJSON_AddArrayToObject(one, "events");
+  int rc = rj__put(b, one);
+  cJSON_Delete(one); /* references only: the document and `owned` keep their items */
+  cJSON_Delete(owned);
+  return rc;
+}
+
 int report_write_json(const cJSON *run, const char *path, char *err, size_t errlen) {
   if (!path) {
     ru_err(err, errlen, "report_write_json: no path");
     return -1;
   }
-  if (!ru_scenarios(run, "report_write_json", path, err, errlen)) return -1;
-  cJSON *copy = cJSON_Duplicate(run, 1);
-  if (!copy || rj__sanitize(copy) != 0) {
-    cJSON_Delete(copy);
-    ru_err(err, errlen, "report_write_json %s: out of memory", path);
-    return -1;
-  }
-  char *text = cJSON_Print(copy);
-  cJSON_Delete(copy);
-  if (!text) {
-    ru_err(err, errlen, "report_write_json %s: out of memory", path);
-    return -1;
-  }
+  const cJSON *scs = ru_scenarios(run, "report_write_json", path, err, errlen);
+  if (!scs) return -1;
   strbuf b;
   sb_init(&b);
-  sb_puts(&b, text);
-  sb_puts(&b, "\n");
-  cJSON_free(text);
-  int rc = ru_finish(&b, "report_write_json", path, err, errlen);
+  int rc = 0;
+  sb_puts(&b, "{\n");
+  for (const cJSON *f = run->child; f && rc == 0; f = f->next) {
+    if (!f->string || strcmp(f->string, "scenarios") == 0) continue;
+    cJSON *key = cJSON_CreateString(f->string);
+    rc = key ? rj__put(&b, key) : -1;
+    cJSON_Delete(key);
+    sb_puts(&b, ": ");
+    if (rc == 0) rc = rj__put(&b, f);
+    sb_puts(&b, ",\n");
+  }
+  sb_puts(&b, "\"scenarios\": [");
+  const cJSON *sc;
+  int first = 1;
+  cJSON_ArrayForEach(sc, scs) {
+    if (rc != 0) break;
+    sb_puts(&b, first ? "\n" : ",\n");
+    first = 0;
+    rc = rj__scenario(&b, sc);
+  }
+  sb_puts(&b, "]\n}\n");
+  if (rc != 0) {
+    sb_free(&b);
+    ru_err(err, errlen, "report_write_json %s: out of memory", path);
+    return -1;
+  }
+  rc = ru_finish(&b, "report_write_json", path, err, errlen);
   sb_free(&b);
   return rc;
 }

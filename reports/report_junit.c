@@ -5,6 +5,8 @@
 #include "report.h"
 #include "report_util.h"
 
+#define RJ_MESSAGE_MAX 4096
+
 typedef struct rj_counts {
   int tests, failures, errors, skipped;
   double time;
@@ -72,7 +74,14 @@ static void rj__testcase(strbuf *b, const cJSON *sc) {
       sb_puts(&m, "'");
       if (*msg) sb_puts(&m, ": ");
     }
-    sb_puts(&m, msg);
+    /* a message is a line, not a dump: a 10 MB one must not make a 50 MB file */
+    size_t mlen = strlen(msg);
+    if (mlen > RJ_MESSAGE_MAX) {
+      sb_add(&m, msg, RJ_MESSAGE_MAX);
+      sb_printf(&m, "... (%zu bytes in all; the case's log has the whole)", mlen);
+    } else {
+      sb_puts(&m, msg);
+    }
     sb_printf(b, "      <%s", fail ? "failure" : "error");
     rj__attr(b, "message", m.p ? m.p : "");
     rj__attr(b, "type", o ? o : "ERROR");
@@ -87,13 +96,25 @@ static void rj__testcase(strbuf *b, const cJSON *sc) {
     sb_puts(b, "/>\n");
   }
 
-  char *log = report_render_text_log(sc);
-  if (!log) {
+  /* the whole event log only where someone will read it: a case that did not pass */
+  int passed = o && (!strcmp(o, "PASS") || !strcmp(o, "SKIP"));
+  char *log = passed ? NULL : report_render_text_log(sc);
+  if (!passed && !log) {
     b->oom = 1;
     return;
   }
   sb_puts(b, "      <system-out>");
-  sb_xml(b, log);
+  if (log) sb_xml(b, log);
+  else {
+    strbuf s;
+    sb_init(&s);
+    sb_add(&s, "", 0);
+    if (*ru_str(sc, "log")) sb_printf(&s, "log: %s\n", ru_str(sc, "log"));
+    if (*ru_str(sc, "console")) sb_printf(&s, "console: %s\n", ru_str(sc, "console"));
+    sb_xml(b, s.p ? s.p : "");
+    if (s.oom) b->oom = 1;
+    sb_free(&s);
+  }
   sb_puts(b, "</system-out>\n");
   free(log);
   sb_puts(b, "    </testcase>\n");

@@ -69,11 +69,13 @@ char *report_render_text_log(const cJSON *scenario) {
   sb_init(&b);
   sb_add(&b, "", 0);
   rt__header(&b, scenario);
-  const cJSON *events = cJSON_GetObjectItemCaseSensitive(scenario, "events");
+  cJSON *owned;
+  const cJSON *events = ru_events(scenario, &owned);
   if (cJSON_IsArray(events)) {
     const cJSON *ev;
     cJSON_ArrayForEach(ev, events) rt__event(&b, ev);
   }
+  cJSON_Delete(owned);
   if (b.oom) {
     sb_free(&b);
     return NULL;

@@ -90,3 +90,27 @@ int ru_finish(strbuf *b, const char *who, const char *path, char *err, size_t er
   }
   return 0;
 }
+
+const cJSON *ru_events(const cJSON *sc, cJSON **owned) {
+  *owned = NULL;
+  const cJSON *ev = cJSON_GetObjectItemCaseSensitive(sc, "events");
+  if (cJSON_IsArray(ev)) return ev;
+  const char *file = ru_str(sc, "events_file");
+  if (!*file) return NULL;
+  FILE *f = fopen(file, "rb");
+  if (!f) return NULL;
+  strbuf b;
+  sb_init(&b);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sb_add(&b, chunk, n);
+  fclose(f);
+  cJSON *arr = b.p && !b.oom ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+  sb_free(&b);
+  if (!cJSON_IsArray(arr)) {
+    cJSON_Delete(arr);
+    return NULL;
+  }
+  *owned = arr;
+  return arr;
+}

@@ -29,6 +29,11 @@ void ru_value_line(strbuf *b, const cJSON *v);
 const cJSON *ru_scenarios(const cJSON *run, const char *who, const char *path, char *err,
                           size_t errlen);
 
+/* A scenario's events: its "events" array, or else the array read from the
+ * file its "events_file" names (then *owned is set and the caller frees it
+ * with cJSON_Delete), or NULL when it has neither (or the file is unreadable). */
+const cJSON *ru_events(const cJSON *scenario, cJSON **owned);
+
 /* Normalised outcome: "PASS", "FAIL", "ERROR", "TIMEOUT", "SKIP", or NULL if the
  * document says something else. */
 const char *ru_outcome(const cJSON *scenario);

@@ -14,7 +14,7 @@ LUA
 "$OTAHIL" run tests/fixtures/misc/process_env.lua --lab "$WORK/env.lua" --report "$WORK/out" > "$WORK/out.txt" 2>&1
 rc=$?
 check "env: the case passes (rc $rc)" [ "$rc" -eq 0 ]
-check "env: the harness's environment is kept beside it" grep -q "env:x-envdev:s3cr3t:home" "$WORK/out/logs/misc-process_env@envdev.log"
+check "env: the harness's environment is kept beside it" grep -q "env:x-envdev:s3cr3t:home" "$WORK/out/logs/misc/process_env@envdev.log"
 sed 's/OTAHIL_T_A = /["BAD NAME"] = /' "$WORK/env.lua" > "$WORK/bad.lua"
 "$OTAHIL" run tests/fixtures/misc/process_env.lua --lab "$WORK/bad.lua" --report "$WORK/bad" > "$WORK/bad.txt" 2>&1
 rc=$?

@@ -119,9 +119,9 @@ sed "s|  features = { \"power\", \"console\", \"resume\", \"rollback\", \"burn-c
 check "fixed proxy ports: both cases pass (one after the other on the same ports)" \
   [ "$(outcome "$WORK/net" '*')" = "PASS PASS" ]
 check "the device was told host localhost and the fixed MQTT port" \
-  grep -q "mqtt connecting to localhost:$P1 " "$WORK/net/logs/qcloud-02_happy_path@emu-qcloud.log"
+  grep -q "mqtt connecting to localhost:$P1 " "$WORK/net/logs/qcloud/02_happy_path@emu-qcloud.log"
 check "firmware URLs point at localhost:<fixed HTTP port>" \
-  grep -q "http://localhost:$P2/fw/" "$WORK/net/logs/qcloud-02_happy_path@emu-qcloud.log"
+  grep -q "http://localhost:$P2/fw/" "$WORK/net/logs/qcloud/02_happy_path@emu-qcloud.log"
 
 # 9. on the default HTTP port the firmware URLs name no port (vendor HTTP
 # clients often parse no host:port); port 80 needs root, and 127.0.0.2 (loopback)
@@ -133,7 +133,7 @@ if [ "$(id -u)" -eq 0 ]; then
     --report "$WORK/p80" > "$WORK/p80.txt" 2>&1
   check "http_port 80: the case passes" [ "$(outcome "$WORK/p80" '*')" = "PASS" ]
   check "http_port 80: firmware URLs name no port (http://127.0.0.2/fw/...)" \
-    grep -q '"url":"http://127.0.0.2/fw/' "$WORK/p80/logs/qcloud-02_happy_path@emu-qcloud.log"
+    grep -q '"url":"http://127.0.0.2/fw/' "$WORK/p80/logs/qcloud/02_happy_path@emu-qcloud.log"
 else
   echo "# skipped: http_port 80 needs root"
 fi

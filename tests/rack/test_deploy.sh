@@ -68,11 +68,11 @@ check "fails once: the first case is ERROR, the second deploys again and passes 
 check "fails once: one line with the lab, the device, the status and the flasher's last line" \
   grep -qE "^        $WORK/once.lua:[0-9]+: device 'emu-qcloud': deploy exited 3 after [0-9.]+ s: Could not find any ST-Link devices \(see the case log\)$" "$WORK/once.txt"
 check "fails once: the case log has the flasher's whole output, tagged" bash -c \
-  "grep -q 'deploy.out device=emu-qcloud stream=stderr line=st-flash 1.7.0' '$WORK/once/logs/qcloud-01_version_after_boot@emu-qcloud.log' &&
-   grep -q 'deploy    device=emu-qcloud state=failed seconds=' '$WORK/once/logs/qcloud-01_version_after_boot@emu-qcloud.log'"
+  "grep -q 'deploy.out device=emu-qcloud stream=stderr line=st-flash 1.7.0' '$WORK/once/logs/qcloud/01_version_after_boot@emu-qcloud.log' &&
+   grep -q 'deploy    device=emu-qcloud state=failed seconds=' '$WORK/once/logs/qcloud/01_version_after_boot@emu-qcloud.log'"
 check "fails once: the passing case's deploy got {image}, {name} and its own {state_dir}" grep -qE \
-  "deploy.out device=emu-qcloud stream=stdout line=flashing $WORK/once/work/images/otadev-1.0.0-4096-0.bin for emu-qcloud into $WORK/once/work/qcloud-02_happy_path@emu-qcloud/state" \
-  "$WORK/once/logs/qcloud-02_happy_path@emu-qcloud.log"
+  "deploy.out device=emu-qcloud stream=stdout line=flashing $WORK/once/work/images/otadev-1.0.0-4096-0-[0-9a-f]*.bin for emu-qcloud into $WORK/once/work/qcloud/02_happy_path@emu-qcloud/state" \
+  "$WORK/once/logs/qcloud/02_happy_path@emu-qcloud.log"
 check "fails once: the deploy came before the device was powered" python3 - "$WORK/once/report.json" <<'PY'
 import json, sys
 s = [s for s in json.load(open(sys.argv[1]))["scenarios"] if s["outcome"] == "PASS"][0]
@@ -125,7 +125,7 @@ check "Ctrl-C: otahil ended within seconds, rc 1 ($((SECONDS - t0)) s, rc $rc)" 
 check "Ctrl-C: the case is ERROR (interrupted), the next one SKIP ($(outcome "$WORK/int" '*'))" bash -c \
   "[ '$(outcome "$WORK/int" '*')' = 'ERROR SKIP' ] && grep -q 'interrupted (SIGINT)' '$WORK/int.txt'"
 check "Ctrl-C: the deploy was killed and logged so" \
-  grep -q 'deploy    device=emu-qcloud state=killed' "$WORK/int/logs/qcloud-01_version_after_boot@emu-qcloud.log"
+  grep -q 'deploy    device=emu-qcloud state=killed' "$WORK/int/logs/qcloud/01_version_after_boot@emu-qcloud.log"
 check "Ctrl-C: the reports are whole" whole "$WORK/int" 2
 check "Ctrl-C: no sleep is left ($(sleeps))" [ "$(sleeps)" -eq 0 ]
 
@@ -157,7 +157,7 @@ check "left behind: the case passes (rc $rc, $(outcome "$WORK/left" '*'))" [ "$r
 check "left behind: no sleep of the deploy runs after the case ($(sleeps))" [ "$(sleeps)" -eq 0 ]
 check "left behind: the case log says it was killed" grep -q \
   'deploy.out device=emu-qcloud stream=both line=(the command exited, but processes it started still ran: killed its process group' \
-  "$WORK/left/logs/qcloud-01_version_after_boot@emu-qcloud.log"
+  "$WORK/left/logs/qcloud/01_version_after_boot@emu-qcloud.log"
 check "left behind: the deploy got none of otahil's sockets ($(tr '\n' ' ' < "$WORK/left-fds"))" \
   [ -e "$WORK/left-fds" -a ! -s "$WORK/left-fds" ]
 # the old code's leftovers

@@ -130,7 +130,7 @@ run() {
   RUN_PID=
   return $rc
 }
-console_of() { echo "$WORK/$1/logs/$(echo "$2" | tr / -).console"; }
+console_of() { echo "$WORK/$1/logs/$2.console"; }
 show() { grep -E '^(PASS|FAIL|ERROR|TIMEOUT|SKIP) |^        [^l]' "$WORK/$1.txt"; }
 
 # cut_in CONSOLE AFTER BEFORE: the first power cut after the line AFTER came
@@ -188,9 +188,9 @@ C=$(console_of b1 qcloud/02_happy_path@pty-b1)
 check "pdudaemon board: its console came through ser2net (upgrade done, boot of 2.0.0)" \
   bash -c "grep -q 'upgrade done version=2.0.0' '$C' && grep -q 'boot slot=b version=2.0.0' '$C'"
 check "pdudaemon board: power events come from the pdudaemon driver" \
-  grep -q 'power .*state=on how=pdudaemon' "$WORK/b1/logs/qcloud-02_happy_path@pty-b1.log"
+  grep -q 'power .*state=on how=pdudaemon' "$WORK/b1/logs/qcloud/02_happy_path@pty-b1.log"
 check "pdudaemon board: the deploy's output is in the case log" \
-  grep -q 'deploy.out device=pty-b1 stream=stdout line=flashed .* (version 1.0.0)' "$WORK/b1/logs/qcloud-14_power_cut_burning@pty-b1.log"
+  grep -q 'deploy.out device=pty-b1 stream=stdout line=flashed .* (version 1.0.0)' "$WORK/b1/logs/qcloud/14_power_cut_burning@pty-b1.log"
 check "pdudaemon board: off after the run (at_exit = off)" [ "$(ctl "$WORK/outlet-1.sock" state)" = off ]
 check "pdudaemon board: 14's cut landed mid-burn" \
   cut_in "$(console_of b1 qcloud/14_power_cut_burning@pty-b1)" "burning version=2.0.0" "upgrade done"

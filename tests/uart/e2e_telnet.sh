@@ -57,9 +57,9 @@ board_lab "$WORK/lab1.lua" t1 "{ transport = \"telnet\", host = \"127.0.0.1\", t
 timeout 120 "$OTAHIL" run $SC/telnet.lua --lab "$WORK/lab1.lua" --report "$WORK/r1" --timeout-multiplier "$M" > "$WORK/r1.txt" 2>&1
 rc=$?
 check "T1: the run passed (rc $rc)" [ "$rc" -eq 0 ]
-check "T1: the saved console is the board's bytes exactly" console_is "$WORK/r1/logs/scenarios-telnet@t1.console" 115200
+check "T1: the saved console is the board's bytes exactly" console_is "$WORK/r1/logs/scenarios/telnet@t1.console" 115200
 check "T1: the console lines carry no telnet bytes" lines_are "$WORK/r1" "scenarios/telnet@t1" 115200
-check "T1: the log shows the line with its 0xFF once" grep -qF 'line=key \xFF\xFE end' "$WORK/r1/logs/scenarios-telnet@t1.log"
+check "T1: the log shows the line with its 0xFF once" grep -qF 'line=key \xFF\xFE end' "$WORK/r1/logs/scenarios/telnet@t1.log"
 [ "$rc" -eq 0 ] || sed 's/^/  | /' "$WORK/r1.txt"
 
 # ---- T2. telnet(rfc2217) accepter, baud = 9600 -----------------------------
@@ -69,7 +69,7 @@ board_lab "$WORK/lab2.lua" t2 "{ transport = \"telnet\", host = \"127.0.0.1\", t
 timeout 120 "$OTAHIL" run $SC/telnet.lua --lab "$WORK/lab2.lua" --report "$WORK/r2" --timeout-multiplier "$M" > "$WORK/r2.txt" 2>&1
 rc=$?
 check "T2: the run passed, the board's line set to 9600 through RFC 2217 (rc $rc)" [ "$rc" -eq 0 ]
-check "T2: the saved console is the board's bytes exactly" console_is "$WORK/r2/logs/scenarios-telnet@t2.console" 9600
+check "T2: the saved console is the board's bytes exactly" console_is "$WORK/r2/logs/scenarios/telnet@t2.console" 9600
 [ "$rc" -eq 0 ] || sed 's/^/  | /' "$WORK/r2.txt"
 
 # ---- T3. the telnet accepter through a raw tcp console ----------------------
@@ -80,7 +80,7 @@ check "T3: through raw tcp the same scenario fails (rc $rc)" [ "$rc" -eq 1 ]
 check "T3: ... and the FAIL is the first line, which the negotiation bytes spoil" grep -q 'uart:expect("^U-Boot 2024.01' "$WORK/r3.txt"
 check "T3: the raw console holds ser2net's negotiation and a doubled 0xFF" python3 -c "
 import sys
-d = open('$WORK/r3/logs/scenarios-telnet@t1.console', 'rb').read()
+d = open('$WORK/r3/logs/scenarios/telnet@t1.console', 'rb').read()
 sys.exit(0 if d.startswith(b'\xff\xfb\x03') and b'key \xff\xff\xfe end' in d else 1)"
 stop_ser2net
 
@@ -93,7 +93,7 @@ rc=$?
 check "T4: the run fails (rc $rc)" [ "$rc" -eq 1 ]
 check "T4: the FAIL says the console is down because RFC 2217 was refused" grep -q \
   "console telnet 127.0.0.1:$P4 (RFC 2217, baud 9600) is down: 127.0.0.1:$P4: the telnet server refused RFC 2217 (COM-PORT-OPTION), so baud 9600 cannot be set" "$WORK/r4.txt"
-check "T4: nothing from the refusing server was captured" [ ! -s "$WORK/r4/logs/scenarios-telnet_refused@t4.console" ]
+check "T4: nothing from the refusing server was captured" [ ! -s "$WORK/r4/logs/scenarios/telnet_refused@t4.console" ]
 [ "$rc" -eq 1 ] || sed 's/^/  | /' "$WORK/r4.txt"
 stop_ser2net
 

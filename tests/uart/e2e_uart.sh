@@ -81,7 +81,7 @@ fi
 wait $run
 rc=$?
 check "A: the run passed (rc $rc)" [ "$rc" -eq 0 ]
-check "A: every line arrived once, in order" lines_ok "$WORK/a/logs/scenarios-lines@boardA.console"
+check "A: every line arrived once, in order" lines_ok "$WORK/a/logs/scenarios/lines@boardA.console"
 gapA=$(events "$WORK/a" "scenarios/lines@boardA" console.gap | python3 -c '
 import json, sys
 g = [json.loads(l) for l in sys.stdin if json.loads(l)["bytes_before"] > 0]
@@ -97,7 +97,7 @@ board_lab "$WORK/labB.lua" boardB "{ transport = \"serial\", port = \"$WORK/ttyB
 timeout 120 "$OTAHIL" run $SC/lines.lua --lab "$WORK/labB.lua" --report "$WORK/b" --timeout-multiplier "$M" > "$WORK/b.txt" 2>&1
 rc=$?
 check "B: the run passed (rc $rc)" [ "$rc" -eq 0 ]
-check "B: every line arrived once, in order" lines_ok "$WORK/b/logs/scenarios-lines@boardB.console"
+check "B: every line arrived once, in order" lines_ok "$WORK/b/logs/scenarios/lines@boardB.console"
 gapB=$(events "$WORK/b" "scenarios/lines@boardB" console.gap | python3 -c '
 import json, sys
 g = [json.loads(l) for l in sys.stdin if json.loads(l)["bytes_before"] > 0]
@@ -112,8 +112,8 @@ board_lab "$WORK/labC.lua" boardC "{ transport = \"tcp\", host = \"127.0.0.1\", 
 timeout 120 "$OTAHIL" run $SC/lines.lua --lab "$WORK/labC.lua" --report "$WORK/c" --timeout-multiplier "$M" > "$WORK/c.txt" 2>&1
 rc=$?
 check "C: the run passed (rc $rc)" [ "$rc" -eq 0 ]
-check "C: every line arrived once, in order" lines_ok "$WORK/c/logs/scenarios-lines@boardC.console"
-check "C: ser2net's 'Device open failure' is not console output" bash -c "! grep -q 'Device open failure' '$WORK/c/logs/scenarios-lines@boardC.console'"
+check "C: every line arrived once, in order" lines_ok "$WORK/c/logs/scenarios/lines@boardC.console"
+check "C: ser2net's 'Device open failure' is not console output" bash -c "! grep -q 'Device open failure' '$WORK/c/logs/scenarios/lines@boardC.console'"
 stop_ser2net
 
 # ---- D. death patterns -----------------------------------------------------
@@ -156,13 +156,13 @@ timeout 120 "$OTAHIL" run $SC/api.lua $SC/expect_timeout.lua --lab "$WORK/labE.l
 check "E: the uart API scenario passes" [ "$(outcome "$WORK/e" 'scenarios/api@echo')" = "PASS" ]
 check "E: an unmet expect is FAIL" [ "$(outcome "$WORK/e" 'scenarios/expect_timeout@echo')" = "FAIL" ]
 check "E: the FAIL names the line, the pattern, the last lines and the log" grep -qF \
-  "expect_timeout.lua:10: uart:expect(\"never printed\") on device 'echo' timed out after $(python3 -c "print('%g' % (1 * $M))") s; last lines: \"U-Boot 2024.01 (otahil) | login: \"; log: $WORK/e/logs/scenarios-expect_timeout@echo.log" "$WORK/e.txt"
-check "E: the raw console is saved next to the log" cmp -s <(printf 'U-Boot 2024.01 (otahil)\r\nlogin: ') "$WORK/e/logs/scenarios-expect_timeout@echo.console"
+  "expect_timeout.lua:10: uart:expect(\"never printed\") on device 'echo' timed out after $(python3 -c "print('%g' % (1 * $M))") s; last lines: \"U-Boot 2024.01 (otahil) | login: \"; log: $WORK/e/logs/scenarios/expect_timeout@echo.log" "$WORK/e.txt"
+check "E: the raw console is saved next to the log" cmp -s <(printf 'U-Boot 2024.01 (otahil)\r\nlogin: ') "$WORK/e/logs/scenarios/expect_timeout@echo.console"
 check "E: report.json names the console file" python3 -c "
 import json, sys
 s = [s for s in json.load(open('$WORK/e/report.json'))['scenarios'] if s['id'] == 'scenarios/api@echo'][0]
-sys.exit(0 if s['console'].endswith('logs/scenarios-api@echo.console') else 1)"
-check "E: matches and sends are events" bash -c "grep -q 'uart.match' '$WORK/e/logs/scenarios-api@echo.log' && grep -q 'uart.send' '$WORK/e/logs/scenarios-api@echo.log'"
-check "E: console lines stay events" grep -q "console   device=echo line=U-Boot 2024.01 (otahil)" "$WORK/e/logs/scenarios-api@echo.log"
+sys.exit(0 if s['console'].endswith('logs/scenarios/api@echo.console') else 1)"
+check "E: matches and sends are events" bash -c "grep -q 'uart.match' '$WORK/e/logs/scenarios/api@echo.log' && grep -q 'uart.send' '$WORK/e/logs/scenarios/api@echo.log'"
+check "E: console lines stay events" grep -q "console   device=echo line=U-Boot 2024.01 (otahil)" "$WORK/e/logs/scenarios/api@echo.log"
 
 finish
