@@ -202,6 +202,17 @@ static int bad_name(const char *s) {
   return 0;
 }
 
+/* `s` for a one-line message: control bytes as \xNN, at most `len` bytes. */
+static void printable(const char *s, size_t n, char *out, size_t len) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 5 < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 32 || c == 127) k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
+    else out[k++] = (char)c;
+  }
+  out[k] = 0;
+}
+
 static void check_device(lua_State *L, loader *ld, const char *name, int line, cJSON *spec) {
   char keys[512];
   for (cJSON *k = spec->child; k; k = k->next) {
@@ -222,7 +233,9 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   static const char *const named[] = {"product", "device", NULL};
   for (int i = 0; named[i]; i++) {
     const char *v = cJSON_GetObjectItemCaseSensitive(spec, named[i])->valuestring;
-    if (bad_name(v)) dev_error(L, name, line, "%s '%s' must be 1..128 printable bytes without '/'", named[i], v);
+    char shown[200];
+    printable(v, strlen(v), shown, sizeof shown);
+    if (bad_name(v)) dev_error(L, name, line, "%s '%s' must be 1..128 printable bytes without '/'", named[i], shown);
   }
   const char *dialect = cJSON_GetObjectItemCaseSensitive(spec, "dialect")->valuestring;
   if (!in_list(dialects, dialect)) {
@@ -315,8 +328,10 @@ static int l_device(lua_State *L) {
   }
   if (strlen(name) != len || bad_name(name)) {
     loader *ld = get_loader(L);
+    char shown[200];
+    printable(name, len, shown, sizeof shown);
     return luaL_error(L, "\x01%s:%d: device name '%s' must be 1..128 printable bytes without '/'", ld->l->file, line,
-                      name);
+                      shown);
   }
   lua_pushstring(L, name);
   lua_pushinteger(L, line);

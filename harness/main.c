@@ -220,10 +220,31 @@ static int cmd_fw(int argc, char **argv) {
   return EXIT_PASS;
 }
 
+/* Before main, as soon as the program is loaded: a SIGINT or SIGTERM in a
+ * run's first milliseconds is recorded for the runner (signals.h), not the
+ * default exit 130/143. Other commands keep the default (main undoes it).
+ * In .preinit_array: it runs before the libraries' own initializers, which
+ * take ~20 ms here (gnutls, p11-kit), a window a constructor would leave open. */
+static void early_signals(void) {
+  signals_install();
+  /* the launcher (launcher.c) blocked them until now: what came meanwhile is recorded */
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  sigprocmask(SIG_UNBLOCK, &s, NULL);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const early_signals_at_load)(void) = early_signals;
+
 int main(int argc, char **argv) {
   /* first: a Ctrl-C in the first milliseconds of a run is the runner's to
    * handle (whole reports, exit 1), not an exit 130 */
-  if (argc > 1 && strcmp(argv[1], "run") == 0) signals_install();
+  if (!(argc > 1 && strcmp(argv[1], "run") == 0)) {
+    int early = signals_take();
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (early) raise(early);
+  }
   setvbuf(stdout, NULL, _IOLBF, 0);
   /* A peer that closed its socket must be an EPIPE on that connection, not the
    * end of the run (libuv writes with write(2); netem splices). Children get
