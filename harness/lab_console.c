@@ -6,7 +6,8 @@
 #include <string.h>
 
 static const char *const keys[] = {"transport", "port",  "baud",     "parity", "data_bits", "stop_bits",
-                                   "flow",      "host",  "tcp_port", "retry",  "death",     NULL};
+                                   "flow",      "host",  "tcp_port", "retry",  "death",     "cap_bytes",
+                                   "cap_rate",  NULL};
 static const char *const transports[] = {"pty", "serial", "tcp", "telnet", NULL};
 static const char *const serial_keys[] = {"port", "baud", "parity", "data_bits", "stop_bits", "flow", NULL};
 static const char *const tcp_keys[] = {"host", "tcp_port", NULL};
@@ -168,6 +169,14 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
   cJSON *retry = cJSON_GetObjectItemCaseSensitive(con, "retry");
   if (retry && (!cJSON_IsNumber(retry) || retry->valuedouble <= 0 || retry->valuedouble > 60))
     return fail(err, errlen, "console.retry must be a number of seconds above 0 and at most 60");
+  /* the flood guard: at most cap_bytes captured at once, refilled at cap_rate bytes/s */
+  static const char *const caps[] = {"cap_bytes", "cap_rate", NULL};
+  for (int i = 0; caps[i]; i++) {
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(con, caps[i]);
+    if (c && (!cJSON_IsNumber(c) || !(c->valuedouble >= 1) || c->valuedouble > 1e12))
+      return fail(err, errlen, "console.%s must be a number of bytes%s from 1 to 1e12", caps[i],
+                  i ? " per second" : "");
+  }
   cJSON *death = cJSON_GetObjectItemCaseSensitive(con, "death");
   if (death && check_death(death, err, errlen) != 0) return -1;
   return 0;
@@ -203,6 +212,10 @@ void lab_console_config(const cJSON *spec, console_config *out) {
   out->tcp_port = num(con, "tcp_port");
   const cJSON *retry = cJSON_GetObjectItemCaseSensitive(con, "retry");
   out->retry_s = cJSON_IsNumber(retry) ? retry->valuedouble : 0;
+  const cJSON *cb = cJSON_GetObjectItemCaseSensitive(con, "cap_bytes");
+  const cJSON *cr = cJSON_GetObjectItemCaseSensitive(con, "cap_rate");
+  out->cap_bytes = cJSON_IsNumber(cb) ? (size_t)cb->valuedouble : 0; /* 0, 0: the defaults */
+  out->cap_rate = cJSON_IsNumber(cr) ? cr->valuedouble : 0;
 }
 
 const cJSON *lab_console_death(const cJSON *spec) {

@@ -990,6 +990,8 @@ static int plan(runner *rn, char ***files, size_t *nfiles, char *err, size_t err
   /* until the last write the run itself is an ERROR too: a report a killed
      otahil leaves behind never reads green, even when every case had passed */
   add_run_entry(rn, "the run has not finished (if this stays, otahil was stopped: a kill or a crash)");
+  cJSON *scs = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
+  cJSON_AddTrueToObject(cJSON_GetArrayItem(scs, cJSON_GetArraySize(scs) - 1), "pending");
   return 0;
 }
 

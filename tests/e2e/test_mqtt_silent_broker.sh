@@ -39,7 +39,7 @@ took=$(secs "$t0" "$(now)")
 check "silent broker: mqtt.connect gives up at its timeout, nil and why (exit $rc, ${took} s)" \
   [ "$(outcome "$WORK/conn" '*')" = "PASS" ]
 check "silent broker: the run took ${took} s, not the kernel's SYN retries" below "$took" $((15 * M))
-grep -h "mqtt.connect: " "$WORK"/conn/logs/*.log 2>/dev/null | head -2
+grep -h "mqtt.connect: " "$WORK"/conn/logs/*/*.log 2>/dev/null | head -2
 
 # 2. a connect with a long timeout does not outlast the case's deadline (2 s)
 t0=$(now)

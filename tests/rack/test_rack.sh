@@ -238,7 +238,7 @@ for s in doc["scenarios"]:
     assert os.path.getsize(s["log"]) > 0 and [e["state"] for e in s["events"] if e["kind"] == "deploy"] == ["start", "failed"]
 PY
 check "failing deploy: the board was never powered on" \
-  bash -c "! grep -q 'state=on' '$WORK/b1-badflash/logs/'*.log"
+  bash -c "! grep -q 'state=on' '$WORK/b1-badflash/logs/'*/*.log"
 
 # a crash banner: FAIL with the line, within a second of the "panic" sent
 run b1-panic "$WORK/pty-board.lua" $SC/panic.lua --filter '*@pty-b1'

@@ -23,7 +23,7 @@ device "flood" {
   dialect = "qcloud", product = "P", device = "flood", version = "1.0.0",
   kind = "process",
   cmd = { "$OTAHIL_SRC/tests/robust/flood_device.sh", "$MARK", "cr" },
-  console = { transport = "pty" },
+  console = { transport = "pty", cap_bytes = 65536, cap_rate = 65536 }, -- a flood must hit the guard
   features = { "power", "console" },
 }
 LAB

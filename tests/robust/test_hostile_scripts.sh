@@ -51,9 +51,11 @@ done
 wait $pid
 rc=$?
 size=$(stat -c %s "$WORK/ev/report.json")
-check "event flood: the case passes (rc $rc)" [ "$rc" -eq 0 ]
+check "event flood: the case passes (rc $rc: $(grep -A1 "^[A-Z]* " "$WORK/ev.txt" | tail -1 | head -c 200))" [ "$rc" -eq 0 ]
 echo "# event flood: peak RSS $((peak / 1024)) MiB, report.json $((size / 1024)) KiB"
-check "event flood: otahil stays under 400 MiB (peak $((peak / 1024)) MiB; old code: 2.65 GB)" [ "$peak" -lt $((400 * 1024)) ]
+# ASan keeps freed memory in quarantine and a shadow of it all: its RSS says little
+limit=400; [ -n "${ASAN_OPTIONS:-}" ] && limit=1600
+check "event flood: otahil stays under $limit MiB (peak $((peak / 1024)) MiB; old code: 2.65 GB)" [ "$peak" -lt $((limit * 1024)) ]
 check "event flood: report.json stays under 48 MiB (old code: 671 MB)" [ "$size" -lt $((48 * 1024 * 1024)) ]
 check "event flood: the log says it is full (log.capped)" grep -q "log.capped" "$WORK/ev/logs/scenarios/event_flood@emu-qcloud.log"
 check "event flood: the summary says a log filled up" grep -q "filled their event log" "$WORK/ev.txt"
