@@ -33,9 +33,24 @@ YAML
   ser2net -n -d -c "$WORK/$1.yaml" -P "$WORK/$1.pid" >> "$WORK/$1.log" 2>&1 &
   S2N_PIDS+=($!)
   S2N_LAST=$!
+  # wait for it to listen without connecting: with kickolduser, a probe
+  # connection would kick a console that reconnected first (a second gap)
   for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $3), 0.2).close()" 2>/dev/null && return 0
+    listening "$3" && return 0
     sleep 0.05
   done
   return 1
+}
+
+# listening PORT: something listens on 127.0.0.1:PORT (read from /proc/net/tcp)
+listening() {
+  python3 - "$1" <<'PY'
+import sys
+want = "%04X" % int(sys.argv[1])
+for line in open("/proc/net/tcp").readlines()[1:]:
+    f = line.split()
+    if f[1].endswith(":" + want) and f[3] == "0A":
+        sys.exit(0)
+sys.exit(1)
+PY
 }
