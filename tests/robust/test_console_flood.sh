@@ -44,7 +44,7 @@ check "A: it ended at its deadline ($dur s for a ${M}x3 s deadline)" below "$dur
 check "A: otahil exited ${took} s after it started (deadline ${M}x3 s)" below "$took" "$((3 * M + 10))"
 check "A: nothing of the device is left" [ -z "$(marked "$MARK")" ]
 check "A: the case log counts what the console guard dropped (console.dropped)" \
-  grep -q "console.dropped .*bytes=[1-9]" "$WORK/a/logs/"*.log
+  grep -q "console.dropped .*bytes=[1-9]" "$WORK/a/logs/"*/*.log
 
 # B. SIGTERM in the middle of a flood
 "$OTAHIL" run $SC/flood_long.lua --lab "$WORK/lab.lua" --report "$WORK/b" --timeout-multiplier "$M" \
