@@ -1,4 +1,4 @@
-/* fw_serve: otahil's firmware server (harness/fwserver.c, libmicrohttpd on a libuv loop)
+/* fw_serve: otahil's firmware server (cloud/fwserver.c, libmicrohttpd on a libuv loop)
  * alone, for netem_bench's "real stack" figure: serves FILE as /fw/bench on a free
  * loopback port, prints "listening 127.0.0.1:PORT", runs until SIGTERM or SIGINT.
  * usage: fw_serve FILE */

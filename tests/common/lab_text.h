@@ -1,4 +1,4 @@
-/* lab_text: Check helpers for tests of the lab loader (harness/lab.h): a lab
+/* lab_text: Check helpers for tests of the lab loader (harness/lab/lab.h): a lab
  * file written from a string into the test's scratch directory, and the
  * assertion that a wrong one fails with one line naming where (one text, or a
  * table of them), and lab/examples/rack.lua loaded from a copy.

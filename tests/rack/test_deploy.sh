@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The deploy step (lab key `deploy`, harness/device_deploy.h) end to end, on
+# The deploy step (lab key `deploy`, harness/device/device_deploy.h) end to end, on
 # the emulated qcloud device of lab/emulated.lua with a deploy added by sed
 # (tests/rack/test_rack.sh shows it on a board behind pdudaemon and ser2net):
 #  1. a flasher that fails once: that case is an ERROR with one line naming

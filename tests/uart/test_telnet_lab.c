@@ -1,4 +1,4 @@
-/* console = { transport = "telnet", ... } in a lab file (harness/lab_console.c):
+/* console = { transport = "telnet", ... } in a lab file (harness/lab/lab_console.c):
  * the tcp keys and an optional baud, and a located one-line error per mistake. */
 #include <check.h>
 #include <stdio.h>

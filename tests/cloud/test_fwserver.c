@@ -1,4 +1,4 @@
-/* Tests of harness/fwserver.c: the real server on a libuv loop, real HTTP over
+/* Tests of cloud/fwserver.c: the real server on a libuv loop, real HTTP over
  * 127.0.0.1 from libcurl. curl runs in a helper thread (its blocking easy API)
  * and wakes the loop with uv_async_send; the loop thread owns the server. */
 #include "fwserver.h"
