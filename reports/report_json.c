@@ -54,20 +54,44 @@ static int rj__put(strbuf *b, const cJSON *v) {
 }
 
 /* One scenario with its events (from "events", or read from its "events_file":
- * the run document need not hold them; one scenario's are in memory at a time). */
+ * the run document need not hold them; one scenario's are in memory at a time,
+ * and each event is copied and printed on its own, so a case with 100k events
+ * costs its parsed events and the output, not three copies of them). */
 static int rj__scenario(strbuf *b, const cJSON *sc) {
   cJSON *owned;
   const cJSON *events = ru_events(sc, &owned);
   cJSON *one = cJSON_CreateObject();
-  if (!one) return -1;
+  if (!one) {
+    cJSON_Delete(owned);
+    return -1;
+  }
+  int fields = 0;
   for (const cJSON *f = sc->child; f; f = f->next) {
     if (f->string && strcmp(f->string, "events") == 0) continue;
     cJSON_AddItemReferenceToObject(one, f->string, (cJSON *)f);
+    fields++;
   }
-  if (events) cJSON_AddItemReferenceToObject(one, "events", (cJSON *)events);
-  else cJSON_AddArrayToObject(one, "events");
-  int rc = rj__put(b, one);
-  cJSON_Delete(one); /* references only: the document and `owned` keep their items */
+  strbuf head;
+  sb_init(&head);
+  int rc = rj__put(&head, one);
+  cJSON_Delete(one); /* references only: the document keeps its items */
+  /* cJSON_Print ends an object with "}": the events go in before it */
+  char *end = rc == 0 && head.p ? strrchr(head.p, '}') : NULL;
+  if (!end) rc = -1;
+  else {
+    sb_add(b, head.p, (size_t)(end - head.p));
+    sb_puts(b, fields ? ",\n\t\"events\":\t[" : "\t\"events\":\t[");
+  }
+  sb_free(&head);
+  const cJSON *ev;
+  int first = 1;
+  cJSON_ArrayForEach(ev, events) {
+    if (rc != 0) break;
+    sb_puts(b, first ? "" : ", ");
+    first = 0;
+    rc = rj__put(b, ev);
+  }
+  sb_puts(b, "]\n}");
   cJSON_Delete(owned);
   return rc;
 }

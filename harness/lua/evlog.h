@@ -30,7 +30,7 @@ double evlog_now(const evlog *log);
  * "<key>_len" keeping their length. Once full, one "log.capped" event says so
  * and later events are counted (evlog_dropped) but not kept: evlog_add then
  * returns a scratch object the log discards. */
-#define EVLOG_MAX_EVENTS 200000
+#define EVLOG_MAX_EVENTS 100000
 #define EVLOG_STRING_MAX (64 * 1024)
 #define EVLOG_MAX_BYTES (32u << 20)
 void evlog_set_caps(evlog *log, size_t max_events, size_t max_bytes);

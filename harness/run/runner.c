@@ -306,7 +306,6 @@ static void record(kase *k) {
     cJSON_AddArrayToObject(c, "events");
   }
   cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), (int)k->idx, c);
-  reports_changed(rn);
   printf("%-7s %s (%.2f s)%s%s\n", outcome_names[k->out], k->id, k->duration,
          k->message ? "\n        " : "", k->message ? k->message : "");
   if (k->log && evlog_dropped(k->log))
@@ -407,9 +406,10 @@ static void case_finish(kase *k) {
   uv_close((uv_handle_t *)k->timer, free_handle);
   k->timer = NULL;
   record(k);
-  evlog_free(k->log);
+  evlog_free(k->log); /* before the reports read its events back from their file */
   k->log = NULL;
   k->state = K_DONE;
+  reports_changed(k->rn);
 }
 
 static void push_t(kase *k) {
@@ -728,6 +728,7 @@ static void run_cases(runner *rn) {
       k->message = strdup("not run: the run was interrupted");
       k->state = K_DONE;
       record(k);
+      reports_changed(rn);
     }
   }
 }
