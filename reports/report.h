@@ -9,6 +9,7 @@
  *                     "suite":"qcloud", "device":"emu1",
  *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
  *                     "duration":1.23, "log":"out/logs/...log",
+ *                     "started":"2026-12-07T08:01:02.345Z", (wall clock, UTC, ms; a case that ran)
  *                     "pending":true,  (only on a case not finished yet: outcome ERROR)
  *                     "events_file":"out/logs/...events.json", (instead of "events": the
  *                                 writers read a case's events from it, one case at a time)

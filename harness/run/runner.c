@@ -55,6 +55,7 @@ typedef struct kase {
   api_env env;
   uv_timer_t *timer; /* the deadline, then the cleanup limit */
   double t0, duration;
+  struct timespec started; /* wall clock, for report "started" */
 } kase;
 
 struct runner {
@@ -263,6 +264,17 @@ static void add_pending_entries(runner *rn) {
   }
 }
 
+/* "started": ISO 8601 UTC with milliseconds, for a case that ran. */
+static void add_started(cJSON *c, const struct timespec *ts) {
+  if (!ts->tv_sec) return;
+  struct tm tm;
+  char when[40], out[64];
+  gmtime_r(&ts->tv_sec, &tm);
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, sizeof out, "%s.%03dZ", when, (int)(ts->tv_nsec / 1000000) % 1000);
+  cJSON_AddStringToObject(c, "started", out);
+}
+
 /* The events of a case as one JSON file, atomically. */
 static int write_events(const cJSON *events, const char *path, char *err, size_t errlen) {
   char *text = cJSON_PrintUnformatted(events);
@@ -279,6 +291,7 @@ static void record(kase *k) {
   runner *rn = k->rn;
   cJSON *c = case_entry(k, outcome_names[k->out], k->message);
   cJSON_AddNumberToObject(c, "duration", k->duration);
+  add_started(c, &k->started);
   char logpath[PATH_MAX], err[512];
   snprintf(logpath, sizeof logpath, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
   cJSON_AddStringToObject(c, "log", logpath);
@@ -468,6 +481,7 @@ static void case_start(kase *k) {
   char err[1024];
   k->state = K_RUNNING;
   k->t0 = mono();
+  clock_gettime(CLOCK_REALTIME, &k->started);
   k->log = evlog_new();
   k->timer = malloc(sizeof *k->timer);
   if (!k->timer) abort();

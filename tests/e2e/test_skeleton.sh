@@ -16,6 +16,10 @@ check "the event log holds HTTP requests, console lines and MQTT both ways" pyth
 import json, sys
 kinds = {e['kind'] for s in json.load(open('$WORK/good/report.json'))['scenarios'] for e in s['events']}
 sys.exit(0 if {'http', 'console', 'mqtt.in', 'mqtt.out', 'power'} <= kinds else 1)"
+check "every case that ran has its wall-clock start (ISO 8601 UTC, ms)" python3 -c "
+import json, re, sys
+scs = json.load(open('$WORK/good/report.json'))['scenarios']
+sys.exit(0 if scs and all(re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z', s.get('started', '')) for s in scs) else 1)"
 
 # 2. a device that skips the MD5 check is caught by the wrong-MD5 scenario, and only there
 lab_with_args "$WORK/no-md5.lua" --bug no-md5
