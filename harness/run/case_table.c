@@ -1,0 +1,51 @@
+/* case_table: the `t` a scenario's run(t) gets (docs/lua-api.md): the device,
+ * its firmware images (t.fw), network (t.net) and serial line (t.serial), the
+ * case's id, name and seed, and the otahil module's functions (t.expect, ...). */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api_fw.h"
+#include "run_internal.h"
+
+void case_table_push(kase *k) {
+  runner *rn = k->rn;
+  lua_State *L = rt_lua(k->R);
+  lua_newtable(L);
+  device_push(L, k->dev);
+  lua_setfield(L, -2, "device");
+  char prefix[32];
+  snprintf(prefix, sizeof prefix, "c%zu", k->idx);
+  char base[128];
+  /* firmware URLs point at the HTTP proxy, as the device reaches it */
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
+  const char *host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  int v6 = strchr(host, ':') != NULL;
+  /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
+  char port[16] = "";
+  if (netdev_http_port(k->net) != 80) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
+  snprintf(base, sizeof base, "http://%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  api_fw_push(L, rn->fw, k->log, prefix, base);
+  lua_setfield(L, -2, "fw");
+  netdev_push(L, k->net);
+  lua_setfield(L, -2, "net");
+  serialdev_push(L, k->serial);
+  lua_setfield(L, -2, "serial");
+  lua_pushstring(L, k->id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, k->sc.name);
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, (lua_Integer)rn->o->seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushnumber(L, rn->o->timeout_multiplier);
+  lua_setfield(L, -2, "timeout_multiplier");
+  /* the otahil module's functions, as t.expect, t.fail, t.sleep, ... */
+  lua_getglobal(L, "otahil");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_settable(L, -5);
+  }
+  lua_pop(L, 1);
+}

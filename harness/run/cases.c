@@ -1,0 +1,319 @@
+/* cases: a case's life on the loop. start (proxies, serial line, the device
+ * attached, the lab's deploy step) -> the scenario's run(t) under its deadline
+ * -> cleanup whatever the outcome (faults cleared, power cut) -> finish once the
+ * device is reaped (console saved, images forgotten, recorded). */
+#include <lauxlib.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_fw.h"
+#include "run_internal.h"
+
+/* A case's message is one line for people: a scenario's 10 MB error text is
+ * cut here (the case's log keeps the whole). */
+#define MESSAGE_MAX 4096
+
+static void case_cleanup(kase *k);
+static void case_finish(kase *k);
+static void case_begin(kase *k);
+
+void open_modules(rt *R) {
+  lua_State *L = rt_lua(R);
+  static const struct {
+    const char *name;
+    lua_CFunction fn;
+  } mods[] = {{"otahil", api_open_core}, {"json", api_open_json}, {"digest", api_open_digest},
+              {"mqtt", api_open_mqtt}};
+  for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
+    lua_pushcfunction(L, mods[i].fn);
+    lua_call(L, 0, 1);
+    lua_setglobal(L, mods[i].name);
+  }
+  rt_lock_globals(R);
+}
+
+/* Loads the scenario file into R and leaves its declaration table on the stack. */
+int load_scenario(rt *R, const char *file, char *err, size_t errlen) {
+  lua_State *L = rt_lua(R);
+  if (rt_load_file(R, file, err, errlen) != 0) return -1;
+  if (rt_pcall(R, 0, 1, err, errlen) != 0) {
+    lua_settop(L, 0);
+    return -1;
+  }
+  return 0;
+}
+
+rt *new_rt(runner *rn, evlog *log, char *err, size_t errlen) {
+  rt_config cfg = {0};
+  cfg.loop = &rn->loop;
+  cfg.log = log;
+  cfg.lib_dir = rn->lib_dir;
+  cfg.timeout_multiplier = rn->o->timeout_multiplier;
+  rt *R = rt_new(&cfg, err, errlen);
+  if (R) open_modules(R);
+  return R;
+}
+
+void set_outcome(kase *k, outcome o, const char *msg) {
+  if (k->state != K_RUNNING) return;
+  k->out = o;
+  free(k->message);
+  k->message = NULL;
+  if (msg) {
+    size_t n = strlen(msg);
+    k->message = malloc((n > MESSAGE_MAX ? MESSAGE_MAX + 64 : n) + 1);
+    if (!k->message) abort();
+    if (n > MESSAGE_MAX) snprintf(k->message, MESSAGE_MAX + 64, "%.*s... (%zu bytes in all)", MESSAGE_MAX, msg, n);
+    else memcpy(k->message, msg, n + 1);
+  }
+  k->duration = mono() - k->t0;
+  if (k->log) {
+    cJSON *ev = evlog_add(k->log, "outcome");
+    cJSON_AddStringToObject(ev, "outcome", outcome_names[o]);
+    if (msg) cJSON_AddStringToObject(ev, "message", msg);
+  }
+  case_cleanup(k);
+}
+
+static void on_done(void *arg, rt_status st, const char *msg) {
+  kase *k = arg;
+  set_outcome(k, st == RT_PASS ? O_PASS : st == RT_FAIL ? O_FAIL : O_ERROR, msg);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  kase *k = t->data;
+  char msg[256];
+  snprintf(msg, sizeof msg, "deadline of %.1f s exceeded",
+           k->sc.timeout * k->rn->o->timeout_multiplier);
+  set_outcome(k, O_TIMEOUT, msg);
+}
+
+static void on_cleanup_limit(uv_timer_t *t) {
+  kase *k = t->data;
+  fprintf(stderr, "otahil: %s: device '%s' was not reaped within %d ms\n", k->id,
+          device_name(k->dev), CLEANUP_TIMEOUT_MS);
+  k->rn->internal_error = 1;
+  case_finish(k);
+}
+
+/* Cleanup runs whatever the outcome: no task resumes, power is cut, and the
+ * case is done once the device's process is reaped (checked by the run loop). */
+static void case_cleanup(kase *k) {
+  k->state = K_CLEANING;
+  if (k->R) rt_abort(k->R);
+  /* faults end with the case, whatever its outcome */
+  netdev_close(k->net);
+  k->net = NULL;
+  serialdev_close(k->serial);
+  k->serial = NULL;
+  device_power_cut(k->dev);
+  uv_timer_stop(k->timer);
+  uv_update_time(&k->rn->loop); /* the loop may have been held (a runaway): count from now */
+  uv_timer_start(k->timer, on_cleanup_limit, CLEANUP_TIMEOUT_MS + device_cleanup_ms(k->dev), 0);
+}
+
+/* The device's raw console of the case, next to its log (logs/<id>.console). */
+static void save_console(kase *k) {
+  char path[PATH_MAX], err[600];
+  snprintf(path, sizeof path, "%s/logs/%s.console", k->rn->o->report_dir, k->safe_id);
+  if (device_save_console(k->dev, path, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    k->rn->internal_error = 1;
+  }
+}
+
+static void case_finish(kase *k) {
+  runner *rn = k->rn;
+  /* forget the images this case served */
+  for (size_t i = 0; k->log && i < evlog_count(k->log); i++) {
+    const cJSON *ev = evlog_get(k->log, i);
+    if (strcmp(cJSON_GetObjectItemCaseSensitive(ev, "kind")->valuestring, "fw.serve") == 0)
+      fwserver_remove(rn->fw, cJSON_GetObjectItemCaseSensitive(ev, "name")->valuestring);
+  }
+  if (k->R) save_console(k); /* it was attached and ran */
+  if (k->R) rt_free(k->R);
+  k->R = NULL;
+  device_detach(k->dev);
+  uv_close((uv_handle_t *)k->timer, free_handle);
+  k->timer = NULL;
+  record(k);
+  evlog_free(k->log); /* before the reports read its events back from their file */
+  k->log = NULL;
+  k->state = K_DONE;
+  reports_changed(k->rn);
+}
+
+static void on_deployed(void *arg, int rc, const char *msg) {
+  kase *k = arg;
+  if (k->state != K_RUNNING) return; /* stopped meanwhile (Ctrl-C) */
+  if (rc != 0) set_outcome(k, O_ERROR, msg);
+  else case_begin(k);
+}
+
+static void case_start(kase *k) {
+  runner *rn = k->rn;
+  char err[1024];
+  k->state = K_RUNNING;
+  k->t0 = mono();
+  clock_gettime(CLOCK_REALTIME, &k->started);
+  k->log = evlog_new();
+  k->timer = malloc(sizeof *k->timer);
+  if (!k->timer) abort();
+  uv_timer_init(&rn->loop, k->timer);
+  k->timer->data = k;
+
+  char state_dir[PATH_MAX], port[16], bin[PATH_MAX], http_port[16], broker_port[16], fw_port[16];
+  snprintf(state_dir, sizeof state_dir, "%s/work/%s/state", rn->o->report_dir, k->safe_id);
+  rm_rf(state_dir);
+  mkdirs(state_dir);
+  char logdir[PATH_MAX]; /* logs/<suite>/ */
+  snprintf(logdir, sizeof logdir, "%s/logs/%s", rn->o->report_dir, k->safe_id);
+  *strrchr(logdir, '/') = 0;
+  mkdirs(logdir);
+  /* the device reaches the cloud through this case's fault proxies; the seed
+   * depends on the case id only, so a case replays alone exactly */
+  uint64_t seed = rn->o->seed;
+  for (const char *c = k->id; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+  const lab_device *ld = device_lab(k->dev);
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
+  const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  netdev_listen at = {cJSON_GetObjectItemCaseSensitive(netspec, "listen")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "mqtt_port")->valueint,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "http_port")->valueint};
+  if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port,
+                  fwserver_port(rn->fw), seed, &k->net, err, sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  if (serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err,
+                     sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  snprintf(port, sizeof port, "%d", netdev_mqtt_port(k->net));
+  snprintf(http_port, sizeof http_port, "%d", netdev_http_port(k->net));
+  snprintf(broker_port, sizeof broker_port, "%d", rn->mqtt_port);
+  snprintf(fw_port, sizeof fw_port, "%u", fwserver_port(rn->fw));
+  snprintf(bin, sizeof bin, "%s", rn->o->bindir);
+  device_vars vars = {0};
+  device_vars_set(&vars, "bindir", bin);
+  device_vars_set(&vars, "root", rn->o->root);
+  device_vars_set(&vars, "mqtt_host", dev_host); /* where the device reaches its proxies */
+  device_vars_set(&vars, "mqtt_port", port);
+  device_vars_set(&vars, "http_host", dev_host);
+  device_vars_set(&vars, "http_port", http_port);
+  device_vars_set(&vars, "broker_port", broker_port); /* direct, bypassing the proxies */
+  device_vars_set(&vars, "fw_port", fw_port);
+  device_vars_set(&vars, "state_dir", state_dir);
+  device_vars_set(&vars, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
+  device_vars_set(&vars, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
+  device_vars_set(&vars, "name", ld->name);
+  static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
+  for (int i = 0; fields[i]; i++) device_vars_set(&vars, fields[i], lab_str(ld, fields[i]));
+  if (lab_str(ld, "secret")) device_vars_set(&vars, "secret", lab_str(ld, "secret")); /* {secret} */
+  /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
+  char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
+  int nn = 0;
+  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(ld->spec, "timing");
+  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 32; t = t->next, nn++) {
+    snprintf(numbers[nn], sizeof numbers[nn], "%.15g", t->valuedouble);
+    device_vars_set(&vars, t->string, numbers[nn]);
+  }
+  if (device_attach(k->dev, k->log, &vars, err, sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  cJSON *ev = evlog_add(k->log, "start");
+  cJSON_AddStringToObject(ev, "scenario", k->sc.file);
+  cJSON_AddStringToObject(ev, "device", ld->name);
+  cJSON_AddNumberToObject(ev, "seed", (double)rn->o->seed);
+  /* the lab's deploy step (device_deploy.h) first; the scenario begins when it is done */
+  int deploying = device_run_deploy(k->dev, &vars, rn->lab->file, on_deployed, k, err, sizeof err);
+  if (deploying < 0) set_outcome(k, O_ERROR, err);
+  if (deploying <= 0) return;
+  case_begin(k);
+}
+
+/* The scenario's part of a case start: its state, its body, its deadline. */
+static void case_begin(kase *k) {
+  runner *rn = k->rn;
+  char err[1024];
+  k->env.mqtt_host = rn->mqtt_host;
+  k->env.mqtt_port = rn->mqtt_port;
+  k->env.runner = rn;
+  k->env.files = (const char *const *)rn->files;
+  k->env.work_dir = rn->work_real;
+  snprintf(k->env.log_path, sizeof k->env.log_path, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
+  k->R = new_rt(rn, k->log, err, sizeof err);
+  if (!k->R) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  api_env_set(rt_lua(k->R), &k->env);
+  if (load_scenario(k->R, k->sc.file, err, sizeof err) != 0) {
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
+  lua_State *L = rt_lua(k->R);
+  lua_getfield(L, -1, "run");
+  lua_remove(L, -2);
+  case_table_push(k);
+  uv_timer_start(k->timer, on_deadline,
+                 (uint64_t)(k->sc.timeout * rn->o->timeout_multiplier * 1000.0), 0);
+  rt_start(k->R, 1, on_done, k);
+}
+
+static int device_busy(runner *rn, device *d) {
+  for (size_t i = 0; i < rn->ncases; i++)
+    if ((rn->cases[i].state == K_RUNNING || rn->cases[i].state == K_CLEANING) && rn->cases[i].dev == d)
+      return 1;
+  return 0;
+}
+
+void run_cases(runner *rn) {
+  int jobs = rn->o->jobs > 0 ? rn->o->jobs : 1;
+  for (;;) {
+    int active = 0, pending = 0;
+    for (size_t i = 0; i < rn->ncases; i++) {
+      kase *k = &rn->cases[i];
+      if (k->state == K_CLEANING && device_settled(k->dev)) case_finish(k);
+      if (k->state == K_CLEANING || k->state == K_RUNNING) active++;
+    }
+    for (size_t i = 0; i < rn->ncases; i++) {
+      kase *k = &rn->cases[i];
+      if (k->state != K_PENDING || rn->interrupted) continue;
+      if (active < jobs && !device_busy(rn, k->dev)) {
+        case_start(k);
+        active++;
+      }
+      if (k->state == K_PENDING) pending++;
+    }
+    if (!active && !pending) break;
+    uv_run(&rn->loop, UV_RUN_ONCE);
+  }
+  /* what never ran because of an interruption is reported as skipped */
+  for (size_t i = 0; i < rn->ncases; i++) {
+    kase *k = &rn->cases[i];
+    if (k->state == K_PENDING) {
+      k->out = O_SKIP;
+      k->message = strdup("not run: the run was interrupted");
+      k->state = K_DONE;
+      record(k);
+      reports_changed(rn);
+    }
+  }
+}
+
+void on_fw_event(void *arg, const fwserver_event *e) {
+  runner *rn = arg;
+  /* image names start with "c<case index>-" */
+  const char *n = e->name ? e->name : (strncmp(e->path, "/fw/", 4) == 0 ? e->path + 4 : NULL);
+  if (!n || n[0] != 'c') return;
+  char *end;
+  unsigned long idx = strtoul(n + 1, &end, 10);
+  if (*end != '-' || idx >= rn->ncases) return;
+  kase *k = &rn->cases[idx];
+  if (k->state == K_RUNNING && k->log) api_fw_event(k->log, e);
+}

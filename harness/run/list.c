@@ -1,0 +1,45 @@
+/* list: otahil list, the scenarios found under the paths. */
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "run_internal.h"
+
+int runner_list(char **paths, int npaths, const char *root, const char *filter) {
+  char **files = NULL;
+  size_t n = 0;
+  char err[2048], lib[PATH_MAX];
+  snprintf(lib, sizeof lib, "%s/scenarios/lib", root);
+  if (scenario_find(paths, npaths, &files, &n, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    return EXIT_USAGE;
+  }
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int code = EXIT_PASS;
+  for (size_t i = 0; i < n; i++) {
+    evlog *log = evlog_new();
+    rt_config cfg = {.loop = &loop, .log = log, .lib_dir = lib};
+    rt *R = rt_new(&cfg, err, sizeof err);
+    if (R) open_modules(R);
+    scenario sc;
+    if (!R || load_scenario(R, files[i], err, sizeof err) != 0 ||
+        scenario_read(rt_lua(R), files[i], &sc, err, sizeof err) != 0) {
+      fprintf(stderr, "otahil: %s\n", err);
+      code = EXIT_USAGE;
+    } else {
+      char id[512];
+      snprintf(id, sizeof id, "%s/%s", sc.suite, sc.base);
+      if (!filter || fnmatch(filter, id, 0) == 0)
+        printf("%-40s %s (%s, %.0f s)\n", id, sc.name, sc.dialect, sc.timeout);
+      scenario_clear(&sc);
+    }
+    rt_free(R);
+    evlog_free(log);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  scenario_files_free(files, n);
+  return code;
+}
