@@ -56,6 +56,10 @@ int report_write_text_log(const cJSON *scenario, const char *path, char *err, si
  * (NULL if out of memory). */
 char *report_render_text_log(const cJSON *scenario);
 
+/* One event as its line of that log ("   1.234 kind      topic k=v ...\n"),
+ * malloc'd (NULL if out of memory): the live log appends them as they come. */
+char *report_render_event_line(const cJSON *ev);
+
 /* One self-contained HTML page (no external resources, no script): summary
  * table, then per scenario its events as a timeline table, an inline SVG plot
  * and the console transcript. The plot uses, from events:

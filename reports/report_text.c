@@ -64,6 +64,18 @@ static void rt__event(strbuf *b, const cJSON *ev) {
   sb_puts(b, "\n");
 }
 
+char *report_render_event_line(const cJSON *ev) {
+  strbuf b;
+  sb_init(&b);
+  sb_add(&b, "", 0);
+  rt__event(&b, ev);
+  if (b.oom) {
+    sb_free(&b);
+    return NULL;
+  }
+  return b.p;
+}
+
 char *report_render_text_log(const cJSON *scenario) {
   strbuf b;
   sb_init(&b);

@@ -1,5 +1,7 @@
 #include "device.h"
 
+#include "atomic_file.h"
+
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,19 +131,22 @@ int device_save_console(device *d, const char *path, char *err, size_t errlen) {
   console_flush(d->con);
   size_t len;
   const char *p = uart_capture_peek(console_capture(d->con), d->case_start, &len, NULL);
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "wb");
-  int ok = f && fwrite(p, 1, len, f) == len;
-  if (f && fclose(f) != 0) ok = 0;
-  if (!ok) {
-    snprintf(err, errlen, "%s: cannot write the console of device '%s'", tmp, d->lab->name);
+  char e[600];
+  if (atomic_write_file(path, p, len, e, sizeof e) != 0) {
+    snprintf(err, errlen, "the console of device '%s': %s", d->lab->name, e);
     return -1;
   }
-  if (rename(tmp, path) != 0) {
-    snprintf(err, errlen, "%s: cannot rename into place", path);
-    return -1;
-  }
+  return 0;
+}
+
+int device_console_append(device *d, FILE *f, uint64_t *done) {
+  size_t len;
+  uint64_t at;
+  uint64_t from = d->case_start + *done;
+  const char *p = uart_capture_peek(console_capture(d->con), from, &len, &at);
+  if (at > from) *done += at - from; /* the capture forgot some (its cap): skipped */
+  if (len && fwrite(p, 1, len, f) != len) return -1;
+  *done += len;
   return 0;
 }
 

@@ -18,6 +18,8 @@
 #define OTAHIL_DEVICE_H
 
 #include <lua.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "evlog.h"
@@ -65,6 +67,11 @@ const lab_device *device_lab(const device *d);
 /* Writes the raw console bytes of the current case (since device_attach) to
  * `path`, atomically. Returns 0 or -1 with err. */
 int device_save_console(device *d, const char *path, char *err, size_t errlen);
+
+/* Appends to `f` the console bytes of the case after the first *done of them
+ * (bytes the capture no longer holds are skipped), and counts them into *done:
+ * the live console file (harness/run/live.h). Returns 0, or -1 on a write error. */
+int device_console_append(device *d, FILE *f, uint64_t *done);
 
 /* Closes the console and frees once reaped; the loop must run afterwards. */
 void device_free(device *d);

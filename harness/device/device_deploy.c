@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "child_guard.h"
+#include "child_spawn.h"
 #include "lab_deploy.h"
 #include "power.h"
 
@@ -299,30 +299,20 @@ static void spawn(drun *r) {
   stdio[1].flags = stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[1].data.stream = (uv_stream_t *)&r->out.pipe;
   stdio[2].data.stream = (uv_stream_t *)&r->err.pipe;
-  /* a missing flasher is "cannot run", not a wrapper that exits 127 */
-  int rc = child_guard_check_exec(r->argv[0]);
-  if (rc != 0) {
+  /* through otahil-child (child_spawn.h): the command dies with a killed otahil and
+   * gets none of otahil's descriptors (its MQTT sockets); in its own session, so
+   * Ctrl-C reaches the harness only and a timeout kills its whole process group */
+  child_spawn_opts so = {.argv = r->argv, .stdio = stdio, .stdio_count = 3, .exit_cb = on_proc_exit};
+  r->proc.data = r;
+  r->t0 = uv_hrtime(); /* uv_spawn returns once the command is exec'd: count that too */
+  int spawned, guarded;
+  int rc = child_spawn(r->dp->loop, &r->proc, &so, &spawned, &guarded);
+  if (rc != 0 && !spawned) { /* a missing flasher is "cannot run", not a wrapper that exits 127 */
     r->out.open = r->err.open = 0;
     fail(r, "cannot run '%s': %s", r->argv[0], uv_strerror(rc));
     return;
   }
-  /* through otahil-child: the command dies with a killed otahil and gets
-   * none of otahil's descriptors (its MQTT sockets) */
-  char **guarded = child_guard_argv(r->argv);
-  uv_process_options_t o = {0};
-  o.file = guarded ? guarded[0] : r->argv[0];
-  o.args = guarded ? guarded : r->argv;
-  o.exit_cb = on_proc_exit;
-  o.stdio = stdio;
-  o.stdio_count = 3;
-  /* its own session: Ctrl-C reaches the harness only, which then stops it,
-   * and a timeout kills its whole process group */
-  o.flags = UV_PROCESS_DETACHED;
-  r->proc.data = r;
   r->handles++;
-  r->t0 = uv_hrtime(); /* uv_spawn returns once the command is exec'd: count that too */
-  rc = uv_spawn(r->dp->loop, &r->proc, &o);
-  child_guard_free(guarded);
   if (rc != 0) {
     close_one(r, (uv_handle_t *)&r->proc);
     r->out.open = r->err.open = 0;

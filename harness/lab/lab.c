@@ -60,7 +60,6 @@ static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-static const char *const dialects[] = {"qcloud", "aliyun", "haas", "quecthing", NULL};
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
@@ -237,11 +236,7 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
     printable(v, strlen(v), shown, sizeof shown);
     if (bad_name(v)) dev_error(L, name, line, "%s '%s' must be 1..128 printable bytes without '/'", named[i], shown);
   }
-  const char *dialect = cJSON_GetObjectItemCaseSensitive(spec, "dialect")->valuestring;
-  if (!in_list(dialects, dialect)) {
-    list_of(dialects, keys, sizeof keys);
-    dev_error(L, name, line, "dialect '%s' is unknown (%s)", dialect, keys);
-  }
+  /* the dialect is a name; which ones have a library is the catalogue's (catalogue.h) */
   /* kind, cmd and power (lab_power.c) */
   if (lab_power_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_console_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);

@@ -9,7 +9,8 @@
  *   t.fw:next_request{ name = img.name, timeout = 10 } -> http event | nil, "timeout"
  *   t.fw:read(img [, offset [, len]]) -> the image's bytes (a dialect that serves
  *       firmware itself, e.g. Aliyun's MQTT blocks); at most 16 MiB per call
- * Images are forgotten at the end of the case. Every request is an "http" event. */
+ * Images are forgotten at the end of the case (fw_images_free). Every request is an
+ * "http" event of the case whose image it asked for. */
 #include <errno.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -24,10 +25,26 @@
 
 #define MT "otahil.fw"
 
+struct fw_router {
+  fwserver *srv;
+  fw_images *live; /* the cases' image sets, newest first */
+  unsigned sets;   /* image names start with "i<set>-": two cases' never collide */
+};
+
+struct fw_images {
+  fw_router *r;
+  evlog *log;
+  char prefix[32];
+  char **names;
+  size_t n;
+  fw_images *next, *prev;
+};
+
 typedef struct fw_ud {
+  fw_images *imgs;
   fwserver *srv;
   evlog *log;
-  char prefix[32];  /* unique per case: images of two cases never collide */
+  char prefix[32];
   char base[128];   /* http://host:port the device reaches the server at */
   unsigned counter;
   size_t cursor;
@@ -71,6 +88,11 @@ static int l_serve(lua_State *L) {
   if (fwserver_add(u->srv, name, path, flags, err, sizeof err) != 0) {
     return luaL_error(L, "fw:serve: %s", err);
   }
+  fw_images *f = u->imgs;
+  char **grown = realloc(f->names, (f->n + 1) * sizeof *grown);
+  if (!grown) abort();
+  f->names = grown;
+  f->names[f->n++] = strdup(name);
   cJSON *ev = evlog_add(u->log, "fw.serve");
   cJSON_AddStringToObject(ev, "name", name);
   cJSON_AddStringToObject(ev, "path", path);
@@ -203,7 +225,7 @@ static int l_next_request(lua_State *L) {
   return api_wait_event(L, m, &u->cursor, timeout);
 }
 
-void api_fw_event(evlog *log, const fwserver_event *e) {
+static void fw_event(evlog *log, const fwserver_event *e) {
   cJSON *ev = evlog_add(log, "http");
   cJSON_AddStringToObject(ev, "stream", "fwserver");
   cJSON_AddStringToObject(ev, "method", e->method);
@@ -219,12 +241,60 @@ void api_fw_event(evlog *log, const fwserver_event *e) {
   evlog_commit(log);
 }
 
-void api_fw_push(lua_State *L, fwserver *srv, evlog *log, const char *prefix, const char *base) {
+/* fwserver_on_event: to the case whose image it is (by name), or nowhere. */
+static void route(void *arg, const fwserver_event *e) {
+  fw_router *r = arg;
+  const char *n = e->name ? e->name : (strncmp(e->path, "/fw/", 4) == 0 ? e->path + 4 : NULL);
+  for (fw_images *f = n ? r->live : NULL; f; f = f->next)
+    for (size_t i = 0; i < f->n; i++)
+      if (strcmp(f->names[i], n) == 0) {
+        fw_event(f->log, e);
+        return;
+      }
+}
+
+fw_router *fw_router_new(fwserver *srv) {
+  fw_router *r = calloc(1, sizeof *r);
+  if (!r) abort();
+  r->srv = srv;
+  fwserver_on_event(srv, route, r);
+  return r;
+}
+
+void fw_router_free(fw_router *r) { free(r); }
+
+fw_images *fw_images_new(fw_router *r, evlog *log) {
+  fw_images *f = calloc(1, sizeof *f);
+  if (!f) abort();
+  f->r = r;
+  f->log = log;
+  snprintf(f->prefix, sizeof f->prefix, "i%u", ++r->sets);
+  f->next = r->live;
+  if (r->live) r->live->prev = f;
+  r->live = f;
+  return f;
+}
+
+void fw_images_free(fw_images *f) {
+  if (!f) return;
+  for (size_t i = 0; i < f->n; i++) {
+    fwserver_remove(f->r->srv, f->names[i]);
+    free(f->names[i]);
+  }
+  free(f->names);
+  if (f->prev) f->prev->next = f->next;
+  else f->r->live = f->next;
+  if (f->next) f->next->prev = f->prev;
+  free(f);
+}
+
+void api_fw_push(lua_State *L, fw_images *f, const char *base) {
   fw_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   memset(u, 0, sizeof *u);
-  u->srv = srv;
-  u->log = log;
-  snprintf(u->prefix, sizeof u->prefix, "%s", prefix);
+  u->imgs = f;
+  u->srv = f->r->srv;
+  u->log = f->log;
+  snprintf(u->prefix, sizeof u->prefix, "%s", f->prefix);
   snprintf(u->base, sizeof u->base, "%s", base);
   if (luaL_newmetatable(L, MT)) {
     static const luaL_Reg methods[] = {{"serve", l_serve}, {"url", l_url}, {"fault", l_fault},

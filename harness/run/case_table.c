@@ -1,4 +1,4 @@
-/* case_table: the `t` a scenario's run(t) gets (docs/lua-api.md): the device,
+/* case_table: the table t given to a scenario's run(t) (docs/lua-api.md): the device,
  * its firmware images (t.fw), network (t.net) and serial line (t.serial), the
  * case's id, name and seed, and the otahil module's functions (t.expect, ...). */
 #include <lauxlib.h>
@@ -14,8 +14,6 @@ void case_table_push(kase *k) {
   lua_newtable(L);
   device_push(L, k->dev);
   lua_setfield(L, -2, "device");
-  char prefix[32];
-  snprintf(prefix, sizeof prefix, "c%zu", k->idx);
   char base[128];
   /* firmware URLs point at the HTTP proxy, as the device reaches it */
   const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
@@ -25,7 +23,8 @@ void case_table_push(kase *k) {
   char port[16] = "";
   if (netdev_http_port(k->net) != 80) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
   snprintf(base, sizeof base, "http://%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
-  api_fw_push(L, rn->fw, k->log, prefix, base);
+  if (!k->imgs) k->imgs = fw_images_new(rn->fw_router, k->log); /* freed by case_finish */
+  api_fw_push(L, k->imgs, base);
   lua_setfield(L, -2, "fw");
   netdev_push(L, k->net);
   lua_setfield(L, -2, "net");
@@ -35,7 +34,7 @@ void case_table_push(kase *k) {
   lua_setfield(L, -2, "id");
   lua_pushstring(L, k->sc.name);
   lua_setfield(L, -2, "name");
-  lua_pushinteger(L, (lua_Integer)rn->o->seed);
+  lua_pushinteger(L, (lua_Integer)k->seed);
   lua_setfield(L, -2, "seed");
   lua_pushnumber(L, rn->o->timeout_multiplier);
   lua_setfield(L, -2, "timeout_multiplier");

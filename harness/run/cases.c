@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_fw.h"
+#include "live.h"
 #include "run_internal.h"
 
 /* A case's message is one line for people: a scenario's 10 MB error text is
@@ -124,14 +125,53 @@ static void save_console(kase *k) {
   }
 }
 
+/* "<dir>/logs/<safe_id>.attempt<N><ext>" */
+static void attempt_path(const kase *k, const char *ext, char *out, size_t len) {
+  snprintf(out, len, "%s/logs/%s.attempt%d%s", k->rn->o->report_dir, k->safe_id, k->attempt + 1, ext);
+}
+
+/* Moves a file the entry names (its key) to the attempt's name. */
+static void keep_attempt_file(const kase *k, cJSON *entry, const char *key, const char *ext) {
+  cJSON *f = cJSON_GetObjectItemCaseSensitive(entry, key);
+  if (!cJSON_IsString(f)) return;
+  char to[PATH_MAX + 64];
+  attempt_path(k, ext, to, sizeof to);
+  if (rename(f->valuestring, to) == 0) cJSON_SetValuestring(f, to);
+}
+
+/* --retries: an ERROR (the harness, the lab or the rack failed, never the
+ * device) runs the case again. The attempt's entry and files are kept beside
+ * it (report.h "attempts"); its place in the document is pending again. */
+static void retry(kase *k) {
+  runner *rn = k->rn;
+  cJSON *scs = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
+  cJSON *entry = cJSON_DetachItemFromArray(scs, (int)k->idx);
+  keep_attempt_file(k, entry, "log", ".log");
+  keep_attempt_file(k, entry, "console", ".console");
+  keep_attempt_file(k, entry, "events_file", ".events.json");
+  cJSON_DeleteItemFromObjectCaseSensitive(entry, "attempts");
+  if (!k->attempts) k->attempts = cJSON_CreateArray();
+  cJSON_AddItemToArray(k->attempts, entry);
+  cJSON_InsertItemInArray(scs, (int)k->idx, pending_entry(k, "not finished: running again after an ERROR"));
+  k->attempt++;
+  printf("        retrying after the ERROR: attempt %d of %d\n", k->attempt + 1, rn->o->retries + 1);
+  fflush(stdout);
+  free(k->message);
+  k->message = NULL;
+  k->out = O_PASS;
+  k->state = K_PENDING;
+}
+
 static void case_finish(kase *k) {
   runner *rn = k->rn;
-  /* forget the images this case served */
-  for (size_t i = 0; k->log && i < evlog_count(k->log); i++) {
-    const cJSON *ev = evlog_get(k->log, i);
-    if (strcmp(cJSON_GetObjectItemCaseSensitive(ev, "kind")->valuestring, "fw.serve") == 0)
-      fwserver_remove(rn->fw, cJSON_GetObjectItemCaseSensitive(ev, "name")->valuestring);
-  }
+  char line[MESSAGE_MAX + 200];
+  snprintf(line, sizeof line, "outcome %s after %.3f s%s%s", outcome_names[k->out], k->duration,
+           k->message ? ": " : "", k->message ? k->message : "");
+  for (char *c = line; *c; c++)
+    if (*c == '\n' || *c == '\r') *c = ' ';
+  live_case_end(k, line);
+  fw_images_free(k->imgs); /* the images this case served are forgotten */
+  k->imgs = NULL;
   if (k->R) save_console(k); /* it was attached and ran */
   if (k->R) rt_free(k->R);
   k->R = NULL;
@@ -142,6 +182,8 @@ static void case_finish(kase *k) {
   evlog_free(k->log); /* before the reports read its events back from their file */
   k->log = NULL;
   k->state = K_DONE;
+  if (k->out == O_ERROR && k->attempt < rn->o->retries && !rn->interrupted) retry(k);
+  else if (k->out != O_PASS && k->out != O_SKIP && !rn->stopped_by) rn->stopped_by = k;
   reports_changed(k->rn);
 }
 
@@ -172,10 +214,11 @@ static void case_start(kase *k) {
   snprintf(logdir, sizeof logdir, "%s/logs/%s", rn->o->report_dir, k->safe_id);
   *strrchr(logdir, '/') = 0;
   mkdirs(logdir);
+  live_case_start(k); /* the case's log exists from here (tail -f) */
   /* the device reaches the cloud through this case's fault proxies; the seed
    * depends on the case id only, so a case replays alone exactly */
-  uint64_t seed = rn->o->seed;
-  for (const char *c = k->id; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ULL;
+  uint64_t seed = k->seed; /* the id without its --repeat suffix: --seed S replays an iteration */
+  for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
   const lab_device *ld = device_lab(k->dev);
   const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
   const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
@@ -228,7 +271,7 @@ static void case_start(kase *k) {
   cJSON *ev = evlog_add(k->log, "start");
   cJSON_AddStringToObject(ev, "scenario", k->sc.file);
   cJSON_AddStringToObject(ev, "device", ld->name);
-  cJSON_AddNumberToObject(ev, "seed", (double)rn->o->seed);
+  cJSON_AddNumberToObject(ev, "seed", (double)k->seed);
   /* the lab's deploy step (device_deploy.h) first; the scenario begins when it is done */
   int deploying = device_run_deploy(k->dev, &vars, rn->lab->file, on_deployed, k, err, sizeof err);
   if (deploying < 0) set_outcome(k, O_ERROR, err);
@@ -258,8 +301,13 @@ static void case_begin(kase *k) {
   }
   lua_State *L = rt_lua(k->R);
   lua_getfield(L, -1, "run");
-  lua_remove(L, -2);
+  lua_getfield(L, -2, "params");
+  lua_remove(L, -3); /* run, params */
   case_table_push(k);
+  if (k->param) lua_rawgeti(L, -2, k->param); /* t.params: this case's set (scenario.h) */
+  else lua_newtable(L);
+  lua_setfield(L, -2, "params");
+  lua_remove(L, -2); /* run, t */
   uv_timer_start(k->timer, on_deadline,
                  (uint64_t)(k->sc.timeout * rn->o->timeout_multiplier * 1000.0), 0);
   rt_start(k->R, 1, on_done, k);
@@ -283,7 +331,7 @@ void run_cases(runner *rn) {
     }
     for (size_t i = 0; i < rn->ncases; i++) {
       kase *k = &rn->cases[i];
-      if (k->state != K_PENDING || rn->interrupted) continue;
+      if (k->state != K_PENDING || rn->interrupted || (rn->o->until_fail && rn->stopped_by)) continue;
       if (active < jobs && !device_busy(rn, k->dev)) {
         case_start(k);
         active++;
@@ -293,12 +341,15 @@ void run_cases(runner *rn) {
     if (!active && !pending) break;
     uv_run(&rn->loop, UV_RUN_ONCE);
   }
-  /* what never ran because of an interruption is reported as skipped */
+  /* what never ran because of an interruption (or --until-fail) is reported as skipped */
+  char why[sizeof rn->cases->id + 64] = "not run: the run was interrupted";
+  if (!rn->interrupted && rn->stopped_by)
+    snprintf(why, sizeof why, "not run: --until-fail stopped after %s", rn->stopped_by->id);
   for (size_t i = 0; i < rn->ncases; i++) {
     kase *k = &rn->cases[i];
     if (k->state == K_PENDING) {
       k->out = O_SKIP;
-      k->message = strdup("not run: the run was interrupted");
+      k->message = strdup(why);
       k->state = K_DONE;
       record(k);
       reports_changed(rn);
@@ -306,14 +357,3 @@ void run_cases(runner *rn) {
   }
 }
 
-void on_fw_event(void *arg, const fwserver_event *e) {
-  runner *rn = arg;
-  /* image names start with "c<case index>-" */
-  const char *n = e->name ? e->name : (strncmp(e->path, "/fw/", 4) == 0 ? e->path + 4 : NULL);
-  if (!n || n[0] != 'c') return;
-  char *end;
-  unsigned long idx = strtoul(n + 1, &end, 10);
-  if (*end != '-' || idx >= rn->ncases) return;
-  kase *k = &rn->cases[idx];
-  if (k->state == K_RUNNING && k->log) api_fw_event(k->log, e);
-}

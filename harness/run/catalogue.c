@@ -22,7 +22,7 @@ typedef struct knob {
 } knob;
 
 struct catalogue {
-  names features, strict;
+  names features, strict, dialects;
   knob *knobs;
   size_t nknobs;
 };
@@ -104,7 +104,8 @@ catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
       snprintf(err, errlen, "%s: the catalogue must return { features = {...}, strict = {...} }", file);
       ok = 0;
     } else {
-      ok = read_names(L, file, "features", &c->features, err, errlen) == 0 &&
+      ok = read_names(L, file, "dialects", &c->dialects, err, errlen) == 0 &&
+           read_names(L, file, "features", &c->features, err, errlen) == 0 &&
            read_names(L, file, "strict", &c->strict, err, errlen) == 0 &&
            read_knobs(L, file, c, err, errlen) == 0;
     }
@@ -129,12 +130,14 @@ void catalogue_free(catalogue *c) {
   if (!c) return;
   names_free(&c->features);
   names_free(&c->strict);
+  names_free(&c->dialects);
   for (size_t i = 0; i < c->nknobs; i++) free(c->knobs[i].name);
   free(c->knobs);
   free(c);
 }
 
 static const names *of(const catalogue *c, const char *kind) {
+  if (strcmp(kind, "dialects") == 0) return &c->dialects;
   return strcmp(kind, "strict") == 0 ? &c->strict : &c->features;
 }
 
@@ -181,9 +184,21 @@ static int check_timing(const catalogue *c, const lab *l, const lab_device *d, c
   return 0;
 }
 
+/* The device's dialect has a library: the catalogue's `dialects` names it. */
+static int check_dialect(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
+  const char *dialect = lab_str(d, "dialect");
+  if (!dialect || catalogue_has(c, "dialects", dialect)) return 0;
+  char k[1024];
+  known(&c->dialects, k, sizeof k);
+  snprintf(err, errlen, "%s:%d: device '%s': dialect '%s' is unknown (known: %s)", l->file, d->line, d->name,
+           dialect, k);
+  return -1;
+}
+
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen) {
   for (size_t i = 0; i < l->count; i++) {
-    if (check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
+    if (check_dialect(c, l, &l->devices[i], err, errlen) != 0 ||
+        check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
         check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0 ||
         check_timing(c, l, &l->devices[i], err, errlen) != 0)
       return -1;

@@ -1,6 +1,8 @@
 /* catalogue: the names a lab and a scenario may use (scenarios/lib/catalogue.lua).
  *
- * The catalogue is policy and lives in Lua: `features` (what a device can do:
+ * The catalogue is policy and lives in Lua: `dialects` (the platforms that have
+ * a library in scenarios/lib: a fifth is a Lua file and a line here, no C),
+ * `features` (what a device can do:
  * a lab device's features, a scenario's requires) and `strict` (rules a lab may
  * ask for beyond the seeds' lenient reading). The harness only checks names
  * against it, before anything runs, so that a typo is exit 2 with its location
@@ -20,10 +22,11 @@ typedef struct catalogue catalogue;
 catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen);
 void catalogue_free(catalogue *c);
 
-/* 1 if `name` is a feature (kind "features") or a strict rule (kind "strict"). */
+/* 1 if `name` is a dialect (kind "dialects"), a feature (kind "features") or a
+ * strict rule (kind "strict"). */
 int catalogue_has(const catalogue *c, const char *kind, const char *name);
 
-/* Every feature and strict name of every lab device is known, and every timing
+/* Every lab device's dialect, feature and strict name is known, and every timing
  * knob the catalogue names makes sense (e.g. progress_interval_ms > 0): 0, or
  * -1 with err = "lab.lua:12: device 'b1': feature 'powr' is unknown (known: ...)". */
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen);

@@ -1,12 +1,11 @@
 /* list: otahil list, the scenarios found under the paths. */
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "run_internal.h"
 
-int runner_list(char **paths, int npaths, const char *root, const char *filter) {
+int runner_list(char **paths, int npaths, const char *root, const selection *sel) {
   char **files = NULL;
   size_t n = 0;
   char err[2048], lib[PATH_MAX];
@@ -31,8 +30,12 @@ int runner_list(char **paths, int npaths, const char *root, const char *filter) 
     } else {
       char id[512];
       snprintf(id, sizeof id, "%s/%s", sc.suite, sc.base);
-      if (!filter || fnmatch(filter, id, 0) == 0)
-        printf("%-40s %s (%s, %.0f s)\n", id, sc.name, sc.dialect, sc.timeout);
+      if (select_may_keep(sel, id, sc.tags, sc.ntags)) {
+        printf("%-40s %s (%s, %.0f s", id, sc.name, sc.dialect, sc.timeout);
+        if (sc.nparams) printf(", %zu parameter sets", sc.nparams);
+        for (size_t t = 0; t < sc.ntags; t++) printf("%s%s", t ? " " : "; tags ", sc.tags[t]);
+        printf(")\n");
+      }
       scenario_clear(&sc);
     }
     rt_free(R);

@@ -22,9 +22,10 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB] [--broker mqtt://host:port]\n"
-          "                  [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
-          "       otahil list PATH... [--filter GLOB]\n"
+          "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB]... [--exclude GLOB]...\n"
+          "                  [--tag T]... [--exclude-tag T]... [--repeat N [--until-fail]] [--retries N]\n"
+          "                  [--broker mqtt://host:port] [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
+          "       otahil list PATH... [--filter GLOB]... [--exclude GLOB]... [--tag T]... [--exclude-tag T]...\n"
           "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
           "       otahil netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt] --fault SPEC...\n"
           "       otahil --help | --version\n"
@@ -33,11 +34,19 @@ static void usage(FILE *f) {
           "         each scenario runs once per device of its dialect (case id suite/file@device).\n"
           "  --lab FILE              the lab file (devices, power, console, images, timing)\n"
           "  --report DIR            where junit.xml, report.json, report.html and logs/ go\n"
-          "  --filter GLOB           only cases whose id matches, e.g. 'qcloud/0*'\n"
+          "  --filter GLOB           only cases whose id matches, e.g. 'qcloud/0*' (several: any)\n"
+          "  --exclude GLOB          not the cases whose id matches (several: any)\n"
+          "  --tag T                 only scenarios with the tag T (tags = {...}; several: any)\n"
+          "  --exclude-tag T         not the scenarios with the tag T\n"
+          "  --repeat N              every case N times, each with its own seed (#i,seed=S in its id)\n"
+          "  --until-fail            with --repeat: start no case after the first that did not pass\n"
+          "  --retries N             run a case again after an ERROR (harness, lab, rack), up to N\n"
+          "                          times; never after a FAIL or TIMEOUT of the device\n"
           "  --broker mqtt://H:P     use this broker instead of starting mosquitto\n"
           "  --seed N                seed of every random fault (recorded in the report)\n"
           "  --timeout-multiplier X  scale every deadline and wait (slow machines, sanitizers)\n"
           "  -j N                    run up to N cases at once (on different devices)\n"
+          "  -v, --verbose           print every event of every case as it comes (prefixed: case id)\n"
           "  --shard I/N             run only part I of N (cases dealt round-robin after --filter),\n"
           "                          so N machines share a suite\n"
           "list     prints the scenarios and their names without running anything\n"
@@ -101,29 +110,52 @@ static int parse_shard(const char *s, int *index, int *count) {
   return 0;
 }
 
-static int cmd_run(int argc, char **argv, int list_only) {
+/* otahil run / list, with `o` (its lists) owned by the caller. */
+static int cmd_run_with(int argc, char **argv, int list_only, runner_opts *o_out) {
   static const struct option opts[] = {{"lab", required_argument, 0, 'l'},
                                        {"report", required_argument, 0, 'r'},
                                        {"filter", required_argument, 0, 'f'},
+                                       {"exclude", required_argument, 0, 'x'},
+                                       {"tag", required_argument, 0, 'g'},
+                                       {"exclude-tag", required_argument, 0, 'G'},
+                                       {"repeat", required_argument, 0, 'R'},
+                                       {"until-fail", no_argument, 0, 'U'},
+                                       {"retries", required_argument, 0, 'T'},
                                        {"broker", required_argument, 0, 'b'},
                                        {"seed", required_argument, 0, 's'},
                                        {"timeout-multiplier", required_argument, 0, 't'},
                                        {"jobs", required_argument, 0, 'j'},
                                        {"shard", required_argument, 0, 'S'},
+                                       {"verbose", no_argument, 0, 'v'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-  runner_opts o = {0};
+  runner_opts o = *o_out;
   o.timeout_multiplier = 1;
   o.jobs = 1;
   o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "j:h", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "j:hv", opts, NULL)) != -1) {
     unsigned long long u;
     switch (c) {
     case 'l': o.lab_file = optarg; break;
     case 'r': o.report_dir = optarg; break;
-    case 'f': o.filter = optarg; break;
+    case 'f': select_add(&o_out->sel.filters, &o_out->sel.nfilters, optarg); break;
+    case 'x': select_add(&o_out->sel.excludes, &o_out->sel.nexcludes, optarg); break;
+    case 'g': select_add(&o_out->sel.tags, &o_out->sel.ntags, optarg); break;
+    case 'G': select_add(&o_out->sel.exclude_tags, &o_out->sel.nexclude_tags, optarg); break;
+    case 'U': o.until_fail = 1; break;
+    case 'v': o.verbose = 1; break;
+    case 'R':
+    case 'T':
+      if (parse_u64(optarg, &u) != 0 || u > 100000 || (c == 'R' && u < 1)) {
+        fprintf(stderr, "otahil: --%s '%s': expected %s\n", c == 'R' ? "repeat" : "retries", optarg,
+                c == 'R' ? "1..100000" : "0..100000");
+        return EXIT_USAGE;
+      }
+      if (c == 'R') o.repeat = (int)u;
+      else o.retries = (int)u;
+      break;
     case 'b': o.broker_url = optarg; break;
     case 's':
       if (parse_u64(optarg, &u) != 0) {
@@ -156,6 +188,7 @@ static int cmd_run(int argc, char **argv, int list_only) {
     default: usage(stderr); return EXIT_USAGE;
     }
   }
+  o.sel = o_out->sel;
   o.paths = argv + optind;
   o.npaths = argc - optind;
   if (o.npaths == 0) {
@@ -163,7 +196,7 @@ static int cmd_run(int argc, char **argv, int list_only) {
     return EXIT_USAGE;
   }
   o.root = find_root();
-  if (list_only) return runner_list(o.paths, o.npaths, o.root, o.filter);
+  if (list_only) return runner_list(o.paths, o.npaths, o.root, &o.sel);
   if (!o.lab_file || !o.report_dir) {
     fprintf(stderr, "otahil: run: --lab FILE and --report DIR are required\n");
     return EXIT_USAGE;
@@ -172,6 +205,13 @@ static int cmd_run(int argc, char **argv, int list_only) {
   find_bindir(bindir, sizeof bindir);
   o.bindir = bindir;
   return runner_run(&o);
+}
+
+static int cmd_run(int argc, char **argv, int list_only) {
+  runner_opts o = {0};
+  int rc = cmd_run_with(argc, argv, list_only, &o);
+  select_free(&o.sel);
+  return rc;
 }
 
 static int cmd_fw(int argc, char **argv) {

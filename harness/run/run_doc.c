@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "live.h"
 #include "report.h"
 #include "run_internal.h"
 
@@ -80,16 +81,18 @@ static cJSON *case_entry(const kase *k, const char *outcome, const char *message
 /* Every case has its place in the document from the start, as an ERROR marked pending
    until record() puts its outcome there: reports written while the run goes on, and
    those a killed otahil leaves behind, never read as passing. */
+cJSON *pending_entry(const kase *k, const char *why) {
+  cJSON *c = case_entry(k, "ERROR", why);
+  cJSON_AddTrueToObject(c, "pending");
+  cJSON_AddNumberToObject(c, "duration", 0);
+  return c;
+}
+
 void add_pending_entries(runner *rn) {
   cJSON *arr = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
-  for (size_t i = 0; i < rn->ncases; i++) {
-    cJSON *c = case_entry(&rn->cases[i], "ERROR",
-                          "not finished: this report was written while the run went on (if it stays so, "
-                          "otahil was killed)");
-    cJSON_AddTrueToObject(c, "pending");
-    cJSON_AddNumberToObject(c, "duration", 0);
-    cJSON_AddItemToArray(arr, c);
-  }
+  for (size_t i = 0; i < rn->ncases; i++)
+    cJSON_AddItemToArray(arr, pending_entry(&rn->cases[i], "not finished: this report was written while the run "
+                                                           "went on (if it stays so, otahil was killed)"));
 }
 
 /* "started": ISO 8601 UTC with milliseconds, for a case that ran. */
@@ -120,6 +123,11 @@ void record(kase *k) {
   cJSON *c = case_entry(k, outcome_names[k->out], k->message);
   cJSON_AddNumberToObject(c, "duration", k->duration);
   add_started(c, &k->started);
+  cJSON_AddNumberToObject(c, "seed", (double)k->seed);
+  if (k->attempts) { /* --retries: the earlier attempts; a pass after them is flaky */
+    cJSON_AddItemToObject(c, "attempts", cJSON_Duplicate(k->attempts, 1));
+    if (k->out == O_PASS) cJSON_AddTrueToObject(c, "flaky");
+  }
   char logpath[PATH_MAX], err[512];
   snprintf(logpath, sizeof logpath, "%s/logs/%s.log", rn->o->report_dir, k->safe_id);
   cJSON_AddStringToObject(c, "log", logpath);
@@ -147,12 +155,14 @@ void record(kase *k) {
     cJSON_AddArrayToObject(c, "events");
   }
   cJSON_ReplaceItemInArray(cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios"), (int)k->idx, c);
+  live_hide(rn);
   printf("%-7s %s (%.2f s)%s%s\n", outcome_names[k->out], k->id, k->duration,
          k->message ? "\n        " : "", k->message ? k->message : "");
   if (k->log && evlog_dropped(k->log))
     printf("        event log full: %llu later events counted, not kept\n", (unsigned long long)evlog_dropped(k->log));
   if (k->out != O_PASS && k->out != O_SKIP) printf("        log: %s\n", logpath);
   fflush(stdout);
+  live_show(rn);
 }
 
 /* The run document's head: tool, seed, started, lab, a zero summary. */

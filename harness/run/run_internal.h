@@ -11,12 +11,14 @@
 #ifndef OTAHIL_RUN_INTERNAL_H
 #define OTAHIL_RUN_INTERNAL_H
 
+#include <stdio.h>
 #include <time.h>
 #include <uv.h>
 #include <cjson/cJSON.h>
 
 #include "api.h"
 #include "api_net.h"
+#include "api_fw.h"
 #include "api_serial.h"
 #include "broker.h"
 #include "case_path.h"
@@ -55,6 +57,19 @@ typedef struct kase {
   uv_timer_t *timer; /* the deadline, then the cleanup limit */
   double t0, duration;
   struct timespec started; /* wall clock, for report "started" */
+  int param;               /* 1-based parameter set of the scenario, or 0 */
+  int iteration;           /* --repeat: 1..N */
+  size_t id_base;          /* the id's length without the --repeat suffix "#i,seed=S" */
+  uint64_t seed;           /* the run's, or the iteration's (--repeat) */
+  int attempt;             /* --retries: 0, 1, ... */
+  cJSON *attempts;         /* the earlier attempts' entries (report.h "attempts"), or NULL */
+  fw_images *imgs;         /* what its t.fw serves (api_fw.h) */
+  FILE *live;              /* live.h: the log file as the case runs */
+  size_t live_cursor;
+  FILE *live_con;          /* live.h: the raw console as it comes */
+  uint64_t live_con_done;
+  double beat; /* the last heartbeat (not a terminal) */
+  char st_download[160], st_fault[96], st_power[32]; /* the status line's parts */
 } kase;
 
 struct runner {
@@ -69,6 +84,7 @@ struct runner {
   char mqtt_host[64];
   int mqtt_port;
   fwserver *fw;
+  fw_router *fw_router; /* the server's events to the case of their image (api_fw.h) */
   char fw_base[128];
   cJSON *doc;
   char lib_dir[PATH_MAX];
@@ -77,6 +93,11 @@ struct runner {
   int reports_ready;     /* the report folder exists: a failing start is written there */
   int internal_error;
   int capped; /* cases whose event log filled up */
+  uv_timer_t live_timer; /* live.h */
+  int tty, cols, status_lines;
+  kase *stopped_by; /* the first case that did not pass (--until-fail) */
+  char **no_case; /* selected scenarios that made no case (no device of their dialect) */
+  int nno_case;
   double t0;
   uv_signal_t sigint, sigterm;
   int signals_on; /* until the very end: a signal during teardown must not kill otahil */
@@ -104,7 +125,6 @@ rt *new_rt(runner *rn, evlog *log, char *err, size_t errlen); /* a scenario stat
 int load_scenario(rt *R, const char *file, char *err, size_t errlen);
 void set_outcome(kase *k, outcome o, const char *msg); /* a running case ends: cleanup */
 void run_cases(runner *rn);                           /* until every case is done */
-void on_fw_event(void *arg, const fwserver_event *e); /* fwserver_on_event, arg: runner */
 
 /* case_table.c: pushes the `t` of a case's run(t) */
 void case_table_push(kase *k);
@@ -120,6 +140,7 @@ void write_reports(runner *rn);
 void reports_changed(runner *rn); /* now, or throttled (see runner) */
 void record(kase *k);             /* a done case into the document, its logs written */
 void add_pending_entries(runner *rn);
+cJSON *pending_entry(const kase *k, const char *why); /* its place until record() */
 void write_not_started(runner *rn, const char *why, int code);
 int fail_start(runner *rn, int code, const char *msg);
 

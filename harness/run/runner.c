@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "live.h"
 #include "run_internal.h"
 #include "signals.h"
 
@@ -111,7 +112,7 @@ static int cloud_up(runner *rn, char *err, size_t errlen) {
     snprintf(msg, sizeof msg, "firmware server: %s", err);
     return fail_start(rn, EXIT_INTERNAL, msg);
   }
-  fwserver_on_event(rn->fw, on_fw_event, rn);
+  rn->fw_router = fw_router_new(rn->fw);
   snprintf(rn->fw_base, sizeof rn->fw_base, "http://127.0.0.1:%u", fwserver_port(rn->fw));
   return 0;
 }
@@ -136,6 +137,22 @@ static void count_outcomes(const runner *rn, int counts[5]) {
     if (rn->cases[i].state == K_DONE) counts[rn->cases[i].out]++;
 }
 
+/* --repeat: how often each case passed, "qcloud/03@emu1: 9/10 passed". */
+static void print_repeats(const runner *rn) {
+  size_t base = rn->ncases / (size_t)rn->o->repeat; /* collect.c: iteration blocks, in order */
+  for (size_t i = 0; i < base; i++) {
+    const kase *k = &rn->cases[i];
+    int runs = 0, passed = 0;
+    for (size_t j = i; j < rn->ncases; j += base) {
+      const kase *o = &rn->cases[j];
+      if (o->state != K_DONE || o->out == O_SKIP) continue;
+      runs++;
+      passed += o->out == O_PASS;
+    }
+    printf("        %.*s: %d/%d passed\n", (int)k->id_base, k->id, passed, runs);
+  }
+}
+
 /* The last reports and the summary line; returns the exit code. */
 static int summarize(runner *rn) {
   cJSON *scs = cJSON_GetObjectItemCaseSensitive(rn->doc, "scenarios");
@@ -155,16 +172,26 @@ static int summarize(runner *rn) {
   }
   cJSON_ReplaceItemInObject(rn->doc, "complete", cJSON_CreateBool(complete));
   write_reports(rn);
-  int n[5];
+  int n[5], flaky = 0;
   count_outcomes(rn, n);
-  printf("otahil: %d passed, %d failed, %d errors, %d timeouts, %d skipped%s in %.1f s; reports in %s\n", n[O_PASS],
-         n[O_FAIL], n[O_ERROR], n[O_TIMEOUT], n[O_SKIP], rn->interrupted ? " (interrupted)" : "", mono() - rn->t0,
-         rn->o->report_dir);
+  for (size_t i = 0; i < rn->ncases; i++) flaky += rn->cases[i].out == O_PASS && rn->cases[i].attempts;
+  char flaky_s[48] = "";
+  if (flaky) snprintf(flaky_s, sizeof flaky_s, " (%d flaky: passed on a retry)", flaky);
+  if (rn->o->repeat > 1) print_repeats(rn);
+  printf("otahil: %d passed%s, %d failed, %d errors, %d timeouts, %d skipped%s in %.1f s; reports in %s\n",
+         n[O_PASS], flaky_s, n[O_FAIL], n[O_ERROR], n[O_TIMEOUT], n[O_SKIP], rn->interrupted ? " (interrupted)" : "",
+         mono() - rn->t0, rn->o->report_dir);
   if (rn->capped) printf("otahil: %d case(s) filled their event log (see log.capped in their logs)\n", rn->capped);
   int code = (n[O_FAIL] || n[O_ERROR] || n[O_TIMEOUT] || rn->interrupted) ? EXIT_FAILED : EXIT_PASS;
   if (!n[O_PASS] && !n[O_FAIL] && !n[O_ERROR] && !n[O_TIMEOUT] && n[O_SKIP] && !rn->interrupted) {
     /* a typo in a lab's features must not turn a whole suite green */
     printf("otahil: nothing ran: every case was skipped (see why above)\n");
+    code = EXIT_FAILED;
+  }
+  if (rn->nno_case) { /* a scenario that was asked for and did not run is not a pass */
+    printf("otahil: %d selected scenario(s) made no case, no lab device has their dialect:", rn->nno_case);
+    for (int i = 0; i < rn->nno_case; i++) printf("%s %s", i ? "," : "", rn->no_case[i]);
+    printf("\n");
     code = EXIT_FAILED;
   }
   if (rn->internal_error && code == EXIT_PASS) code = EXIT_INTERNAL;
@@ -182,6 +209,8 @@ static int teardown(runner *rn, int code) {
     rn->fw = NULL;
     while (!closed) uv_run(&rn->loop, UV_RUN_ONCE);
   }
+  fw_router_free(rn->fw_router); /* after the close: it may route the events of cut requests */
+  rn->fw_router = NULL;
   for (size_t i = 0; rn->devices && i < rn->lab->count; i++) device_free(rn->devices[i]);
   if (rn->broker) broker_stop(rn->broker, 3.0);
   /* the boards' power at exit runs in the loop below: signals stay caught (a Ctrl-C then
@@ -190,6 +219,7 @@ static int teardown(runner *rn, int code) {
     uv_unref((uv_handle_t *)&rn->sigint);
     uv_unref((uv_handle_t *)&rn->sigterm);
   }
+  if (rn->live_timer.data) live_close(rn);
   uv_close((uv_handle_t *)&rn->report_timer, NULL);
   /* let every close callback run; a handle left open here is a bug */
   uv_run(&rn->loop, UV_RUN_DEFAULT);
@@ -212,7 +242,10 @@ static void free_run(runner *rn, char **files, size_t nfiles) {
     scenario_clear(&rn->cases[i].sc);
     free(rn->cases[i].message);
   }
+  for (size_t i = 0; i < rn->ncases; i++) cJSON_Delete(rn->cases[i].attempts);
   free(rn->cases);
+  for (int i = 0; i < rn->nno_case; i++) free(rn->no_case[i]);
+  free(rn->no_case);
   free(rn->devices);
   cJSON_Delete(rn->doc);
   scenario_files_free(files, nfiles);
@@ -246,11 +279,13 @@ int runner_run(const runner_opts *opts) {
            rn->mqtt_host, rn->mqtt_port, rn->fw_base, (unsigned long long)rn->o->seed);
     fflush(stdout);
     watch_signals(rn);
+    live_init(rn);
     /* cases skipped up front (missing features) are recorded first */
     for (size_t i = 0; i < rn->ncases; i++)
       if (rn->cases[i].state == K_DONE) record(&rn->cases[i]);
     write_reports(rn);
     run_cases(rn);
+    live_close(rn); /* the status lines go before the summary */
     int closed = 0; /* the firmware server goes first: no request of a case outlives the run */
     fwserver_close(rn->fw, fw_closed, &closed);
     rn->fw = NULL;

@@ -10,12 +10,17 @@
 
 #include <stdint.h>
 
+#include "select.h"
+
 typedef struct runner_opts {
   char **paths;
   int npaths;
   const char *lab_file;
   const char *report_dir;
-  const char *filter;     /* glob on case ids, or NULL */
+  selection sel;          /* --filter, --exclude, --tag, --exclude-tag (select.h) */
+  int repeat;             /* --repeat N: every case N times (0 or 1: once) */
+  int until_fail;         /* --until-fail: no case starts after the first that did not pass */
+  int retries;            /* --retries N: a case that ERRORs runs again, up to N more times */
   int shard_index;        /* --shard I/N: run only the I-th (1-based) of N round-robin parts */
   int shard_count;        /* 0: no sharding */
   const char *broker_url; /* mqtt://host:port, or NULL to spawn mosquitto */
@@ -31,7 +36,8 @@ enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
 int runner_run(const runner_opts *o);
 
-/* Prints "id<TAB>name" per scenario found under the paths. */
-int runner_list(char **paths, int npaths, const char *root, const char *filter);
+/* Prints one line per scenario found under the paths that the selection may
+ * keep: "suite/base  name (dialect, timeout s) [tags]". */
+int runner_list(char **paths, int npaths, const char *root, const selection *sel);
 
 #endif

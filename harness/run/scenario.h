@@ -1,7 +1,10 @@
 /* scenario: finding scenario files and reading their declaration.
  *
  * A scenario file returns a table:
- *   return { name = "happy path", timeout = 60, requires = {"power"}, run = function(t) ... end }
+ *   return { name = "happy path", timeout = 60, requires = {"power"}, tags = {"slow"},
+ *            params = { {cut = 0.25}, {cut = 0.5} }, run = function(t) ... end }
+ * `params` makes one case per set (its label "cut=0.5" goes into the case id,
+ * the set itself into t.params).
  * Its dialect is the folder it stands in (scenarios/qcloud -> "qcloud") unless
  * it says `dialect = "..."`. Folders named "lib" are not scenarios. */
 #ifndef OTAHIL_SCENARIO_H
@@ -19,7 +22,13 @@ typedef struct scenario {
   double timeout; /* seconds, before the multiplier */
   char **requires;
   size_t nrequires;
+  char **tags;
+  size_t ntags;
+  char **param_labels; /* "cut=0.5,rst=true" per set (keys sorted), or NULL */
+  size_t nparams;
 } scenario;
+
+#define SCENARIO_PARAMS_MAX 256
 
 /* Collects *.lua files under the paths (files or folders, recursively, sorted).
  * Returns 0, or -1 with err naming the path that does not exist. */
@@ -31,5 +40,11 @@ void scenario_files_free(char **files, size_t count);
  * Returns 0, or -1 with err = "file: what is wrong". */
 int scenario_read(lua_State *L, const char *file, scenario *out, char *err, size_t errlen);
 void scenario_clear(scenario *s);
+
+/* A deep copy of `src` into `dst` (each case owns its scenario). */
+void scenario_copy(scenario *dst, const scenario *src);
+
+/* "file:line" of the first line of `file` that sets `key` (key = ...), or "file:1". */
+void scenario_key_where(const char *file, const char *key, char *out, size_t len);
 
 #endif

@@ -1,4 +1,5 @@
--- catalogue: the names a lab file and a scenario may use for what a device can
+-- catalogue: the names a lab file and a scenario may use for their platform
+-- (dialects), for what a device can
 -- do (features: a lab device's `features = {...}`, a scenario's
 -- `requires = {...}`) and for the rules a lab may ask for beyond the seeds'
 -- lenient reading (a lab device's `strict = {...}`). otahil refuses any other
@@ -14,6 +15,15 @@
 -- 2 at the device's line. Other knobs are the device's own (placeholders in
 -- its cmd, e.g. {boot_ms}) and need only be numbers >= 0.
 return {
+  -- dialects: the platforms with a library here (scenarios/lib/<name>.lua); a
+  -- lab device's `dialect` and a scenario's (its folder, or `dialect = ...`)
+  -- must be one of them. A fifth platform is its library and a line here.
+  dialects = {
+    qcloud = "Tencent Cloud IoT Explorer, OTA over MQTT + HTTP (seed 001)",
+    aliyun = "Aliyun IoT Platform, OTA over MQTT, firmware over HTTP or MQTT blocks (seed 003)",
+    haas = "AliOS HaaS: Aliyun's OTA plus the lower-version system upgrade trigger (seed 004)",
+    quecthing = "Quectel QuecThing, plan/accept OTA for the module and its MCU (seeds 000, 002)",
+  },
   timing = {
     boot = { above = 0, doc = "seconds from power on to the device's first message" },
     step = { above = 0, doc = "seconds the longest gap between two progress messages may last" },
