@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "child_guard.h"
+#include "child_spawn.h"
 
 struct broker {
   uv_process_t proc;
@@ -124,37 +124,23 @@ int broker_start(uv_loop_t *loop, const char *dir, double timeout_s, broker **ou
     int lfd = open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     const char *exe = find_mosquitto();
     char *args[] = {(char *)exe, "-c", conf, NULL};
-    int rc = child_guard_check_exec(exe);
-    if (rc != 0) {
-      if (lfd >= 0) close(lfd);
-      snprintf(err, errlen, "broker: cannot start mosquitto: %s (is the mosquitto package installed?)",
-               uv_strerror(rc));
-      free(b);
-      return -1;
-    }
-    /* through otahil-child: the broker dies with otahil even when otahil is
-     * killed (SIGKILL), instead of running on, re-parented to init */
-    char **guarded = child_guard_argv(args);
+    /* through otahil-child (child_spawn.h): the broker dies with otahil even when
+     * otahil is killed (SIGKILL), instead of running on, re-parented to init */
     uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
                                      {.flags = UV_INHERIT_FD, .data.fd = lfd},
                                      {.flags = UV_INHERIT_FD, .data.fd = lfd}};
-    uv_process_options_t o = {0};
-    o.file = guarded ? guarded[0] : exe;
-    o.args = guarded ? guarded : args;
-    o.exit_cb = broker__exit;
-    o.stdio = stdio;
-    o.stdio_count = 3;
-    /* its own session: a Ctrl-C at the terminal reaches the harness, which stops it */
-    o.flags = UV_PROCESS_DETACHED;
+    child_spawn_opts so = {.argv = args, .stdio = stdio, .stdio_count = 3, .exit_cb = broker__exit};
     b->proc.data = b;
-    rc = uv_spawn(loop, &b->proc, &o);
-    child_guard_free(guarded);
+    int spawned, guarded;
+    int rc = child_spawn(loop, &b->proc, &so, &spawned, &guarded);
     if (lfd >= 0) close(lfd);
     if (rc != 0) {
       snprintf(err, errlen, "broker: cannot start mosquitto: %s (is the mosquitto package installed?)",
                uv_strerror(rc));
-      uv_close((uv_handle_t *)&b->proc, NULL);
-      uv_run(loop, UV_RUN_NOWAIT);
+      if (spawned) {
+        uv_close((uv_handle_t *)&b->proc, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+      }
       free(b);
       return -1;
     }

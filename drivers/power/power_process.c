@@ -1,6 +1,7 @@
 #include "power_process.h"
 
 #include "child_guard.h"
+#include "child_spawn.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -125,34 +126,21 @@ int power_process_on(power_process *p, char *err, size_t errlen) {
    * left running would retry its dead proxies for ever. Exec is checked first,
    * so that a missing program is still an error here, not a child that exits
    * 127. */
-  int rc = child_guard_check_exec(p->argv[0]);
-  if (rc != 0) {
-    snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
-    free(proc);
-    return -1;
-  }
-  char **guarded = child_guard_tree_argv(p->argv);
-  uv_process_options_t o = {0};
-  o.file = guarded ? guarded[0] : p->argv[0];
-  o.args = guarded ? guarded : p->argv;
-  o.exit_cb = pp__exit;
-  o.stdio = stdio;
-  o.stdio_count = 3;
   char **envp = pp__environment(p);
-  o.env = envp;
-  /* its own session: Ctrl-C reaches the harness only, which then cuts power */
-  o.flags = UV_PROCESS_DETACHED;
+  child_spawn_opts so = {.argv = p->argv, .tree = 1, .stdio = stdio, .stdio_count = 3, .env = envp,
+                         .exit_cb = pp__exit};
   proc->data = p;
-  rc = uv_spawn(p->loop, proc, &o);
+  int spawned, guarded;
+  int rc = child_spawn(p->loop, proc, &so, &spawned, &guarded);
   free(envp);
-  child_guard_free(guarded);
   if (rc != 0) {
     snprintf(err, errlen, "cannot start '%s': %s", p->argv[0], uv_strerror(rc));
-    uv_close((uv_handle_t *)proc, free_handle);
+    if (spawned) uv_close((uv_handle_t *)proc, free_handle);
+    else free(proc);
     return -1;
   }
   p->proc = proc;
-  p->tree = guarded != NULL;
+  p->tree = guarded;
   p->cut = 0;
   return 0;
 }
