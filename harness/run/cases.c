@@ -194,6 +194,78 @@ static void on_deployed(void *arg, int rc, const char *msg) {
   else case_begin(k);
 }
 
+/* The strings a device's placeholders expand to ({mqtt_port}, {state_dir}, ...
+ * and each timing knob): kept while the case starts. */
+typedef struct case_vars {
+  device_vars v;
+  char state_dir[PATH_MAX], mqtt_port[16], http_port[16], broker_port[16], fw_port[16];
+  char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
+} case_vars;
+
+static void vars_fill(kase *k, case_vars *cv) {
+  runner *rn = k->rn;
+  const lab_device *ld = device_lab(k->dev);
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
+  const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  device_vars *v = &cv->v;
+  snprintf(cv->mqtt_port, sizeof cv->mqtt_port, "%d", netdev_mqtt_port(k->net));
+  snprintf(cv->http_port, sizeof cv->http_port, "%d", netdev_http_port(k->net));
+  snprintf(cv->broker_port, sizeof cv->broker_port, "%d", rn->mqtt_port);
+  snprintf(cv->fw_port, sizeof cv->fw_port, "%u", fwserver_port(rn->fw));
+  device_vars_set(v, "bindir", rn->o->bindir);
+  device_vars_set(v, "root", rn->o->root);
+  device_vars_set(v, "mqtt_host", dev_host); /* where the device reaches its proxies */
+  device_vars_set(v, "mqtt_port", cv->mqtt_port);
+  device_vars_set(v, "http_host", dev_host);
+  device_vars_set(v, "http_port", cv->http_port);
+  device_vars_set(v, "broker_port", cv->broker_port); /* direct, bypassing the proxies */
+  device_vars_set(v, "fw_port", cv->fw_port);
+  device_vars_set(v, "state_dir", cv->state_dir);
+  device_vars_set(v, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
+  device_vars_set(v, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
+  device_vars_set(v, "name", ld->name);
+  static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
+  for (int i = 0; fields[i]; i++) device_vars_set(v, fields[i], lab_str(ld, fields[i]));
+  if (lab_str(ld, "secret")) device_vars_set(v, "secret", lab_str(ld, "secret")); /* {secret} */
+  /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
+  int nn = 0;
+  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(ld->spec, "timing");
+  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 32; t = t->next, nn++) {
+    snprintf(cv->numbers[nn], sizeof cv->numbers[nn], "%.15g", t->valuedouble);
+    device_vars_set(v, t->string, cv->numbers[nn]);
+  }
+}
+
+/* The case's folders: a fresh state folder for the device, the suite's log folder. */
+static void case_folders(kase *k, case_vars *cv) {
+  runner *rn = k->rn;
+  snprintf(cv->state_dir, sizeof cv->state_dir, "%s/work/%s/state", rn->o->report_dir, k->safe_id);
+  rm_rf(cv->state_dir);
+  mkdirs(cv->state_dir);
+  char logdir[PATH_MAX]; /* logs/<suite>/ */
+  snprintf(logdir, sizeof logdir, "%s/logs/%s", rn->o->report_dir, k->safe_id);
+  *strrchr(logdir, '/') = 0;
+  mkdirs(logdir);
+}
+
+/* The device reaches the cloud through this case's fault proxies, and its MCU
+ * through the serial relay; their seed depends on the case id only, so a case
+ * replays alone exactly (the id without its --repeat suffix: --seed S replays
+ * an iteration). */
+static int case_links(kase *k, char *err, size_t errlen) {
+  runner *rn = k->rn;
+  uint64_t seed = k->seed;
+  for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
+  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
+  netdev_listen at = {cJSON_GetObjectItemCaseSensitive(netspec, "listen")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "mqtt_port")->valueint,
+                      cJSON_GetObjectItemCaseSensitive(netspec, "http_port")->valueint};
+  if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
+                  seed, &k->net, err, errlen) != 0)
+    return -1;
+  return serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err, errlen);
+}
+
 static void case_start(kase *k) {
   runner *rn = k->rn;
   char err[1024];
@@ -205,75 +277,27 @@ static void case_start(kase *k) {
   if (!k->timer) abort();
   uv_timer_init(&rn->loop, k->timer);
   k->timer->data = k;
-
-  char state_dir[PATH_MAX], port[16], bin[PATH_MAX], http_port[16], broker_port[16], fw_port[16];
-  snprintf(state_dir, sizeof state_dir, "%s/work/%s/state", rn->o->report_dir, k->safe_id);
-  rm_rf(state_dir);
-  mkdirs(state_dir);
-  char logdir[PATH_MAX]; /* logs/<suite>/ */
-  snprintf(logdir, sizeof logdir, "%s/logs/%s", rn->o->report_dir, k->safe_id);
-  *strrchr(logdir, '/') = 0;
-  mkdirs(logdir);
+  case_vars *cv = calloc(1, sizeof *cv);
+  if (!cv) abort();
+  case_folders(k, cv);
   live_case_start(k); /* the case's log exists from here (tail -f) */
-  /* the device reaches the cloud through this case's fault proxies; the seed
-   * depends on the case id only, so a case replays alone exactly */
-  uint64_t seed = k->seed; /* the id without its --repeat suffix: --seed S replays an iteration */
-  for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
-  const lab_device *ld = device_lab(k->dev);
-  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
-  const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
-  netdev_listen at = {cJSON_GetObjectItemCaseSensitive(netspec, "listen")->valuestring,
-                      cJSON_GetObjectItemCaseSensitive(netspec, "mqtt_port")->valueint,
-                      cJSON_GetObjectItemCaseSensitive(netspec, "http_port")->valueint};
-  if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port,
-                  fwserver_port(rn->fw), seed, &k->net, err, sizeof err) != 0) {
-    set_outcome(k, O_ERROR, err);
-    return;
+  int rc = case_links(k, err, sizeof err);
+  if (rc == 0) {
+    vars_fill(k, cv);
+    rc = device_attach(k->dev, k->log, &cv->v, err, sizeof err);
   }
-  if (serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err,
-                     sizeof err) != 0) {
-    set_outcome(k, O_ERROR, err);
-    return;
-  }
-  snprintf(port, sizeof port, "%d", netdev_mqtt_port(k->net));
-  snprintf(http_port, sizeof http_port, "%d", netdev_http_port(k->net));
-  snprintf(broker_port, sizeof broker_port, "%d", rn->mqtt_port);
-  snprintf(fw_port, sizeof fw_port, "%u", fwserver_port(rn->fw));
-  snprintf(bin, sizeof bin, "%s", rn->o->bindir);
-  device_vars vars = {0};
-  device_vars_set(&vars, "bindir", bin);
-  device_vars_set(&vars, "root", rn->o->root);
-  device_vars_set(&vars, "mqtt_host", dev_host); /* where the device reaches its proxies */
-  device_vars_set(&vars, "mqtt_port", port);
-  device_vars_set(&vars, "http_host", dev_host);
-  device_vars_set(&vars, "http_port", http_port);
-  device_vars_set(&vars, "broker_port", broker_port); /* direct, bypassing the proxies */
-  device_vars_set(&vars, "fw_port", fw_port);
-  device_vars_set(&vars, "state_dir", state_dir);
-  device_vars_set(&vars, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
-  device_vars_set(&vars, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
-  device_vars_set(&vars, "name", ld->name);
-  static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
-  for (int i = 0; fields[i]; i++) device_vars_set(&vars, fields[i], lab_str(ld, fields[i]));
-  if (lab_str(ld, "secret")) device_vars_set(&vars, "secret", lab_str(ld, "secret")); /* {secret} */
-  /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
-  char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
-  int nn = 0;
-  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(ld->spec, "timing");
-  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 32; t = t->next, nn++) {
-    snprintf(numbers[nn], sizeof numbers[nn], "%.15g", t->valuedouble);
-    device_vars_set(&vars, t->string, numbers[nn]);
-  }
-  if (device_attach(k->dev, k->log, &vars, err, sizeof err) != 0) {
+  if (rc != 0) {
+    free(cv);
     set_outcome(k, O_ERROR, err);
     return;
   }
   cJSON *ev = evlog_add(k->log, "start");
   cJSON_AddStringToObject(ev, "scenario", k->sc.file);
-  cJSON_AddStringToObject(ev, "device", ld->name);
+  cJSON_AddStringToObject(ev, "device", device_name(k->dev));
   cJSON_AddNumberToObject(ev, "seed", (double)k->seed);
   /* the lab's deploy step (device_deploy.h) first; the scenario begins when it is done */
-  int deploying = device_run_deploy(k->dev, &vars, rn->lab->file, on_deployed, k, err, sizeof err);
+  int deploying = device_run_deploy(k->dev, &cv->v, rn->lab->file, on_deployed, k, err, sizeof err);
+  free(cv);
   if (deploying < 0) set_outcome(k, O_ERROR, err);
   if (deploying <= 0) return;
   case_begin(k);

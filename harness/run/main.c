@@ -110,101 +110,100 @@ static int parse_shard(const char *s, int *index, int *count) {
   return 0;
 }
 
-/* otahil run / list, with `o` (its lists) owned by the caller. */
-static int cmd_run_with(int argc, char **argv, int list_only, runner_opts *o_out) {
-  static const struct option opts[] = {{"lab", required_argument, 0, 'l'},
-                                       {"report", required_argument, 0, 'r'},
-                                       {"filter", required_argument, 0, 'f'},
-                                       {"exclude", required_argument, 0, 'x'},
-                                       {"tag", required_argument, 0, 'g'},
-                                       {"exclude-tag", required_argument, 0, 'G'},
-                                       {"repeat", required_argument, 0, 'R'},
-                                       {"until-fail", no_argument, 0, 'U'},
-                                       {"retries", required_argument, 0, 'T'},
-                                       {"broker", required_argument, 0, 'b'},
-                                       {"seed", required_argument, 0, 's'},
-                                       {"timeout-multiplier", required_argument, 0, 't'},
-                                       {"jobs", required_argument, 0, 'j'},
-                                       {"shard", required_argument, 0, 'S'},
-                                       {"verbose", no_argument, 0, 'v'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  runner_opts o = *o_out;
-  o.timeout_multiplier = 1;
-  o.jobs = 1;
-  o.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+/* One numeric option of otahil run into `o`: 0, or -1 after saying what is wrong. */
+static int number_opt(int c, const char *arg, runner_opts *o) {
+  unsigned long long u;
+  const char *want = NULL, *name = NULL;
+  switch (c) {
+  case 'R': case 'T':
+    name = c == 'R' ? "--repeat" : "--retries", want = c == 'R' ? "1..100000" : "0..100000";
+    if (parse_u64(arg, &u) == 0 && u <= 100000 && (c == 'T' || u >= 1)) {
+      *(c == 'R' ? &o->repeat : &o->retries) = (int)u;
+      return 0;
+    }
+    break;
+  case 's':
+    name = "--seed", want = "a whole number";
+    if (parse_u64(arg, &u) == 0) return o->seed = u, 0;
+    break;
+  case 't':
+    name = "--timeout-multiplier", want = "a number > 0 and <= 1000";
+    if (parse_double(arg, &o->timeout_multiplier) == 0 && o->timeout_multiplier > 0 && o->timeout_multiplier <= 1000)
+      return 0;
+    break;
+  case 'j':
+    name = "-j", want = "1..64";
+    if (parse_u64(arg, &u) == 0 && u >= 1 && u <= 64) return o->jobs = (int)u, 0;
+    break;
+  case 'S':
+    name = "--shard", want = "I/N with 1 <= I <= N, e.g. 2/4";
+    if (parse_shard(arg, &o->shard_index, &o->shard_count) == 0) return 0;
+    break;
+  }
+  fprintf(stderr, "otahil: %s '%s': expected %s\n", name ? name : "option", arg, want ? want : "a value");
+  return -1;
+}
+
+/* otahil run / list's options into `o` (its lists stay the caller's to free).
+ * Returns -1 to go on, else the exit code (usage, --help). */
+static int parse_run(int argc, char **argv, runner_opts *o) {
+  static const struct option opts[] = {
+      {"lab", required_argument, 0, 'l'},         {"report", required_argument, 0, 'r'},
+      {"filter", required_argument, 0, 'f'},      {"exclude", required_argument, 0, 'x'},
+      {"tag", required_argument, 0, 'g'},         {"exclude-tag", required_argument, 0, 'G'},
+      {"repeat", required_argument, 0, 'R'},      {"until-fail", no_argument, 0, 'U'},
+      {"retries", required_argument, 0, 'T'},     {"broker", required_argument, 0, 'b'},
+      {"seed", required_argument, 0, 's'},        {"timeout-multiplier", required_argument, 0, 't'},
+      {"jobs", required_argument, 0, 'j'},        {"shard", required_argument, 0, 'S'},
+      {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  o->timeout_multiplier = 1;
+  o->jobs = 1;
+  o->seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+  selection *sel = &o->sel;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "j:hv", opts, NULL)) != -1) {
-    unsigned long long u;
     switch (c) {
-    case 'l': o.lab_file = optarg; break;
-    case 'r': o.report_dir = optarg; break;
-    case 'f': select_add(&o_out->sel.filters, &o_out->sel.nfilters, optarg); break;
-    case 'x': select_add(&o_out->sel.excludes, &o_out->sel.nexcludes, optarg); break;
-    case 'g': select_add(&o_out->sel.tags, &o_out->sel.ntags, optarg); break;
-    case 'G': select_add(&o_out->sel.exclude_tags, &o_out->sel.nexclude_tags, optarg); break;
-    case 'U': o.until_fail = 1; break;
-    case 'v': o.verbose = 1; break;
-    case 'R':
-    case 'T':
-      if (parse_u64(optarg, &u) != 0 || u > 100000 || (c == 'R' && u < 1)) {
-        fprintf(stderr, "otahil: --%s '%s': expected %s\n", c == 'R' ? "repeat" : "retries", optarg,
-                c == 'R' ? "1..100000" : "0..100000");
-        return EXIT_USAGE;
-      }
-      if (c == 'R') o.repeat = (int)u;
-      else o.retries = (int)u;
-      break;
-    case 'b': o.broker_url = optarg; break;
-    case 's':
-      if (parse_u64(optarg, &u) != 0) {
-        fprintf(stderr, "otahil: --seed '%s': expected a whole number\n", optarg);
-        return EXIT_USAGE;
-      }
-      o.seed = u;
-      break;
-    case 't':
-      if (parse_double(optarg, &o.timeout_multiplier) != 0 || !(o.timeout_multiplier > 0) ||
-          o.timeout_multiplier > 1000) {
-        fprintf(stderr, "otahil: --timeout-multiplier '%s': expected a number > 0 and <= 1000\n", optarg);
-        return EXIT_USAGE;
-      }
-      break;
-    case 'j':
-      if (parse_u64(optarg, &u) != 0 || u < 1 || u > 64) {
-        fprintf(stderr, "otahil: -j '%s': expected 1..64\n", optarg);
-        return EXIT_USAGE;
-      }
-      o.jobs = (int)u;
-      break;
-    case 'S':
-      if (parse_shard(optarg, &o.shard_index, &o.shard_count) != 0) {
-        fprintf(stderr, "otahil: --shard '%s': expected I/N with 1 <= I <= N, e.g. 2/4\n", optarg);
-        return EXIT_USAGE;
-      }
+    case 'l': o->lab_file = optarg; break;
+    case 'r': o->report_dir = optarg; break;
+    case 'f': select_add(&sel->filters, &sel->nfilters, optarg); break;
+    case 'x': select_add(&sel->excludes, &sel->nexcludes, optarg); break;
+    case 'g': select_add(&sel->tags, &sel->ntags, optarg); break;
+    case 'G': select_add(&sel->exclude_tags, &sel->nexclude_tags, optarg); break;
+    case 'U': o->until_fail = 1; break;
+    case 'v': o->verbose = 1; break;
+    case 'b': o->broker_url = optarg; break;
+    case 'R': case 'T': case 's': case 't': case 'j': case 'S':
+      if (number_opt(c, optarg, o) != 0) return EXIT_USAGE;
       break;
     case 'h': usage(stdout); return EXIT_PASS;
     default: usage(stderr); return EXIT_USAGE;
     }
   }
-  o.sel = o_out->sel;
-  o.paths = argv + optind;
-  o.npaths = argc - optind;
-  if (o.npaths == 0) {
+  o->paths = argv + optind;
+  o->npaths = argc - optind;
+  if (o->npaths == 0) {
     fprintf(stderr, "otahil: %s: name at least one scenario file or folder\n", argv[0]);
     return EXIT_USAGE;
   }
-  o.root = find_root();
-  if (list_only) return runner_list(o.paths, o.npaths, o.root, &o.sel);
-  if (!o.lab_file || !o.report_dir) {
+  return -1;
+}
+
+/* otahil run / list, with `o` (its lists) owned by the caller. */
+static int cmd_run_with(int argc, char **argv, int list_only, runner_opts *o) {
+  int code = parse_run(argc, argv, o);
+  if (code >= 0) return code;
+  o->root = find_root();
+  if (list_only) return runner_list(o->paths, o->npaths, o->root, &o->sel);
+  if (!o->lab_file || !o->report_dir) {
     fprintf(stderr, "otahil: run: --lab FILE and --report DIR are required\n");
     return EXIT_USAGE;
   }
   char bindir[PATH_MAX];
   find_bindir(bindir, sizeof bindir);
-  o.bindir = bindir;
-  return runner_run(&o);
+  o->bindir = bindir;
+  return runner_run(o);
 }
 
 static int cmd_run(int argc, char **argv, int list_only) {
