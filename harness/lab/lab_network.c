@@ -63,3 +63,12 @@ int lab_network_check(cJSON *spec, char *err, size_t errlen) {
   }
   return 0;
 }
+
+lab_net lab_network_of(const cJSON *spec) {
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(spec, "network");
+  lab_net net = {cJSON_GetObjectItemCaseSensitive(n, "listen")->valuestring,
+                 cJSON_GetObjectItemCaseSensitive(n, "host")->valuestring,
+                 cJSON_GetObjectItemCaseSensitive(n, "mqtt_port")->valueint,
+                 cJSON_GetObjectItemCaseSensitive(n, "http_port")->valueint};
+  return net;
+}

@@ -21,4 +21,11 @@
 
 int lab_network_check(cJSON *spec, char *err, size_t errlen);
 
+/* A checked device's network (its strings are the spec's). */
+typedef struct lab_net {
+  const char *listen, *host;
+  int mqtt_port, http_port;
+} lab_net;
+lab_net lab_network_of(const cJSON *spec);
+
 #endif

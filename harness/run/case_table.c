@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api_fw.h"
+#include "lab_network.h"
 #include "run_internal.h"
 
 void case_table_push(kase *k) {
@@ -16,8 +17,7 @@ void case_table_push(kase *k) {
   lua_setfield(L, -2, "device");
   char base[128];
   /* firmware URLs point at the HTTP proxy, as the device reaches it */
-  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
-  const char *host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  const char *host = lab_network_of(device_lab(k->dev)->spec).host;
   int v6 = strchr(host, ':') != NULL;
   /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
   char port[16] = "";

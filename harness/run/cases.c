@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_fw.h"
+#include "lab_network.h"
 #include "live.h"
 #include "run_internal.h"
 
@@ -205,8 +206,7 @@ typedef struct case_vars {
 static void vars_fill(kase *k, case_vars *cv) {
   runner *rn = k->rn;
   const lab_device *ld = device_lab(k->dev);
-  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(ld->spec, "network");
-  const char *dev_host = cJSON_GetObjectItemCaseSensitive(netspec, "host")->valuestring;
+  const char *dev_host = lab_network_of(ld->spec).host;
   device_vars *v = &cv->v;
   snprintf(cv->mqtt_port, sizeof cv->mqtt_port, "%d", netdev_mqtt_port(k->net));
   snprintf(cv->http_port, sizeof cv->http_port, "%d", netdev_http_port(k->net));
@@ -256,10 +256,8 @@ static int case_links(kase *k, char *err, size_t errlen) {
   runner *rn = k->rn;
   uint64_t seed = k->seed;
   for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
-  const cJSON *netspec = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "network");
-  netdev_listen at = {cJSON_GetObjectItemCaseSensitive(netspec, "listen")->valuestring,
-                      cJSON_GetObjectItemCaseSensitive(netspec, "mqtt_port")->valueint,
-                      cJSON_GetObjectItemCaseSensitive(netspec, "http_port")->valueint};
+  lab_net net = lab_network_of(device_lab(k->dev)->spec);
+  netdev_listen at = {net.listen, net.mqtt_port, net.http_port};
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
     return -1;
