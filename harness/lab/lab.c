@@ -20,6 +20,7 @@
 #include "lab_console.h"
 #include "lab_deploy.h"
 #include "lab_network.h"
+#include "lab_placeholders.h"
 #include "lab_power.h"
 
 #define LAB_KEY "otahil.lab"
@@ -283,6 +284,7 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
         dev_error(L, name, line, "env: '%s' is not a variable name", e->string);
     }
   }
+  if (lab_placeholders_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
 }
 
 /* device "name" { ... } */

@@ -203,6 +203,7 @@ typedef struct case_vars {
   char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
 } case_vars;
 
+/* The names are lab_placeholders.h's (checked when the lab loads). */
 static void vars_fill(kase *k, case_vars *cv) {
   runner *rn = k->rn;
   const lab_device *ld = device_lab(k->dev);

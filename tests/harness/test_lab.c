@@ -87,6 +87,21 @@ START_TEST(any_dialect_name_loads) {
 }
 END_TEST
 
+/* A placeholder nothing fills is exit 2 at the lab's line (it was an ERROR in every case). */
+START_TEST(unknown_placeholder) {
+  expect_error(GOOD_HEAD "  cmd = {\"otadev\", \"--port\", \"{mqtt_prot}\"} }\n", "lab.lua:1: device 'b1'",
+               "cmd[3] uses the unknown placeholder {mqtt_prot} (known: bindir root mqtt_host mqtt_port");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, env = { TOKEN = \"{secret}\" } }\n", "lab.lua:1: device 'b1'",
+               "env.TOKEN uses the unknown placeholder {secret}");
+  lab *l = NULL;
+  char err[1024] = "";
+  int rc = load(GOOD_HEAD "  cmd = {\"x\", \"{boot_ms}\", \"{secret}\"}, secret = \"k\", timing = { boot_ms = 5 } }\n",
+                &l, err, sizeof err);
+  ck_assert_msg(rc == 0, "a timing knob and a declared secret are placeholders: %s", err);
+  lab_free(l);
+}
+END_TEST
+
 /* The power key's messages are tested one by one in tests/power/test_lab_power.c. */
 START_TEST(board_power_driver_unknown) {
   expect_error(GOOD_HEAD "  kind = \"board\", power = { driver = \"pdu\", port = 3 } }\n", "lab.lua:1: device 'b1'",
@@ -215,6 +230,7 @@ int main(void) {
   tcase_add_test(tc, missing_key);
   tcase_add_test(tc, wrong_type);
   tcase_add_test(tc, any_dialect_name_loads);
+  tcase_add_test(tc, unknown_placeholder);
   tcase_add_test(tc, board_power_driver_unknown);
   tcase_add_test(tc, missing_image_file);
   tcase_add_test(tc, twice_and_syntax);

@@ -1,0 +1,63 @@
+/* lab_placeholders: the {names} a lab's commands may use (lab_placeholders.h). */
+#include "lab_placeholders.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "power.h"
+
+const char *const lab_placeholder_names[] = {
+    "bindir", "root",     "mqtt_host", "mqtt_port", "http_host", "http_port",    "broker_port", "fw_port", "state_dir",
+    "mcu_tty", "mcu_peer_tty", "name", "product", "device", "version", "dialect", NULL};
+
+/* The device's names as power_expand's key, value pairs (values empty). */
+static size_t known_pairs(const cJSON *spec, int with_image, const char **pairs, size_t max) {
+  size_t n = 0;
+  for (int i = 0; lab_placeholder_names[i] && n + 2 < max; i++) pairs[n++] = lab_placeholder_names[i], pairs[n++] = "";
+  if (cJSON_GetObjectItemCaseSensitive(spec, "secret") && n + 2 < max) pairs[n++] = "secret", pairs[n++] = "";
+  if (with_image && n + 2 < max) pairs[n++] = "image", pairs[n++] = "";
+  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(spec, "timing");
+  for (const cJSON *t = timing ? timing->child : NULL; t && n + 2 < max; t = t->next) pairs[n++] = t->string, pairs[n++] = "";
+  pairs[n] = NULL;
+  return n / 2;
+}
+
+static void known_list(const char **pairs, char *out, size_t len) {
+  size_t k = 0;
+  out[0] = 0;
+  for (int i = 0; pairs[i] && k < len; i += 2) k += (size_t)snprintf(out + k, len - k, "%s%s", i ? " " : "", pairs[i]);
+}
+
+/* Every string of `list` (an array, or a table's values) expands with the names known. */
+static int check_strings(const cJSON *list, const char *what, const char **pairs, char *err, size_t errlen) {
+  int i = 0;
+  for (const cJSON *a = list ? list->child : NULL; a; a = a->next, i++) {
+    if (!cJSON_IsString(a)) continue;
+    char why[256];
+    char *v = power_expand(a->valuestring, pairs, why, sizeof why);
+    if (v) {
+      free(v);
+      continue;
+    }
+    char known[1024];
+    known_list(pairs, known, sizeof known);
+    if (a->string) snprintf(err, errlen, "%s.%s %s (known: %s)", what, a->string, why, known);
+    else snprintf(err, errlen, "%s[%d] %s (known: %s)", what, i + 1, why, known);
+    return -1;
+  }
+  return 0;
+}
+
+int lab_placeholders_check(const cJSON *spec, char *err, size_t errlen) {
+  const char *pairs[2 * 64 + 8];
+  known_pairs(spec, 0, pairs, sizeof pairs / sizeof *pairs);
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(spec, "kind");
+  int process = !cJSON_IsString(kind) || strcmp(kind->valuestring, "process") == 0;
+  if (process && check_strings(cJSON_GetObjectItemCaseSensitive(spec, "cmd"), "cmd", pairs, err, errlen) != 0)
+    return -1;
+  if (check_strings(cJSON_GetObjectItemCaseSensitive(spec, "env"), "env", pairs, err, errlen) != 0) return -1;
+  known_pairs(spec, cJSON_GetObjectItemCaseSensitive(spec, "base_image") != NULL, pairs, sizeof pairs / sizeof *pairs);
+  const cJSON *deploy = cJSON_GetObjectItemCaseSensitive(spec, "deploy");
+  return check_strings(cJSON_GetObjectItemCaseSensitive(deploy, "cmd"), "deploy.cmd", pairs, err, errlen);
+}
