@@ -350,12 +350,14 @@ START_TEST(stop_kills_and_never_calls_done) {
 }
 END_TEST
 
+/* A name the lab knows but the case did not fill (the lab refuses unknown ones
+ * at load: tests/harness/test_lab.c) is still refused here, not run as text. */
 START_TEST(unknown_placeholder) {
   fixture f;
-  fx_open(&f, "{ cmd = { \"flash\", \"{image}\", \"{serial_no}\" } }");
+  fx_open(&f, "{ cmd = { \"flash\", \"{image}\", \"{mqtt_port}\" } }");
   char err[512];
   ck_assert_int_eq(start(&f, NULL, err, sizeof err), -1);
-  ck_assert_str_eq(err, "lab.lua:1: device 'b1': deploy.cmd[3] uses the unknown placeholder {serial_no}");
+  ck_assert_str_eq(err, "lab.lua:1: device 'b1': deploy.cmd[3] uses the unknown placeholder {mqtt_port}");
   ck_assert_int_eq(device_deploy_busy(f.dp), 0);
   fx_close(&f);
 }

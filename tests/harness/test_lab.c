@@ -93,6 +93,8 @@ START_TEST(unknown_placeholder) {
                "cmd[3] uses the unknown placeholder {mqtt_prot} (known: bindir root mqtt_host mqtt_port");
   expect_error(GOOD_HEAD "  cmd = {\"x\"}, env = { TOKEN = \"{secret}\" } }\n", "lab.lua:1: device 'b1'",
                "env.TOKEN uses the unknown placeholder {secret}");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, deploy = { cmd = { \"flash\", \"{image}\" } } }\n", "lab.lua:1: device 'b1'",
+               "deploy.cmd[2] uses {image} but base_image is not set");
   lab *l = NULL;
   char err[1024] = "";
   int rc = load(GOOD_HEAD "  cmd = {\"x\", \"{boot_ms}\", \"{secret}\"}, secret = \"k\", timing = { boot_ms = 5 } }\n",

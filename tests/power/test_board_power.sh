@@ -143,14 +143,14 @@ LAB
 rc=$?
 check "process device: cycle and state pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$WORK/r8.txt"
-# its cmd's {placeholders} are filled like a power driver's (power_expand), an unknown one is an ERROR
+# its cmd's {placeholders} are filled like a power driver's (power_expand), an unknown one is a lab error
 check "process device: {device} filled in its cmd" grep -q "booted p1" "$WORK/r8/report.json"
 sed 's/{device}/{nope}/' "$WORK/lab8.lua" > "$WORK/lab8b.lua"
 "$OTAHIL" run $S/process_power.lua --lab "$WORK/lab8b.lua" --report "$WORK/r8b" --timeout-multiplier "$M" > "$WORK/r8b.txt" 2>&1
 rc=$?
-check "process device, unknown placeholder: exit 1 (got $rc)" [ "$rc" -eq 1 ]
-check "process device, unknown placeholder: ERROR naming device and placeholder" \
-  grep -q "device 'p1': cmd uses the unknown placeholder {nope}" "$WORK/r8b.txt"
+check "process device, unknown placeholder: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "process device, unknown placeholder: the lab's line, device and placeholder" \
+  grep -q "lab8b.lua:[0-9]*: device 'p1': cmd\[[0-9]*\] uses the unknown placeholder {nope}" "$WORK/r8b.txt"
 
 # 7. a lab error is exit 2 with file:line, device and key
 printf '%s\n' '-- rack 1' 'device "b1" {' '  dialect = "qcloud", product = "P1", device = "b1", version = "1",' \
