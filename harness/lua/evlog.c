@@ -12,8 +12,6 @@ struct evlog {
   struct timespec t0;
   evlog_notify_cb notify;
   void *notify_arg;
-  evlog_notify_cb observer;
-  void *observer_arg;
   /* bounds: past max_events or max_bytes an event is not kept (see evlog.h) */
   size_t max_events, max_bytes, bytes;
   uint64_t dropped, cut;
@@ -103,11 +101,6 @@ void evlog_free(evlog *log) {
   free(log);
 }
 
-void evlog_set_observer(evlog *log, evlog_notify_cb cb, void *arg) {
-  log->observer = cb;
-  log->observer_arg = arg;
-}
-
 void evlog_set_notify(evlog *log, evlog_notify_cb cb, void *arg) {
   log->notify = cb;
   log->notify_arg = arg;
@@ -166,7 +159,6 @@ void evlog_commit(evlog *log) {
   if (log->last) measure(log, log->last);
   log->last = NULL;
   if (log->notify) log->notify(log->notify_arg);
-  if (log->observer) log->observer(log->observer_arg);
 }
 
 size_t evlog_count(const evlog *log) { return log->count; }

@@ -21,9 +21,6 @@ typedef void (*evlog_notify_cb)(void *arg);
 evlog *evlog_new(void);
 void evlog_free(evlog *log);
 void evlog_set_notify(evlog *log, evlog_notify_cb cb, void *arg);
-/* A second listener, called after `notify` on every commit: the runner's live
- * log and progress line (every event up to evlog_count is complete then). */
-void evlog_set_observer(evlog *log, evlog_notify_cb cb, void *arg);
 
 /* Seconds since the log was created (CLOCK_MONOTONIC). */
 double evlog_now(const evlog *log);

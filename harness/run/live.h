@@ -1,10 +1,10 @@
 /* live: what a running case shows while it runs.
  *
- * Its log file (logs/<case>.log) exists from the case's start and gets every
- * event as it is committed (flushed every second), so `tail -f` follows it; when the case ends the
+ * Its log file (logs/<case>.log) exists from the case's start and gets the
+ * case's new events every second (at most 20000 a second), so `tail -f` follows it; when the case ends the
  * outcome line is appended, then record() replaces the file with the final log
  * (outcome first). Its raw console (logs/<case>.console) grows the same way.
- * With -v every event is also printed, prefixed with the case
+ * With -v every event is also printed (every second), prefixed with the case
  * id. On a terminal, one status line per running case (id, elapsed, its last
  * meaningful events) is redrawn in place under the results; otherwise a line
  * when a case starts and a heartbeat every 30 s while it runs. */

@@ -39,7 +39,7 @@ wait $pid
 rc=$?
 check "SIGTERM during a slow pattern: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 
-"$OTAHIL" run $SC/event_flood.lua --lab lab/emulated.lua --filter '*@emu-qcloud' --report "$WORK/ev" \
+"$OTAHIL" run $SC/event_flood.lua --lab lab/emulated.lua --filter '*@emu-qcloud' --report "$WORK/ev" --timeout-multiplier "$M" \
   > "$WORK/ev.txt" 2>&1 &
 pid=$!
 peak=0
