@@ -279,70 +279,90 @@ static void fws__delay_rearm(fwserver *s) {
 
 static char *fws__strdup0(const char *v) { return v ? strdup(v) : NULL; }
 
+/* Sets the answer of a request refused with `status` for `reason`; returns 0. */
+static int fws__refuse(fws_req *r, unsigned status, const char *reason) {
+  r->status = (int)status;
+  r->reason = reason;
+  return 0;
+}
+
+/* A signed URL's expires and sig are right and not past, or an unsigned one is
+ * allowed: 1; else 0 with the 403 set. */
+static int fws__signature_ok(fwserver *s, fws_req *r, const fws_image *im) {
+  const char *exp = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "expires");
+  const char *sig = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sig");
+  if (!exp && !sig) {
+    if (im->flags & FWSERVER_SIGNED_ONLY) return fws__refuse(r, MHD_HTTP_FORBIDDEN, "signature required");
+    return 1;
+  }
+  r->signed_url = 1;
+  char want[65];
+  char *endp = NULL;
+  errno = 0;
+  long long e = exp ? strtoll(exp, &endp, 10) : 0;
+  int ok = exp && sig && *exp && endp && *endp == '\0' && errno == 0 &&
+           fws__mac(s, im->name, (int64_t)e, want) == 0 && strlen(sig) == 64 && CRYPTO_memcmp(sig, want, 64) == 0;
+  if (!ok) return fws__refuse(r, MHD_HTTP_FORBIDDEN, "bad signature");
+  if ((long long)time(NULL) > e) return fws__refuse(r, MHD_HTTP_FORBIDDEN, "expired signature");
+  return 1;
+}
+
+/* The part of the file a 200 answers, narrowed by the Range header (206, 416). */
+static void fws__apply_range(fws_req *r) {
+  if (!r->range) return;
+  if (r->has_fault && r->fault.ignore_range) {
+    r->reason = "fault: range ignored";
+    return;
+  }
+  uint64_t off = 0, len = 0;
+  switch (fws__parse_range(r->range, r->size, &off, &len)) {
+  case FWS_RANGE_OK:
+    r->status = MHD_HTTP_PARTIAL_CONTENT;
+    r->offset = off;
+    r->length = len;
+    break;
+  case FWS_RANGE_UNSAT:
+    r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+    r->reason = "range not satisfiable";
+    r->is_file = 0;
+    r->length = 0;
+    break;
+  default:
+    r->reason = "range ignored";
+    break;
+  }
+}
+
 /* Decides the answer of a fresh request: status, reason, file part, fault. */
 static void fws__decide(fwserver *s, fws_req *r) {
-  struct MHD_Connection *c = r->conn;
   if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-    r->status = MHD_HTTP_METHOD_NOT_ALLOWED;
-    r->reason = "method not allowed";
+    fws__refuse(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     return;
   }
   if (strncmp(r->path, "/fw/", 4) != 0 || !fws__valid_name(r->path + 4)) {
-    r->status = MHD_HTTP_NOT_FOUND;
-    r->reason = "unknown path";
+    fws__refuse(r, MHD_HTTP_NOT_FOUND, "unknown path");
     return;
   }
   fws_image *im = fws__find(s, r->path + 4);
   if (!im) {
-    r->status = MHD_HTTP_NOT_FOUND;
-    r->reason = "no such image";
+    fws__refuse(r, MHD_HTTP_NOT_FOUND, "no such image");
     return;
   }
   r->name = strdup(im->name);
-
-  const char *exp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "expires");
-  const char *sig = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sig");
-  if (exp || sig) {
-    r->signed_url = 1;
-    char want[65];
-    char *endp = NULL;
-    errno = 0;
-    long long e = exp ? strtoll(exp, &endp, 10) : 0;
-    int ok = exp && sig && *exp && endp && *endp == '\0' && errno == 0 &&
-             fws__mac(s, im->name, (int64_t)e, want) == 0 && strlen(sig) == 64 &&
-             CRYPTO_memcmp(sig, want, 64) == 0;
-    if (!ok) {
-      r->status = MHD_HTTP_FORBIDDEN;
-      r->reason = "bad signature";
-      return;
-    }
-    if ((long long)time(NULL) > e) {
-      r->status = MHD_HTTP_FORBIDDEN;
-      r->reason = "expired signature";
-      return;
-    }
-  } else if (im->flags & FWSERVER_SIGNED_ONLY) {
-    r->status = MHD_HTTP_FORBIDDEN;
-    r->reason = "signature required";
-    return;
-  }
-
+  if (!fws__signature_ok(s, r, im)) return;
   if (im->has_fault) {
     r->has_fault = 1;
     r->fault = im->fault;
     if (im->fault.times > 0 && --im->fault.times == 0) im->has_fault = 0;
   }
   if (r->has_fault && r->fault.status) {
-    r->status = r->fault.status;
-    r->reason = "fault: status";
+    fws__refuse(r, (unsigned)r->fault.status, "fault: status");
     return;
   }
-
   r->fd = open(im->file, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    r->reason = "cannot open file";
+    fws__refuse(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot open file");
     return;
   }
   r->size = (uint64_t)st.st_size;
@@ -351,29 +371,7 @@ static void fws__decide(fwserver *s, fws_req *r) {
   r->reason = "ok";
   r->offset = 0;
   r->length = r->size;
-  if (r->range) {
-    if (r->has_fault && r->fault.ignore_range) {
-      r->reason = "fault: range ignored";
-      return;
-    }
-    uint64_t off = 0, len = 0;
-    switch (fws__parse_range(r->range, r->size, &off, &len)) {
-    case FWS_RANGE_OK:
-      r->status = MHD_HTTP_PARTIAL_CONTENT;
-      r->offset = off;
-      r->length = len;
-      break;
-    case FWS_RANGE_UNSAT:
-      r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
-      r->reason = "range not satisfiable";
-      r->is_file = 0;
-      r->length = 0;
-      break;
-    default:
-      r->reason = "range ignored";
-      break;
-    }
-  }
+  fws__apply_range(r);
 }
 
 static ssize_t fws__read(void *cls, uint64_t pos, char *buf, size_t max) {
