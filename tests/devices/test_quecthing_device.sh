@@ -66,9 +66,7 @@ trap 'exit 130' INT TERM
 
 fail() { echo "FAIL: $*"; exit 1; }
 ok() { echo "ok: $*"; }
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh" # free_port
 until_ok() { # until_ok SECONDS CMD...
   local deadline=$((SECONDS + $1)); shift
   while ! "$@" 2>/dev/null; do

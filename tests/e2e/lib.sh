@@ -3,6 +3,7 @@
 set -u
 : "${OTAHIL:?OTAHIL must point at the otahil binary}"
 : "${OTAHIL_SRC:?OTAHIL_SRC must point at the source tree}"
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh" # free_port
 cd "$OTAHIL_SRC"
 WORK=$(mktemp -d /tmp/otahil-e2e-XXXXXX)
 FAILS=0

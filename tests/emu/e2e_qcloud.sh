@@ -38,9 +38,7 @@ wait_for() {
 }
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh" # free_port
 
 # ---- the cloud side ---------------------------------------------------------
 MQ_PORT=$(free_port)

@@ -10,7 +10,7 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh" # free_port
 # wait_port PORT: until something accepts on 127.0.0.1:PORT, at most 5 s
 wait_port() {
   python3 - "$1" <<'PY' || fail "nothing listens on port $1 after 5 s"

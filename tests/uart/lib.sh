@@ -15,9 +15,7 @@ if ! command -v ser2net > /dev/null; then
   exit 1
 fi
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh" # free_port
 
 # start_ser2net NAME ACCEPTER PORT LINK: shares the terminal LINK on
 # 127.0.0.1:PORT through ser2net's ACCEPTER (tcp, telnet, telnet(rfc2217));
