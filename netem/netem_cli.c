@@ -25,6 +25,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: otahil netem --listen HOST:PORT --upstream HOST:PORT [--http|--mqtt]\n"
           "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]\n"
+          "                    [--tls-cert FILE --tls-key FILE]\n"
           "\n"
           "Runs the fault-injecting proxy alone: point a device at --listen; every connection\n"
           "is forwarded to --upstream with the faults applied. Events are printed one per line.\n"
@@ -37,6 +38,8 @@ static void usage(FILE *out) {
           "  --quiet               print only the listening line and faults applied\n"
           "  --no-splice           always copy through user space (by default, while no fault\n"
           "                        is set, bodies and raw streams go socket to socket with splice)\n"
+          "  --tls-cert FILE       terminate TLS from clients with this PEM certificate (chain);\n"
+          "  --tls-key FILE        and key (the upstream gets plaintext; faults see plaintext)\n"
           "\n%s",
           netem_fault_help());
 }
@@ -118,6 +121,9 @@ int netem_cli_main(int argc, char **argv) {
       o.view = NETEM_VIEW_MQTT;
     } else if (strcmp(a, "--quiet") == 0) {
       quiet = 1;
+    } else if ((strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0) && val) {
+      *(a[6] == 'c' ? &o.tls_cert : &o.tls_key) = val;
+      i++;
     } else if (strcmp(a, "--no-splice") == 0) {
       o.no_splice = 1;
     } else if (strcmp(a, "--fault") == 0 && val) {
@@ -152,6 +158,10 @@ int netem_cli_main(int argc, char **argv) {
       fprintf(stderr, "netem: unknown or incomplete option '%s' (see --help)\n", a);
       return 2;
     }
+  }
+  if (!o.tls_cert != !o.tls_key) {
+    fprintf(stderr, "netem: --tls-cert and --tls-key go together\n");
+    return 2;
   }
   if (!lhost[0] || !uhost[0]) {
     fprintf(stderr, "netem: --listen and --upstream are required (see --help)\n");
@@ -189,8 +199,8 @@ int netem_cli_main(int argc, char **argv) {
     uv_loop_close(cli.loop);
     return 2;
   }
-  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "\n", lhost, netem_proxy_port(cli.proxy), uhost,
-         o.upstream_port, o.name, o.seed);
+  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", lhost, netem_proxy_port(cli.proxy), uhost,
+         o.upstream_port, o.name, o.seed, o.tls_cert ? " tls" : "");
   fflush(stdout);
   for (int i = 0; i < nfaults; i++) {
     if (netem_fault_add(cli.proxy, &parsed[i], NULL, err, sizeof err)) {

@@ -1,0 +1,234 @@
+/* tls_conn: TLS termination on memory BIOs (see tls_conn.h). */
+#include "tls_conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "netem_int.h"
+
+#define ERR(...) \
+  do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
+
+struct tls_ctx {
+  SSL_CTX *ctx;
+  char *cert_file;
+};
+
+struct tls_conn {
+  SSL *ssl;
+  BIO *rbio, *wbio; /* owned by ssl */
+  int ready;        /* handshake done */
+  int eof;          /* close_notify from the client */
+};
+
+/* A write of ciphertext: the plaintext write it stands for (NULL for handshake bytes). */
+struct tls_wreq {
+  uv_write_t req;
+  uv_write_t *orig;
+  uv_write_cb cb;
+  char data[];
+};
+
+static void why_ssl(char *buf, size_t size) {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e) ERR_error_string_n(e, buf, size);
+  else snprintf(buf, size, "connection closed during the handshake");
+}
+
+struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *err, size_t errlen) {
+  struct tls_ctx *t = calloc(1, sizeof *t);
+  char why[200] = "";
+  if (!t || !(t->cert_file = strdup(cert_file)) || !(t->ctx = SSL_CTX_new(TLS_server_method()))) {
+    ERR("tls: out of memory");
+    tls_ctx__free(t);
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+  const char *bad = SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1 ? cert_file
+                    : SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1 ? key_file
+                    : SSL_CTX_check_private_key(t->ctx) != 1 ? key_file
+                                                              : NULL;
+  if (bad) {
+    why_ssl(why, sizeof why);
+    ERR("tls: %s: %s", bad, why);
+    tls_ctx__free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void tls_ctx__free(struct tls_ctx *t) {
+  if (!t) return;
+  SSL_CTX_free(t->ctx);
+  free(t->cert_file);
+  free(t);
+}
+
+int netem_proxy_tls_identity(netem_proxy *p, const char *cert_file, const char *key_file, char *err, size_t errlen) {
+  if (!p || !p->tls || !cert_file || !key_file) {
+    ERR("netem_proxy_tls_identity: the proxy does not terminate TLS");
+    return UV_EINVAL;
+  }
+  struct tls_ctx *t = tls_ctx__new(cert_file, key_file, err, errlen);
+  if (!t) return UV_EINVAL;
+  tls_ctx__free(p->tls); /* open connections keep theirs: SSL holds a reference */
+  p->tls = t;
+  struct netem_event ev;
+  proxy__event_init(&ev, NETEM_EV_FAULT, NULL);
+  ev.fault = "tls-cert";
+  ev.action = "set";
+  ev.detail = t->cert_file;
+  proxy__emit(p, &ev);
+  return 0;
+}
+
+/* ---- ciphertext to the client ---- */
+
+static void on_written(uv_write_t *req, int status) {
+  struct tls_wreq *w = (struct tls_wreq *)req;
+  if (w->cb) w->cb(w->orig, status);
+  free(w);
+}
+
+/* Writes what OpenSSL produced to the client; orig/cb as in tls_conn__write. */
+static int flush(struct conn *c, uv_write_t *orig, uv_write_cb cb) {
+  size_t n = BIO_ctrl_pending(c->tls->wbio);
+  if (n == 0 && !cb) return 0;
+  struct tls_wreq *w = malloc(sizeof *w + n);
+  if (!w) return UV_ENOMEM;
+  w->orig = orig;
+  w->cb = cb;
+  if (n && BIO_read(c->tls->wbio, w->data, (int)n) != (int)n) {
+    free(w);
+    return UV_EIO;
+  }
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)n);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->client, &b, 1, on_written);
+  if (rc) free(w);
+  return rc;
+}
+
+int tls_conn__write(struct conn *c, uv_write_t *req, const uv_buf_t *buf, uv_write_cb cb) {
+  size_t done = 0;
+  if (!c->tls->ready) return UV_EPROTO; /* the down direction reads only after the handshake */
+  if (SSL_write_ex(c->tls->ssl, buf->base, buf->len, &done) != 1 || done != buf->len) {
+    ERR_clear_error();
+    return UV_EPROTO;
+  }
+  return flush(c, req, cb);
+}
+
+void tls_conn__close_notify(struct conn *c) {
+  if (!c->tls->ready) return;
+  (void)SSL_shutdown(c->tls->ssl); /* 0: sent ours; the client's is not waited for */
+  ERR_clear_error();
+  (void)flush(c, NULL, NULL);
+}
+
+/* ---- ciphertext from the client ---- */
+
+static void fail(struct conn *c, const char *what) {
+  char why[256], ssl[160];
+  why_ssl(ssl, sizeof ssl);
+  snprintf(why, sizeof why, "tls %s: %s", what, ssl);
+  (void)flush(c, NULL, NULL); /* an alert, if the handshake made one */
+  conn__close(c, 0, why);
+}
+
+static int handshake(struct conn *c) {
+  int r = SSL_do_handshake(c->tls->ssl);
+  if (flush(c, NULL, NULL)) {
+    conn__close(c, 1, "tls: cannot write the handshake");
+    return -1;
+  }
+  if (r == 1) {
+    c->tls->ready = 1;
+    if (c->connected) conn__read_start(&c->down);
+    return 0;
+  }
+  if (SSL_get_error(c->tls->ssl, r) == SSL_ERROR_WANT_READ) return 1;
+  fail(c, "handshake");
+  return -1;
+}
+
+/* Plaintext out of the session, in chunks, into the up direction. */
+static void read_plain(struct conn *c) {
+  struct dir *d = &c->up;
+  while (!c->closing && !c->cutting && !d->cut && !d->eof) {
+    struct chunk *ch = chunk_new(NETEM_READ_SIZE);
+    if (!ch) {
+      conn__close(c, 1, "out of memory");
+      return;
+    }
+    size_t got = 0, n = 0;
+    int r = 1;
+    while (got < NETEM_READ_SIZE && (r = SSL_read_ex(c->tls->ssl, ch->data + got, NETEM_READ_SIZE - got, &n)) == 1)
+      got += n;
+    if (got) pipe__input(d, ch, ch->data, got);
+    chunk_unref(ch);
+    if (r == 1) continue; /* the chunk was full: more may be there */
+    int e = SSL_get_error(c->tls->ssl, r);
+    if (c->closing) return;
+    if (e == SSL_ERROR_WANT_READ) break;
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      c->tls->eof = 1;
+      if (!d->eof) pipe__eof(d);
+      break;
+    }
+    fail(c, "read");
+    return;
+  }
+  ERR_clear_error();
+  if (!c->closing && flush(c, NULL, NULL)) conn__close(c, 1, "tls: cannot write to the client");
+}
+
+void tls_conn__input(struct conn *c, const uint8_t *data, size_t len) {
+  if (BIO_write(c->tls->rbio, data, (int)len) != (int)len) {
+    conn__close(c, 1, "tls: out of memory");
+    return;
+  }
+  if (!c->tls->ready && handshake(c) != 0) return;
+  read_plain(c);
+}
+
+/* ---- life ---- */
+
+int tls_conn__start(struct conn *c) {
+  struct tls_conn *t = calloc(1, sizeof *t);
+  if (!t) return UV_ENOMEM;
+  t->ssl = SSL_new(c->p->tls->ctx);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (!t->ssl || !t->rbio || !t->wbio) {
+    SSL_free(t->ssl);
+    BIO_free(t->rbio);
+    BIO_free(t->wbio);
+    free(t);
+    return UV_ENOMEM;
+  }
+  BIO_set_mem_eof_return(t->rbio, -1); /* empty: "retry", not end of stream */
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  SSL_set_accept_state(t->ssl);
+  c->tls = t;
+  conn__read_start(&c->up);
+  return 0;
+}
+
+void tls_conn__connected(struct conn *c) {
+  conn__read_start(&c->up);
+  if (c->tls->ready) conn__read_start(&c->down);
+  pipe__pump(&c->up); /* plaintext that came before the upstream was there */
+}
+
+void tls_conn__free(struct conn *c) {
+  if (!c->tls) return;
+  SSL_free(c->tls->ssl);
+  free(c->tls);
+  c->tls = NULL;
+}
