@@ -49,6 +49,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   } else if (nread == UV_EOF && !c->closing) {
     if (c->cutting && !c->cut_rst) {
       conn__close(c, 0, "cut (FIN) done"); /* lingering close: the client closed too */
+    } else if (c->tls && d->which == NETEM_DIR_UP && !tls_conn__ready(c)) {
+      conn__close(c, 0, "tls handshake: the client closed the connection (did it refuse the certificate?)");
     } else if (!c->cutting) {
       pipe__eof(d);
     }

@@ -199,6 +199,8 @@ void tls_conn__input(struct conn *c, const uint8_t *data, size_t len) {
 
 /* ---- life ---- */
 
+int tls_conn__ready(const struct conn *c) { return c->tls->ready; }
+
 int tls_conn__start(struct conn *c) {
   struct tls_conn *t = calloc(1, sizeof *t);
   if (!t) return UV_ENOMEM;

@@ -34,6 +34,8 @@ int tls_conn__start(struct conn *c);
 /* The upstream is connected: plaintext may flow (the down direction starts reading once
  * the handshake is done too). */
 void tls_conn__connected(struct conn *c);
+/* Whether the handshake is done. */
+int tls_conn__ready(const struct conn *c);
 /* Ciphertext read from the client. */
 void tls_conn__input(struct conn *c, const uint8_t *data, size_t len);
 /* As uv_write(req, client, buf, 1, cb) of plaintext: cb(req, status) once its records are
