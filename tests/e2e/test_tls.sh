@@ -1,0 +1,48 @@
+#!/bin/bash
+# TLS end to end: lab key tls = true gives the device mqtts and https endpoints
+# (the proxies terminate TLS with a test PKI made for the run); otadev with
+# --ca {ca_file} passes the qcloud suite over TLS, and the no-cert-verify defect
+# is caught by scenarios/tls/01_qcloud_untrusted_certificate (it downloads from a server whose
+# certificate names another host, or comes from another CA).
+. "$(dirname "$0")/lib.sh"
+# the qcloud device of lab/emulated.lua, over TLS
+tls_lab() { # tls_lab OUT [EXTRA_ARG]
+  local extra=""; [ -n "${2:-}" ] && extra=", \"$2\""
+  awk '/^device "emu-qcloud"/,/^}/' lab/emulated.lua |
+    sed -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}"'"$extra"' }|' \
+        -e 's|kind = "process",|kind = "process", tls = true,|' \
+        -e 's|features = { "power",|features = { "tls", "power",|' > "$1"
+  grep -q 'tls = true' "$1" && grep -q '{ca_file}' "$1" && grep -q '"tls", "power"' "$1"
+}
+check "the TLS lab is made from lab/emulated.lua" tls_lab "$WORK/tls.lua"
+"$OTAHIL" run scenarios/qcloud scenarios/tls --lab "$WORK/tls.lua" --report "$WORK/good" > "$WORK/good.txt" 2>&1
+rc=$?
+check "qcloud suite over TLS: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -30 "$WORK/good.txt"
+check "qcloud over TLS: 16 + 1 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 17 ]
+check "qcloud over TLS: no case failed" bash -c "! grep -qw -e FAIL -e ERROR <<< \"$(outcome "$WORK/good" '*')\""
+check "the untrusted-certificate scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/01_*')" = PASS ]
+check "firmware URLs are https://" grep -q 'url":"https://127.0.0.1:' "$WORK/good/logs/qcloud/02_happy_path@emu-qcloud.log"
+check "the device reports reach the cloud through the TLS MQTT proxy" \
+  grep -q 'mqtt.in .*report_progress' "$WORK/good/logs/qcloud/02_happy_path@emu-qcloud.log"
+check "the proxy logged the refused handshakes" grep -q 'tls handshake: ' "$WORK/good/report.json"
+check "the run's CA is in work/tls" openssl verify -CAfile "$WORK/good/work/tls/emu-qcloud/ca.pem" \
+  "$WORK/good/work/tls/emu-qcloud/server.pem"
+
+check "the defective lab is made" tls_lab "$WORK/bug.lua" "--bug=no-cert-verify"
+"$OTAHIL" run scenarios/tls --lab "$WORK/bug.lua" --report "$WORK/bug" > "$WORK/bug.txt" 2>&1
+rc=$?
+check "no-cert-verify: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "no-cert-verify: tls/01_qcloud_untrusted_certificate FAILs" [ "$(outcome "$WORK/bug" 'tls/01_*')" = FAIL ]
+
+# a plain lab still has plain URLs and skips the TLS scenario
+"$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1
+check "plain lab: the TLS scenario is SKIP" [ "$(outcome "$WORK/plain" 'tls/01_*@emu-qcloud')" = SKIP ]
+
+# lab errors are located
+printf 'device "d" {\n  dialect = "qcloud", product = "P", device = "d", version = "1.0.0",\n  kind = "process", cmd = { "/bin/true" },\n  tls = { ca = "nope.pem", cert = "x", key = "y" },\n}\n' > "$WORK/badtls.lua"
+"$OTAHIL" run scenarios/qcloud --lab "$WORK/badtls.lua" --report "$WORK/badtls" > "$WORK/badtls.txt" 2>&1
+rc=$?
+check "tls with a missing CA file: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "tls with a missing CA file: located" grep -q "badtls.lua:1: device 'd': tls.ca: file '.*nope.pem' cannot be read" "$WORK/badtls.txt"
+finish
