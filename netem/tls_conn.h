@@ -26,6 +26,7 @@ struct tls_conn;
 /* Loads a PEM certificate (chain) and its key into a new server context. Returns NULL
  * with a message naming the file in err. */
 struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* Drops the caller's reference: connections made with it keep it until they are freed. */
 void tls_ctx__free(struct tls_ctx *t);
 
 /* Starts TLS on an accepted connection (c->p->tls set): the client is read at once, for
