@@ -36,6 +36,7 @@ static const struct {
     {"ignores-module", BUG_IGNORES_MODULE},
     {"accepts-unknown-sign", BUG_ACCEPTS_UNKNOWN_SIGN},
     {"no-cert-verify", BUG_NO_CERT_VERIFY},
+    {"no-hostname-check", BUG_NO_HOSTNAME_CHECK},
 };
 
 unsigned bugs_by_name(const char *name) {

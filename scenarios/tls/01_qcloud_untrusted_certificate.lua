@@ -1,5 +1,5 @@
--- The firmware server presents a certificate the device must not trust (issued
--- for another name, or by another CA): the device must refuse it and never
+-- The firmware server presents a certificate the device must not trust (expired,
+-- issued for another name, or by another CA): the device must refuse it and never
 -- download from it (a device that skips verification is the most common OTA
 -- security bug), report the failure, and upgrade once the cloud is right again.
 -- Tencent defines no code of its own for a TLS failure: a download that cannot
@@ -17,7 +17,8 @@ return {
     local d = qcloud.attach(t)
     d:expect_version(t.device.version)
     local target, img = d:good_image()
-    for _, cert in ipairs { "wrong-name", "untrusted" } do
+    for _, cert in ipairs { "expired", "wrong-name", "untrusted" } do
+      t.log("the firmware server presents the " .. cert .. " certificate")
       t.net.http:tls_cert(cert)
       d:push_update { image = img, version = target, repush = false }
       d:expect_fail { code = -1, timeout = d.download_timeout * 4 + 10 }

@@ -1,9 +1,10 @@
 #!/bin/bash
 # TLS end to end: lab key tls = true gives the device mqtts and https endpoints
 # (the proxies terminate TLS with a test PKI made for the run); otadev with
-# --ca {ca_file} passes the qcloud suite over TLS, and the no-cert-verify defect
-# is caught by scenarios/tls/01_qcloud_untrusted_certificate (it downloads from a server whose
-# certificate names another host, or comes from another CA).
+# --ca {ca_file} passes the qcloud suite over TLS, and the defects no-cert-verify
+# and no-hostname-check are caught by scenarios/tls/01_qcloud_untrusted_certificate
+# (they download from a server whose certificate is expired, names another host,
+# or comes from another CA).
 . "$(dirname "$0")/lib.sh"
 # the qcloud device of lab/emulated.lua, over TLS
 tls_lab() { # tls_lab OUT [EXTRA_ARG]
@@ -34,6 +35,15 @@ check "the defective lab is made" tls_lab "$WORK/bug.lua" "--bug=no-cert-verify"
 rc=$?
 check "no-cert-verify: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "no-cert-verify: tls/01_qcloud_untrusted_certificate FAILs" [ "$(outcome "$WORK/bug" 'tls/01_*')" = FAIL ]
+L=logs/tls/01_qcloud_untrusted_certificate@emu-qcloud.log
+check "no-cert-verify: caught at the first (expired) certificate" \
+  bash -c "grep -q 'presents the expired' '$WORK/bug/$L' && ! grep -q 'presents the wrong-name' '$WORK/bug/$L'"
+check "the host-name defective lab is made" tls_lab "$WORK/bug2.lua" "--bug=no-hostname-check"
+"$OTAHIL" run scenarios/tls --lab "$WORK/bug2.lua" --report "$WORK/bug2" > "$WORK/bug2.txt" 2>&1
+rc=$?
+check "no-hostname-check: exit 1 (got $rc)" [ "$rc" -eq 1 ]
+check "no-hostname-check: the expired one refused, caught at the wrong-name one" \
+  bash -c "grep -q 'presents the wrong-name' '$WORK/bug2/$L' && ! grep -q 'presents the untrusted' '$WORK/bug2/$L'"
 
 # a plain lab still has plain URLs and skips the TLS scenario
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1
