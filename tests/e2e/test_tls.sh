@@ -45,6 +45,25 @@ check "no-hostname-check: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 check "no-hostname-check: the expired one refused, caught at the wrong-name one" \
   bash -c "grep -q 'presents the wrong-name' '$WORK/bug2/$L' && ! grep -q 'presents the untrusted' '$WORK/bug2/$L'"
 
+# the independent Python device (tests/devices/qcloud_device.py --ca) over TLS too
+PY=/usr/bin/python3
+DEV=$OTAHIL_SRC/tests/devices/qcloud_device.py
+mkdir -p "$WORK/py/fw"
+for v in "2.0.0 262144" "3.0.0 262144" "2.9.0 131072 --fail-boot" "2.8.0 131072 --fail-burn"; do
+  set -- $v
+  f=qc-$1.bin; [ $# -gt 2 ] && f=qc-$1-${3#--}.bin
+  $PY "$DEV" mkimage --version "$1" --size "$2" ${3:-} -o "$WORK/py/fw/$f" > /dev/null || not_ok "mkimage $v"
+done
+sed -e "s|\"tests/devices/qcloud_device.py\"|\"$DEV\"|" \
+    -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}" }|' \
+    -e 's|kind = "process",|kind = "process", tls = true,|' \
+    -e 's|features = { "power",|features = { "tls", "power",|' lab/examples/python-qcloud.lua > "$WORK/py/lab.lua"
+"$OTAHIL" run scenarios/qcloud scenarios/tls --lab "$WORK/py/lab.lua" --report "$WORK/pyout" > "$WORK/py.txt" 2>&1
+rc=$?
+check "the Python device over TLS: qcloud suite and the TLS scenario pass (exit $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/py.txt" | head -20
+check "the Python device over TLS: 17 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 17 ]
+
 # a plain lab still has plain URLs and skips the TLS scenario
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1
 check "plain lab: the TLS scenario is SKIP" [ "$(outcome "$WORK/plain" 'tls/01_*@emu-qcloud')" = SKIP ]
