@@ -139,6 +139,14 @@ int netem_proxy_unwatch(netem_proxy *p, uint32_t id);
 int netem_proxy_tls_identity(netem_proxy *p, const char *cert_file, const char *key_file, char *err,
                              size_t errlen);
 
+/* With TLS: what the proxy does to the handshakes of connections accepted from now on and
+ * of those still in theirs: complete them (OK), read and never answer (STALL: until set back
+ * to OK, when the stalled ones go on), or close at the ClientHello (FIN, RST). Emits a FAULT
+ * event (fault "tls-handshake", action "set", detail = the mode) and one per connection it
+ * acts on (action "stall", "fin", "rst"). Returns 0 or UV_EINVAL. */
+enum netem_tls_handshake { NETEM_TLS_HS_OK = 0, NETEM_TLS_HS_STALL, NETEM_TLS_HS_FIN, NETEM_TLS_HS_RST };
+int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode);
+
 /* Number of open connections. */
 size_t netem_proxy_conn_count(const netem_proxy *p);
 

@@ -186,6 +186,7 @@ struct netem_proxy {
   uv_timer_t watch_timer;
   int splice_ok;          /* the zero-copy path may be used (see splice_path.c) */
   struct tls_ctx *tls;    /* TLS termination towards clients (tls_conn.h), or NULL */
+  int tls_hs;             /* enum netem_tls_handshake */
   uint64_t spliced;       /* bytes it forwarded */
   int handles;
   int closing;

@@ -41,6 +41,7 @@ struct tls_conn {
   size_t spare_cap[TLS_SPARES];
   int nspare;
   int ready;        /* handshake done */
+  int stalled;      /* its handshake is held (NETEM_TLS_HS_STALL) */
   int eof;          /* close_notify from the client */
 };
 
@@ -144,6 +145,39 @@ int netem_proxy_tls_identity(netem_proxy *p, const char *cert_file, const char *
   ev.action = "set";
   ev.detail = t->cert_file;
   proxy__emit(p, &ev);
+  return 0;
+}
+
+static const char *const hs_names[] = {"ok", "stall", "fin", "rst"};
+
+static void hs_event(struct netem_proxy *p, struct conn *c, const char *action, const char *detail) {
+  struct netem_event ev;
+  proxy__event_init(&ev, NETEM_EV_FAULT, NULL);
+  ev.conn_id = c ? c->id : 0;
+  ev.dir = c ? NETEM_DIR_UP : 0;
+  ev.offset = c ? c->up.read_off : 0;
+  ev.fault = "tls-handshake";
+  ev.action = action;
+  ev.detail = detail;
+  proxy__emit(p, &ev);
+}
+
+static int handshake(struct conn *c);
+static void read_plain(struct conn *c);
+
+int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode) {
+  if (!p || !p->tls || mode < NETEM_TLS_HS_OK || mode > NETEM_TLS_HS_RST) return UV_EINVAL;
+  p->tls_hs = mode;
+  hs_event(p, NULL, "set", hs_names[mode]);
+  if (mode != NETEM_TLS_HS_OK) return 0;
+  for (struct conn *c = p->conns; c;) {
+    struct conn *next = c->next; /* a handshake may close c */
+    if (c->tls && c->tls->stalled && !c->closing) {
+      c->tls->stalled = 0;
+      if (handshake(c) == 0) read_plain(c);
+    }
+    c = next;
+  }
   return 0;
 }
 
@@ -276,7 +310,20 @@ void tls_conn__input(struct conn *c, const uint8_t *data, size_t len) {
     conn__close(c, 1, "tls: out of memory");
     return;
   }
-  if (!c->tls->ready && handshake(c) != 0) return;
+  if (!c->tls->ready) {
+    int hs = c->p->tls_hs;
+    if (hs == NETEM_TLS_HS_STALL) { /* held in rbio until the mode is OK again */
+      if (!c->tls->stalled) hs_event(c->p, c, "stall", NULL);
+      c->tls->stalled = 1;
+      return;
+    }
+    if (hs == NETEM_TLS_HS_FIN || hs == NETEM_TLS_HS_RST) {
+      hs_event(c->p, c, hs_names[hs], NULL);
+      conn__close(c, hs == NETEM_TLS_HS_RST, "tls fault: cut during the handshake");
+      return;
+    }
+    if (handshake(c) != 0) return;
+  }
   read_plain(c);
 }
 

@@ -276,6 +276,15 @@ static int l_tls_cert(lua_State *L) {
   return 0;
 }
 
+static int l_tls_handshake(lua_State *L) {
+  nstream *s = check(L);
+  static const char *const modes[] = {"ok", "stall", "cut", "reset", NULL};
+  int m = luaL_checkoption(L, 2, NULL, modes);
+  if (!s->tls) return luaL_error(L, "%s: tls_handshake needs the device's lab key tls", s->name);
+  netem_proxy_tls_handshake(s->p, (enum netem_tls_handshake)m); /* the orders match */
+  return 0;
+}
+
 static int l_tostring(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   lua_pushfstring(L, "net stream '%s'", u->s->name);
@@ -329,6 +338,7 @@ static void push_stream(lua_State *L, nstream *s) {
                                        {"port", l_port},
                                        {"is_http", l_is_http},
                                        {"tls_cert", l_tls_cert},
+                                       {"tls_handshake", l_tls_handshake},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
     if (luaL_loadbuffer(L, net_lua, sizeof net_lua - 1, "=net") != LUA_OK) lua_error(L);

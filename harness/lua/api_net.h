@@ -24,6 +24,8 @@
  *   s:tls_cert(which)                with TLS (lab `tls`): present "expired", "wrong-name",
  *                                    "untrusted" or "server" (the good one) to the
  *                                    connections the device opens from now on
+ *   s:tls_handshake(mode)            with TLS: "stall" (read, never answer, until "ok"),
+ *                                    "cut" / "reset" (FIN / RST at the ClientHello), "ok"
  * Every fault applied is a "fault" event with connection, direction, offsets and,
  * for corruption, the old and new byte. */
 #ifndef OTAHIL_API_NET_H

@@ -20,9 +20,13 @@ check "the TLS lab is made from lab/emulated.lua" tls_lab "$WORK/tls.lua"
 rc=$?
 check "qcloud suite over TLS: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || tail -30 "$WORK/good.txt"
-check "qcloud over TLS: 16 + 1 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 17 ]
+check "qcloud over TLS: 16 + 2 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 18 ]
 check "qcloud over TLS: no case failed" bash -c "! grep -qw -e FAIL -e ERROR <<< \"$(outcome "$WORK/good" '*')\""
 check "the untrusted-certificate scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/01_*')" = PASS ]
+check "the handshake-faults scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/02_*')" = PASS ]
+check "a stalled handshake was held, a cut one closed" \
+  bash -c "grep -q 'tls-handshake action=stall' '$WORK/good/logs/tls/02_qcloud_handshake_faults@emu-qcloud.log' &&
+           grep -q 'cut during the handshake' '$WORK/good/logs/tls/02_qcloud_handshake_faults@emu-qcloud.log'"
 check "firmware URLs are https://" grep -q 'url":"https://127.0.0.1:' "$WORK/good/logs/qcloud/02_happy_path@emu-qcloud.log"
 check "the device reports reach the cloud through the TLS MQTT proxy" \
   grep -q 'mqtt.in .*report_progress' "$WORK/good/logs/qcloud/02_happy_path@emu-qcloud.log"
@@ -62,7 +66,7 @@ sed -e "s|\"tests/devices/qcloud_device.py\"|\"$DEV\"|" \
 rc=$?
 check "the Python device over TLS: qcloud suite and the TLS scenario pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/py.txt" | head -20
-check "the Python device over TLS: 17 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 17 ]
+check "the Python device over TLS: 18 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 18 ]
 
 # a plain lab still has plain URLs and skips the TLS scenario
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1

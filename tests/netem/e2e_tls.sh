@@ -71,7 +71,26 @@ v=$(echo | timeout 5 openssl s_client -connect "127.0.0.1:$NETEM_PORT" -CAfile "
 stop_netem
 pass "s_client: expired -> 10, wrong name -> 62, untrusted -> '$u', the good one 0; curl exit 60 for each bad one"
 
-# 5. MQTT over TLS: a dropped topic is not delivered, others are
+# 5. handshake faults: a stalled handshake times the client out, a cut one fails at once
+start_netem hsstall --upstream 127.0.0.1:$HPORT --http $(tls server) --tls-handshake stall
+rc=0; curl -s --max-time 1 --cacert "$PKI/ca.pem" -o "$TMP/hs.bin" "https://127.0.0.1:$NETEM_PORT$URL_PATH" || rc=$?
+[ $rc = 28 ] || fail "handshake stall: curl exit $rc, want 28 (timeout)"
+[ ! -s "$TMP/hs.bin" ] || fail "handshake stall: body bytes arrived"
+grep -q 'fault=0:tls-handshake action=stall' "$TMP/hsstall.log" || fail "handshake stall: no event"
+grep -q 'request conn=' "$TMP/hsstall.log" && fail "handshake stall: a request reached the upstream"
+stop_netem
+for mode in fin rst; do
+  start_netem hs$mode --upstream 127.0.0.1:$HPORT --http $(tls server) --tls-handshake $mode
+  rc=0; $CURL -o /dev/null "https://127.0.0.1:$NETEM_PORT$URL_PATH" || rc=$?
+  [ $rc = 35 ] || [ $rc = 56 ] || fail "handshake $mode: curl exit $rc, want 35 or 56 (TLS connect / recv error)"
+  grep -q "tls-handshake action=$mode" "$TMP/hs$mode.log" || fail "handshake $mode: no event"
+  grep -q 'cut during the handshake' "$TMP/hs$mode.log" || fail "handshake $mode: no close reason"
+  stop_netem
+  pass "handshake $mode: curl exit $rc, the close logged"
+done
+pass "handshake stall: curl timed out with no byte, no request reached the upstream"
+
+# 6. MQTT over TLS: a dropped topic is not delivered, others are
 MPORT=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
 mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
