@@ -72,6 +72,23 @@ check "the Python device over TLS: 18 cases" [ "$(outcome "$WORK/pyout" '*' | wc
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1
 check "plain lab: the TLS scenario is SKIP" [ "$(outcome "$WORK/plain" 'tls/01_*@emu-qcloud')" = SKIP ]
 
+# tls = { dir = "pki" }: the CA is made once and kept (a board is flashed with it)
+mkdir -p "$WORK/kept"
+printf 'device "d" {\n  dialect = "qcloud", product = "P", device = "d", version = "1.0.0",\n  kind = "process", cmd = { "/bin/sleep", "30", "{ca_file}" },\n  tls = { dir = "pki" },\n}\n' > "$WORK/kept/lab.lua"
+"$OTAHIL" run tests/fixtures/auth/qcloud_login.lua --lab "$WORK/kept/lab.lua" --report "$WORK/k1" > "$WORK/k1.txt" 2>&1
+check "tls.dir: the first run passes and makes pki/ca.pem" [ $? -eq 0 -a -s "$WORK/kept/pki/ca.pem" ]
+ca1=$(md5sum < "$WORK/kept/pki/ca.pem")
+"$OTAHIL" run tests/fixtures/auth/qcloud_login.lua --lab "$WORK/kept/lab.lua" --report "$WORK/k2" > "$WORK/k2.txt" 2>&1
+check "tls.dir: the second run keeps the same CA" [ "$ca1" = "$(md5sum < "$WORK/kept/pki/ca.pem")" ]
+echo garbage > "$WORK/kept/pki/ca.pem"
+"$OTAHIL" run tests/fixtures/auth/qcloud_login.lua --lab "$WORK/kept/lab.lua" --report "$WORK/k3" > "$WORK/k3.txt" 2>&1
+rc=$?
+check "tls.dir with a broken ca.pem: exit 2, located, never replaced (got $rc)" \
+  bash -c "[ $rc -eq 2 ] && grep -q \"lab.lua:1: device 'd': tls: .*ca.pem is not a PEM certificate\" '$WORK/k3.txt' && grep -qx garbage '$WORK/kept/pki/ca.pem'"
+sed 's|  tls = { dir = "pki" },||' "$WORK/kept/lab.lua" > "$WORK/kept/plain.lua"
+"$OTAHIL" run tests/fixtures/auth/qcloud_login.lua --lab "$WORK/kept/plain.lua" --report "$WORK/k4" > "$WORK/k4.txt" 2>&1
+check "{ca_file} without tls: the case is an ERROR that names it" grep -q "unknown placeholder {ca_file}" "$WORK/k4.txt"
+
 # lab errors are located
 printf 'device "d" {\n  dialect = "qcloud", product = "P", device = "d", version = "1.0.0",\n  kind = "process", cmd = { "/bin/true" },\n  tls = { ca = "nope.pem", cert = "x", key = "y" },\n}\n' > "$WORK/badtls.lua"
 "$OTAHIL" run scenarios/qcloud --lab "$WORK/badtls.lua" --report "$WORK/badtls" > "$WORK/badtls.txt" 2>&1
