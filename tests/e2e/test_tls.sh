@@ -87,7 +87,9 @@ check "tls.dir with a broken ca.pem: exit 2, located, never replaced (got $rc)" 
   bash -c "[ $rc -eq 2 ] && grep -q \"lab.lua:1: device 'd': tls: .*ca.pem is not a PEM certificate\" '$WORK/k3.txt' && grep -qx garbage '$WORK/kept/pki/ca.pem'"
 sed 's|  tls = { dir = "pki" },||' "$WORK/kept/lab.lua" > "$WORK/kept/plain.lua"
 "$OTAHIL" run tests/fixtures/auth/qcloud_login.lua --lab "$WORK/kept/plain.lua" --report "$WORK/k4" > "$WORK/k4.txt" 2>&1
-check "{ca_file} without tls: the case is an ERROR that names it" grep -q "unknown placeholder {ca_file}" "$WORK/k4.txt"
+rc=$?
+check "{ca_file} without tls: exit 2 at the device's line (got $rc)" \
+  bash -c "[ $rc -eq 2 ] && grep -q \"plain.lua:1: device 'd': cmd\\[3\\] uses the unknown placeholder {ca_file}\" '$WORK/k4.txt'"
 
 # lab errors are located
 printf 'device "d" {\n  dialect = "qcloud", product = "P", device = "d", version = "1.0.0",\n  kind = "process", cmd = { "/bin/true" },\n  tls = { ca = "nope.pem", cert = "x", key = "y" },\n}\n' > "$WORK/badtls.lua"
