@@ -2,7 +2,8 @@
 -- CI and the README's first command run the standard suites against it.
 -- Placeholders in cmd: {bindir} (where otahil is), {mqtt_host} {mqtt_port}
 -- {http_host} {http_port} {product} {device} {version} {state_dir} {name},
--- and every timing knob ({boot_ms}, {download_timeout}, ...).
+-- and every timing knob ({boot_ms}, {download_timeout}, ...); with tls = true
+-- also {ca_file} (and {mqtt_scheme} / {http_scheme}: mqtts / https).
 -- features: what each device can do (scenarios/lib/catalogue.lua); a
 -- scenario that requires one a device lacks is SKIP for it.
 

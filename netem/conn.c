@@ -24,6 +24,7 @@ static void conn_free_if_done(struct conn *c) {
   struct netem_proxy *p = c->p;
   pipe__free(&c->up);
   pipe__free(&c->down);
+  tls_conn__free(c);
   free(c);
   proxy__handle_closed(p);
 }
@@ -43,10 +44,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct dir *d = dir_of_src(c, s);
   struct chunk *ch = buf->base ? chunk_of(buf) : NULL;
   if (nread > 0 && !c->closing && !d->cut && !c->cutting) {
-    pipe__input(d, ch, (uint8_t *)buf->base, (size_t)nread);
+    if (c->tls && d->which == NETEM_DIR_UP) tls_conn__input(c, (uint8_t *)buf->base, (size_t)nread);
+    else pipe__input(d, ch, (uint8_t *)buf->base, (size_t)nread);
   } else if (nread == UV_EOF && !c->closing) {
     if (c->cutting && !c->cut_rst) {
       conn__close(c, 0, "cut (FIN) done"); /* lingering close: the client closed too */
+    } else if (c->tls && d->which == NETEM_DIR_UP && !tls_conn__ready(c)) {
+      conn__close(c, 0, "tls handshake: the client closed the connection (did it refuse the certificate?)");
     } else if (!c->cutting) {
       pipe__eof(d);
     }
@@ -80,6 +84,10 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   c->connected = 1;
   uv_tcp_nodelay(&c->upstream, 1);
+  if (c->tls) {
+    tls_conn__connected(c);
+    return;
+  }
   conn__read_start(&c->up);
   conn__read_start(&c->down);
 }
@@ -142,6 +150,10 @@ void conn__accept(struct netem_proxy *p) {
   ev.conn_id = c->id;
   ev.peer = c->peer;
   proxy__emit(p, &ev);
+  if (p->tls && tls_conn__start(c)) {
+    conn__close(c, 1, "tls: out of memory");
+    return;
+  }
   c->connect_req.data = c;
   int rc = uv_tcp_connect(&c->connect_req, &c->upstream, (struct sockaddr *)&p->upstream, on_connect);
   if (rc) {

@@ -84,6 +84,9 @@ struct netem_proxy_opts {
   int no_splice;             /* never use the zero-copy path (splice(2)), e.g. to compare.
                                 It is used only while the proxy has no fault, and only if
                                 the process ignores or blocks SIGPIPE. */
+  const char *tls_cert;      /* PEM files: the proxy terminates TLS from its clients with this */
+  const char *tls_key;       /* certificate (chain) and key; the upstream gets plaintext, views
+                                and faults see plaintext. NULL: plain TCP. */
 };
 
 /* Starts listening. On success *out is the proxy (owned by the caller until
@@ -128,6 +131,21 @@ typedef void (*netem_watch_cb)(netem_proxy *p, uint64_t delivered, void *user);
 int netem_proxy_watch_body(netem_proxy *p, uint64_t threshold, netem_watch_cb cb, void *user,
                            uint32_t *id);
 int netem_proxy_unwatch(netem_proxy *p, uint32_t id);
+
+/* With TLS (opts.tls_cert): present this certificate and key to connections accepted from
+ * now on (open ones keep theirs), e.g. an expired one or one for another name. Emits a
+ * FAULT event (fault "tls-cert", action "set", detail = the file). Returns 0, or UV_EINVAL
+ * with a message naming the file (the identity in use is kept). */
+int netem_proxy_tls_identity(netem_proxy *p, const char *cert_file, const char *key_file, char *err,
+                             size_t errlen);
+
+/* With TLS: what the proxy does to the handshakes of connections accepted from now on and
+ * of those still in theirs: complete them (OK), read and never answer (STALL: until set back
+ * to OK, when the stalled ones go on), or close at the ClientHello (FIN, RST). Emits a FAULT
+ * event (fault "tls-handshake", action "set", detail = the mode) and one per connection it
+ * acts on (action "stall", "fin", "rst"). Returns 0 or UV_EINVAL. */
+enum netem_tls_handshake { NETEM_TLS_HS_OK = 0, NETEM_TLS_HS_STALL, NETEM_TLS_HS_FIN, NETEM_TLS_HS_RST };
+int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode);
 
 /* Number of open connections. */
 size_t netem_proxy_conn_count(const netem_proxy *p);

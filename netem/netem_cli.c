@@ -25,6 +25,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: otahil netem --listen HOST:PORT --upstream HOST:PORT [--http|--mqtt]\n"
           "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]\n"
+          "                    [--tls-cert FILE --tls-key FILE [--tls-handshake stall|fin|rst]]\n"
           "\n"
           "Runs the fault-injecting proxy alone: point a device at --listen; every connection\n"
           "is forwarded to --upstream with the faults applied. Events are printed one per line.\n"
@@ -37,6 +38,9 @@ static void usage(FILE *out) {
           "  --quiet               print only the listening line and faults applied\n"
           "  --no-splice           always copy through user space (by default, while no fault\n"
           "                        is set, bodies and raw streams go socket to socket with splice)\n"
+          "  --tls-cert FILE       terminate TLS from clients with this PEM certificate (chain);\n"
+          "  --tls-key FILE        and key (the upstream gets plaintext; faults see plaintext)\n"
+          "  --tls-handshake MODE  a TLS fault: stall every handshake, or close at the ClientHello\n"
           "\n%s",
           netem_fault_help());
 }
@@ -92,7 +96,7 @@ int netem_cli_main(int argc, char **argv) {
   memset(&o, 0, sizeof o);
   char lhost[128] = "", uhost[256] = "";
   const char *faults[MAX_FAULTS];
-  int nfaults = 0, have_seed = 0, quiet = 0;
+  int nfaults = 0, have_seed = 0, quiet = 0, tls_hs = NETEM_TLS_HS_OK;
   o.view = NETEM_VIEW_RAW;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -118,6 +122,17 @@ int netem_cli_main(int argc, char **argv) {
       o.view = NETEM_VIEW_MQTT;
     } else if (strcmp(a, "--quiet") == 0) {
       quiet = 1;
+    } else if ((strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0) && val) {
+      *(a[6] == 'c' ? &o.tls_cert : &o.tls_key) = val;
+      i++;
+    } else if (strcmp(a, "--tls-handshake") == 0 && val) {
+      tls_hs = strcmp(val, "stall") == 0 ? NETEM_TLS_HS_STALL : strcmp(val, "fin") == 0 ? NETEM_TLS_HS_FIN
+               : strcmp(val, "rst") == 0 ? NETEM_TLS_HS_RST : -1;
+      if (tls_hs < 0) {
+        fprintf(stderr, "netem: --tls-handshake '%s': want stall, fin or rst\n", val);
+        return 2;
+      }
+      i++;
     } else if (strcmp(a, "--no-splice") == 0) {
       o.no_splice = 1;
     } else if (strcmp(a, "--fault") == 0 && val) {
@@ -152,6 +167,10 @@ int netem_cli_main(int argc, char **argv) {
       fprintf(stderr, "netem: unknown or incomplete option '%s' (see --help)\n", a);
       return 2;
     }
+  }
+  if (!o.tls_cert != !o.tls_key || (tls_hs && !o.tls_cert)) {
+    fprintf(stderr, "netem: --tls-cert and --tls-key go together (and --tls-handshake needs them)\n");
+    return 2;
   }
   if (!lhost[0] || !uhost[0]) {
     fprintf(stderr, "netem: --listen and --upstream are required (see --help)\n");
@@ -189,9 +208,10 @@ int netem_cli_main(int argc, char **argv) {
     uv_loop_close(cli.loop);
     return 2;
   }
-  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "\n", lhost, netem_proxy_port(cli.proxy), uhost,
-         o.upstream_port, o.name, o.seed);
+  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", lhost, netem_proxy_port(cli.proxy), uhost,
+         o.upstream_port, o.name, o.seed, o.tls_cert ? " tls" : "");
   fflush(stdout);
+  if (tls_hs) netem_proxy_tls_handshake(cli.proxy, (enum netem_tls_handshake)tls_hs);
   for (int i = 0; i < nfaults; i++) {
     if (netem_fault_add(cli.proxy, &parsed[i], NULL, err, sizeof err)) {
       fprintf(stderr, "netem: --fault %s: %s\n", faults[i], err);

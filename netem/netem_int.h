@@ -23,6 +23,7 @@
 #include "http_view.h"
 #include "mqtt_frame.h"
 #include "netem.h"
+#include "tls_conn.h"
 
 #define NETEM_READ_SIZE (262144)
 #define NETEM_FOREVER UINT64_MAX
@@ -122,6 +123,7 @@ struct conn {
   int closing, connected, cutting;
   int cut_rst;
   uint64_t cut_deadline;
+  struct tls_conn *tls;   /* TLS with the client (tls_conn.h), NULL for plain TCP */
 };
 
 struct fault {
@@ -183,6 +185,8 @@ struct netem_proxy {
   uint32_t next_watch_id;
   uv_timer_t watch_timer;
   int splice_ok;          /* the zero-copy path may be used (see splice_path.c) */
+  struct tls_ctx *tls;    /* TLS termination towards clients (tls_conn.h), or NULL */
+  int tls_hs;             /* enum netem_tls_handshake */
   uint64_t spliced;       /* bytes it forwarded */
   int handles;
   int closing;

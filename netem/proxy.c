@@ -207,6 +207,7 @@ static int resolve(uv_loop_t *loop, const char *host, int port, struct sockaddr_
 static void proxy_free(struct netem_proxy *p) {
   void (*done)(void *) = p->close_done;
   void *user = p->close_user;
+  tls_ctx__free(p->tls);
   free(p->name);
   free(p);
   if (done) done(user);
@@ -247,6 +248,11 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
     free(p);
     return rc;
   }
+  if (o->tls_cert && !(p->tls = tls_ctx__new(o->tls_cert, o->tls_key ? o->tls_key : o->tls_cert, err, errlen))) {
+    free(p->name);
+    free(p);
+    return UV_EINVAL;
+  }
   p->loop = loop;
   p->view = o->view;
   p->seed = o->seed;
@@ -255,7 +261,7 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
   p->high_water = o->high_water ? o->high_water : 1024 * 1024;
   p->progress_step = o->progress_step;
   p->next_progress = o->progress_step;
-  p->splice_ok = !o->no_splice && splice__allowed();
+  p->splice_ok = !o->no_splice && !p->tls && splice__allowed(); /* TLS: every byte is copied */
   uv_tcp_init(loop, &p->listener);
   p->listener.data = p;
   uv_timer_init(loop, &p->watch_timer);

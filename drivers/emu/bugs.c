@@ -35,6 +35,8 @@ static const struct {
     {"no-sha256", BUG_NO_SHA256},
     {"ignores-module", BUG_IGNORES_MODULE},
     {"accepts-unknown-sign", BUG_ACCEPTS_UNKNOWN_SIGN},
+    {"no-cert-verify", BUG_NO_CERT_VERIFY},
+    {"no-hostname-check", BUG_NO_HOSTNAME_CHECK},
 };
 
 unsigned bugs_by_name(const char *name) {

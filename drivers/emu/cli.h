@@ -11,6 +11,7 @@ typedef struct otadev_config {
   const char *dialect;
   const char *host;
   int port;
+  const char *ca_file;    /* --ca: TLS (MQTT over TLS, https:// downloads) trusting this CA */
   const char *product;
   const char *device;
   const char *state;      /* the flash directory */

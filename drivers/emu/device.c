@@ -176,7 +176,8 @@ static int online(device *dev) {
   dialect_config dc = {c->product, c->device, c};
   char cid[160], err[512];
   dev->ops->client_id(&dc, cid, sizeof cid);
-  mqtt_link_opts lo = {c->host, c->port, cid, KEEPALIVE_S, 1u << 20};
+  mqtt_link_opts lo = {c->host, c->port, cid, KEEPALIVE_S, 1u << 20, c->ca_file, (c->bugs & BUG_NO_CERT_VERIFY) != 0,
+                       (c->bugs & BUG_NO_HOSTNAME_CHECK) != 0};
   dev->link = mqtt_link_open(&lo, err, sizeof err);
   if (!dev->link) {
     console_log("%s", err);
@@ -253,7 +254,7 @@ int device_run(const otadev_config *cfg) {
               cfg->device, cfg->state);
   dev.f = flash_open(cfg->state, cfg->version, err, sizeof err);
   engine_config ec = {cfg->state, cfg->bugs, cfg->download_timeout, cfg->retries,
-                      cfg->progress_step, cfg->burn_ms};
+                      cfg->progress_step, cfg->burn_ms, cfg->ca_file};
   if (dev.f) dev.e = engine_new(&ec, dev.f, err, sizeof err);
   if (!dev.f || !dev.e) {
     console_log("flash: %s", err);

@@ -207,6 +207,9 @@ static att_result run_attempt(const download_opts *o, download_status *st, uint6
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &a);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "otadev/0.1");
+  if (o->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
+  if (o->no_verify) curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+  if (o->no_verify || o->no_hostname) curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   if (o->stall_s > 0) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o->stall_s);
   a.last_byte = mono_s();
   CURLcode rc = curl_easy_perform(c);

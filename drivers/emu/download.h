@@ -28,6 +28,9 @@ typedef struct download_opts {
   long stall_s;          /* 0 disables stall detection */
   int retries;           /* >= 1 */
   long backoff_ms;       /* pause between attempts */
+  const char *ca_file;   /* https: the CA to verify the server against (NULL: the system's) */
+  int no_verify;         /* https: accept any certificate (the no-cert-verify defect) */
+  int no_hostname;       /* https: verify the chain, not the name (no-hostname-check) */
   /* Called with the bytes held so far, whenever bytes arrive and at least
    * about once a second (also during backoff). Nonzero stops the download. */
   int (*progress)(void *ctx, uint64_t offset, uint64_t size);

@@ -284,6 +284,9 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
       .stall_s = (e->cfg.bugs & BUG_NO_TIMEOUT) ? 0 : e->cfg.stall_s,
       .retries = e->cfg.retries > 0 ? e->cfg.retries : 1,
       .backoff_ms = 200,
+      .ca_file = e->cfg.ca_file,
+      .no_verify = (e->cfg.bugs & BUG_NO_CERT_VERIFY) != 0,
+      .no_hostname = (e->cfg.bugs & BUG_NO_HOSTNAME_CHECK) != 0,
       .progress = on_progress,
       .ctx = &r,
   };

@@ -79,6 +79,7 @@ typedef struct engine_config {
   int retries;         /* --retries */
   int progress_step;   /* --progress-step (percent) */
   long burn_ms;        /* --burn-ms */
+  const char *ca_file; /* --ca: https:// URLs are verified against it (NULL: the system's CAs) */
 } engine_config;
 
 /* ENGINE_MODULE_DONE: a module other than the firmware was installed; no

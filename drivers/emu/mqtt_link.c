@@ -128,6 +128,16 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
   }
   mosquitto_int_option(l->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
   mosquitto_int_option(l->mosq, MOSQ_OPT_TCP_NODELAY, 1); /* requests go out at once */
+  if (o->ca_file && (mosquitto_tls_set(l->mosq, o->ca_file, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+                     (o->no_verify && mosquitto_tls_opts_set(l->mosq, 0 /* SSL_VERIFY_NONE */, NULL, NULL)) ||
+                     ((o->no_verify || o->no_hostname) && mosquitto_tls_insecure_set(l->mosq, true)))) {
+    errmsg(err, errlen, "mqtt: TLS with CA file %s refused by libmosquitto", o->ca_file);
+    mosquitto_destroy(l->mosq);
+    evqueue_free(l->q);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
+  }
   mosquitto_connect_callback_set(l->mosq, on_connect);
   mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
   mosquitto_publish_callback_set(l->mosq, on_publish);

@@ -21,6 +21,9 @@ typedef struct mqtt_link_opts {
   const char *client_id;
   int keepalive_s;
   size_t max_payload; /* larger messages arrive as events with too_large set */
+  const char *ca_file; /* MQTT over TLS, the broker's certificate verified against it; NULL: TCP */
+  int no_verify;       /* with ca_file: accept any certificate (the no-cert-verify defect) */
+  int no_hostname;     /* with ca_file: verify the chain but not the name (no-hostname-check) */
 } mqtt_link_opts;
 
 /* Starts connecting in the background (a broker that is not up yet is

@@ -21,6 +21,7 @@
 #include "lab_deploy.h"
 #include "lab_network.h"
 #include "lab_placeholders.h"
+#include "lab_tls.h"
 #include "lab_power.h"
 
 #define LAB_KEY "otahil.lab"
@@ -64,7 +65,7 @@ static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
-                                          "base_image", "modules", "strict", "secret", NULL};
+                                          "base_image", "modules", "strict", "secret", "tls", NULL};
 
 static loader *get_loader(lua_State *L);
 
@@ -242,6 +243,7 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
   if (lab_power_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_console_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_network_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
+  if (lab_tls_check(spec, ld->dir, ld->image_dir, name, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   if (lab_deploy_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   cJSON *base = cJSON_GetObjectItemCaseSensitive(spec, "base_image"); /* deploy's {image} */
   if (base) {

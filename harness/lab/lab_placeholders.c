@@ -9,13 +9,14 @@
 
 const char *const lab_placeholder_names[] = {
     "bindir", "root",     "mqtt_host", "mqtt_port", "http_host", "http_port",    "broker_port", "fw_port", "state_dir",
-    "mcu_tty", "mcu_peer_tty", "name", "product", "device", "version", "dialect", NULL};
+    "mcu_tty", "mcu_peer_tty", "name", "product", "device", "version", "dialect", "mqtt_scheme", "http_scheme", NULL};
 
 /* The device's names as power_expand's key, value pairs (values empty). */
 static size_t known_pairs(const cJSON *spec, int with_image, const char **pairs, size_t max) {
   size_t n = 0;
   for (int i = 0; lab_placeholder_names[i] && n + 2 < max; i++) pairs[n++] = lab_placeholder_names[i], pairs[n++] = "";
   if (cJSON_GetObjectItemCaseSensitive(spec, "secret") && n + 2 < max) pairs[n++] = "secret", pairs[n++] = "";
+  if (cJSON_GetObjectItemCaseSensitive(spec, "tls") && n + 2 < max) pairs[n++] = "ca_file", pairs[n++] = ""; /* lab_tls.h */
   if (with_image && n + 2 < max) pairs[n++] = "image", pairs[n++] = "";
   const cJSON *timing = cJSON_GetObjectItemCaseSensitive(spec, "timing");
   for (const cJSON *t = timing ? timing->child : NULL; t && n + 2 < max; t = t->next) pairs[n++] = t->string, pairs[n++] = "";

@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 /* bindir root mqtt_host mqtt_port http_host http_port broker_port fw_port
- * state_dir mcu_tty mcu_peer_tty name product device version dialect, plus
- * {secret} when the device has one, each timing knob, and {image} in a deploy
+ * state_dir mcu_tty mcu_peer_tty name product device version dialect mqtt_scheme
+ * http_scheme, plus {secret} when the device has one, {ca_file} when it has tls, each timing knob, and {image} in a deploy
  * command when there is a base_image. NULL-terminated. */
 extern const char *const lab_placeholder_names[];
 

@@ -1,9 +1,12 @@
 /* Lua module `digest`: md5, sha256 and crc32 of strings and files (libcrypto, zlib).
  * digest.md5(s) / digest.sha256(s) -> lowercase hex; digest.crc32(s) -> integer;
- * digest.file(path) -> {size=, md5=, sha256=, crc32=} | nil, "why". */
+ * digest.file(path) -> {size=, md5=, sha256=, crc32=} | nil, "why";
+ * digest.hmac("sha1" | "sha256", key, s) -> lowercase hex (the platforms' login signatures);
+ * digest.base64_decode(s) -> bytes | nil, "why" (device secrets are base64). */
 #include <errno.h>
 #include <lauxlib.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -33,6 +36,39 @@ static int digest_str(lua_State *L, const EVP_MD *md) {
 
 static int l_md5(lua_State *L) { return digest_str(L, EVP_md5()); }
 static int l_sha256(lua_State *L) { return digest_str(L, EVP_sha256()); }
+
+static int l_hmac(lua_State *L) {
+  static const char *const algs[] = {"sha1", "sha256", NULL};
+  int alg = luaL_checkoption(L, 1, NULL, algs);
+  size_t klen, len;
+  const char *key = luaL_checklstring(L, 2, &klen);
+  const char *s = luaL_checklstring(L, 3, &len);
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned n = 0;
+  if (!HMAC(alg ? EVP_sha256() : EVP_sha1(), key, (int)klen, (const unsigned char *)s, len, d, &n))
+    return luaL_error(L, "hmac failed");
+  char out[2 * EVP_MAX_MD_SIZE + 1];
+  hex(d, n, out);
+  lua_pushstring(L, out);
+  return 1;
+}
+
+static int l_base64_decode(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, len / 4 * 3 + 3);
+  int n = len % 4 == 0 && len < 1u << 30 ? EVP_DecodeBlock(out, (const unsigned char *)s, (int)len) : -1;
+  if (n < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, "not base64 (its length must be a multiple of 4, its characters A-Z a-z 0-9 + /)");
+    return 2;
+  }
+  /* EVP_DecodeBlock counts the padding as zero bytes */
+  for (size_t i = len; i > 0 && s[i - 1] == '=' && n > 0; i--) n--;
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
 
 static int l_crc32(lua_State *L) {
   size_t len;
@@ -102,7 +138,8 @@ static int l_file(lua_State *L) {
 
 int api_open_digest(lua_State *L) {
   static const luaL_Reg fns[] = {{"md5", l_md5},       {"sha256", l_sha256}, {"crc32", l_crc32},
-                                 {"file", l_file},     {NULL, NULL}};
+                                 {"file", l_file},     {"hmac", l_hmac},     {"base64_decode", l_base64_decode},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

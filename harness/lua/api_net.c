@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "netem.h"
+#include "tls_pki.h"
 
 #define MT_STREAM "otahil.netstream"
 #define MT_NET "otahil.net"
@@ -15,12 +16,14 @@ typedef struct nstream {
   netem_proxy *p;
   char name[96];
   int http;
+  int tls;
 } nstream;
 
 struct netdev {
   evlog *log; /* NULL once closing: nothing is logged after the case */
   nstream mqtt, http;
   int closing_left;
+  char pki[4096]; /* the test PKI's folder, "" if none */
 };
 
 typedef struct stream_ud {
@@ -89,8 +92,9 @@ static void on_event(const struct netem_event *e, void *user) {
 }
 
 static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devname, int http,
-                       const char *listen_host, int listen_port, const char *host, int port,
+                       const netdev_listen *at, int listen_port, const char *host, int port,
                        uint64_t seed, char *err, size_t errlen) {
+  const char *listen_host = at->host;
   s->owner = n;
   s->http = http;
   snprintf(s->name, sizeof s->name, "%s/%s", devname, http ? "http" : "mqtt");
@@ -105,6 +109,9 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
   o.on_event = on_event;
   o.user = s;
   o.progress_step = http ? 32768 : 0;
+  o.tls_cert = at->tls_cert;
+  o.tls_key = at->tls_key;
+  s->tls = at->tls_cert != NULL;
   int rc = netem_proxy_open(loop, &o, &s->p, err, errlen);
   return rc == 0 ? 0 : -1;
 }
@@ -112,17 +119,18 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
 int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const netdev_listen *at,
                 const char *mqtt_host, int mqtt_port, int http_port, uint64_t seed, netdev **out,
                 char *err, size_t errlen) {
-  static const netdev_listen loopback = {"127.0.0.1", 0, 0};
+  static const netdev_listen loopback = {"127.0.0.1", 0, 0, NULL, NULL, NULL};
   if (!at) at = &loopback;
   netdev *n = calloc(1, sizeof *n);
   if (!n) abort();
   n->log = log;
-  if (open_stream(loop, n, &n->mqtt, name, 0, at->host, at->mqtt_port, mqtt_host, mqtt_port, seed,
+  snprintf(n->pki, sizeof n->pki, "%s", at->tls_pki ? at->tls_pki : "");
+  if (open_stream(loop, n, &n->mqtt, name, 0, at, at->mqtt_port, mqtt_host, mqtt_port, seed,
                   err, errlen) != 0) {
     free(n);
     return -1;
   }
-  if (open_stream(loop, n, &n->http, name, 1, at->host, at->http_port, "127.0.0.1", http_port,
+  if (open_stream(loop, n, &n->http, name, 1, at, at->http_port, "127.0.0.1", http_port,
                   seed ^ 0x9E3779B97F4A7C15ULL, err, errlen) != 0) {
     n->log = NULL;
     n->closing_left = 1;
@@ -254,6 +262,29 @@ static int l_next_request(lua_State *L) {
   return api_wait_event(L, m, &u->cursor, timeout);
 }
 
+static int l_tls_cert(lua_State *L) {
+  nstream *s = check(L);
+  static const char *const which[] = {"server", "expired", "wrong-name", "untrusted", NULL};
+  static const enum tls_pki_leaf leaves[] = {TLS_PKI_SERVER, TLS_PKI_EXPIRED, TLS_PKI_WRONGNAME, TLS_PKI_UNTRUSTED};
+  int i = luaL_checkoption(L, 2, NULL, which);
+  if (!s->tls || !s->owner->pki[0])
+    return luaL_error(L, "%s: tls_cert needs the device's lab key tls = true or { dir = ... }", s->name);
+  char cert[4200], key[4200], err[600];
+  tls_pki_path(s->owner->pki, tls_pki_leaf_cert(leaves[i]), cert, sizeof cert);
+  tls_pki_path(s->owner->pki, tls_pki_leaf_key(leaves[i]), key, sizeof key);
+  if (netem_proxy_tls_identity(s->p, cert, key, err, sizeof err) != 0) return luaL_error(L, "%s: %s", s->name, err);
+  return 0;
+}
+
+static int l_tls_handshake(lua_State *L) {
+  nstream *s = check(L);
+  static const char *const modes[] = {"ok", "stall", "cut", "reset", NULL};
+  int m = luaL_checkoption(L, 2, NULL, modes);
+  if (!s->tls) return luaL_error(L, "%s: tls_handshake needs the device's lab key tls", s->name);
+  netem_proxy_tls_handshake(s->p, (enum netem_tls_handshake)m); /* the orders match */
+  return 0;
+}
+
 static int l_tostring(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   lua_pushfstring(L, "net stream '%s'", u->s->name);
@@ -306,6 +337,8 @@ static void push_stream(lua_State *L, nstream *s) {
                                        {"next_request", l_next_request},
                                        {"port", l_port},
                                        {"is_http", l_is_http},
+                                       {"tls_cert", l_tls_cert},
+                                       {"tls_handshake", l_tls_handshake},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
     if (luaL_loadbuffer(L, net_lua, sizeof net_lua - 1, "=net") != LUA_OK) lua_error(L);

@@ -21,6 +21,11 @@
  *   s:wait_body_bytes(n [, {timeout=}]) -> true | nil, "timeout"
  *   s:next_request{timeout=}         -> "http.request" event (method, path, range)
  *   s:port()
+ *   s:tls_cert(which)                with TLS (lab `tls`): present "expired", "wrong-name",
+ *                                    "untrusted" or "server" (the good one) to the
+ *                                    connections the device opens from now on
+ *   s:tls_handshake(mode)            with TLS: "stall" (read, never answer, until "ok"),
+ *                                    "cut" / "reset" (FIN / RST at the ClientHello), "ok"
  * Every fault applied is a "fault" event with connection, direction, offsets and,
  * for corruption, the old and new byte. */
 #ifndef OTAHIL_API_NET_H
@@ -34,6 +39,8 @@ typedef struct netdev netdev;
 typedef struct netdev_listen {
   const char *host;
   int mqtt_port, http_port;
+  const char *tls_cert, *tls_key; /* PEM files: both proxies terminate TLS (NULL: plain TCP) */
+  const char *tls_pki;            /* the test PKI's folder (tls_pki.h), for s:tls_cert(); may be NULL */
 } netdev_listen;
 
 /* Opens both proxies where `at` says (NULL: 127.0.0.1, free ports), forwarding

@@ -20,9 +20,10 @@ void case_table_push(kase *k) {
   const char *host = lab_network_of(device_lab(k->dev)->spec).host;
   int v6 = strchr(host, ':') != NULL;
   /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
+  int tls = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "tls") != NULL; /* lab_tls.h */
   char port[16] = "";
-  if (netdev_http_port(k->net) != 80) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
-  snprintf(base, sizeof base, "http://%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  if (netdev_http_port(k->net) != (tls ? 443 : 80)) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
+  snprintf(base, sizeof base, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", port);
   if (!k->imgs) k->imgs = fw_images_new(rn->fw_router, k->log); /* freed by case_finish */
   api_fw_push(L, k->imgs, base);
   lua_setfield(L, -2, "fw");

@@ -203,6 +203,20 @@ typedef struct case_vars {
   char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
 } case_vars;
 
+/* The lab's tls = {...} (lab_tls.h) into `at` (may be NULL); returns its CA file, or NULL
+ * for plain TCP. */
+static const char *tls_files(const lab_device *ld, netdev_listen *at) {
+  const cJSON *tls = cJSON_GetObjectItemCaseSensitive(ld->spec, "tls");
+  if (!tls) return NULL;
+  if (at) {
+    at->tls_cert = cJSON_GetObjectItemCaseSensitive(tls, "cert")->valuestring;
+    at->tls_key = cJSON_GetObjectItemCaseSensitive(tls, "key")->valuestring;
+    const cJSON *pki = cJSON_GetObjectItemCaseSensitive(tls, "pki");
+    at->tls_pki = pki ? pki->valuestring : NULL;
+  }
+  return cJSON_GetObjectItemCaseSensitive(tls, "ca")->valuestring;
+}
+
 /* The names are lab_placeholders.h's (checked when the lab loads). */
 static void vars_fill(kase *k, case_vars *cv) {
   runner *rn = k->rn;
@@ -221,6 +235,10 @@ static void vars_fill(kase *k, case_vars *cv) {
   device_vars_set(v, "http_port", cv->http_port);
   device_vars_set(v, "broker_port", cv->broker_port); /* direct, bypassing the proxies */
   device_vars_set(v, "fw_port", cv->fw_port);
+  const char *ca_file = tls_files(ld, NULL);
+  device_vars_set(v, "mqtt_scheme", ca_file ? "mqtts" : "mqtt");
+  device_vars_set(v, "http_scheme", ca_file ? "https" : "http");
+  if (ca_file) device_vars_set(v, "ca_file", ca_file); /* the CA the device must trust */
   device_vars_set(v, "state_dir", cv->state_dir);
   device_vars_set(v, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
   device_vars_set(v, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
@@ -258,7 +276,8 @@ static int case_links(kase *k, char *err, size_t errlen) {
   uint64_t seed = k->seed;
   for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
   lab_net net = lab_network_of(device_lab(k->dev)->spec);
-  netdev_listen at = {net.listen, net.mqtt_port, net.http_port};
+  netdev_listen at = {net.listen, net.mqtt_port, net.http_port, NULL, NULL, NULL};
+  (void)tls_files(device_lab(k->dev), &at); /* lab `tls`: the proxies terminate TLS */
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
     return -1;

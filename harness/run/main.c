@@ -18,6 +18,7 @@
 #include "netem_cli.h"
 #endif
 #include "runner.h"
+#include "tls_pki_cli.h"
 #include "signals.h"
 
 static void usage(FILE *f) {
@@ -28,6 +29,7 @@ static void usage(FILE *f) {
           "       otahil list PATH... [--filter GLOB]... [--exclude GLOB]... [--tag T]... [--exclude-tag T]...\n"
           "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
           "       otahil netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt] --fault SPEC...\n"
+          "       otahil tls ca --out DIR | otahil tls certs --out DIR NAME...\n"
           "       otahil --help | --version\n"
           "\n"
           "run      runs the scenarios (files, or folders of them) against the lab's devices;\n"
@@ -52,6 +54,7 @@ static void usage(FILE *f) {
           "list     prints the scenarios and their names without running anything\n"
           "fw build makes an image that the emulator otadev understands\n"
           "netem    runs the fault-injection proxy alone (see otahil netem --help)\n"
+          "tls      writes the test CA (ca.pem, to flash into a board) and its server certificates\n"
           "\n"
           "exit status: 0 all passed, 1 a scenario failed, errored or timed out,\n"
           "             2 usage, lab or scenario error found before running, 3 internal error\n");
@@ -303,6 +306,7 @@ int main(int argc, char **argv) {
     return EXIT_PASS;
   }
   if (strcmp(cmd, "fw") == 0) return cmd_fw(argc - 1, argv + 1);
+  if (strcmp(cmd, "tls") == 0) return tls_pki_cli_main(argc - 1, argv + 1);
 #ifdef OTAHIL_HAVE_NETEM
   if (strcmp(cmd, "netem") == 0) return netem_cli_main(argc - 1, argv + 1);
 #endif
@@ -312,6 +316,6 @@ int main(int argc, char **argv) {
     mosquitto_lib_cleanup();
     return rc;
   }
-  fprintf(stderr, "otahil: unknown command '%s' (run, list, fw, netem; see --help)\n", cmd);
+  fprintf(stderr, "otahil: unknown command '%s' (run, list, fw, netem, tls; see --help)\n", cmd);
   return EXIT_USAGE;
 }

@@ -45,6 +45,8 @@ return {
     ["firmware-get"] = "Aliyun: the device asks /sys/.../thing/ota/firmware/get after it connects",
     modules = "Aliyun, HaaS: modules besides the firmware (the lab's modules = { MCU = \"1.0.0\" }), "
       .. "upgraded one by one",
+    tls = "the device reaches the cloud over TLS (the lab's tls key: MQTT over TLS, https:// firmware URLs) "
+      .. "and verifies the server's certificate against the lab's CA",
     sota = "QuecThing: an MCU behind the module (the lab's modules = { STM32 = \"1.0.0\" }), "
       .. "upgraded over a serial line (SOTA)",
   },

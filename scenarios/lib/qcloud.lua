@@ -311,6 +311,44 @@ end
 
 M.range_start, M.net = cloud.range_start, cloud.net
 
+-- ---- the device's MQTT login (key authentication) ----------------------------
+
+-- Checks a device's MQTT CONNECT credentials the way Tencent IoT Hub signs them
+-- (the public C SDK's doc "MQTT 连接参数生成": client id = productID..deviceName;
+-- user name "productID deviceName;sdkappid;connid;expiry"; password
+-- "hex HMAC(base64-decoded device secret, user name);hmacsha1" or ";hmacsha256";
+-- the SDK's sdkappid is 21010406, its expiry a UTC timestamp, LONG_MAX when the
+-- device's clock is unknown). o: client_id, username, password (from the CONNECT),
+-- product, device, secret (the lab's), now (UTC seconds; default os.time()).
+-- Returns true, or false and why.
+function M.check_login(o)
+  local want_id = o.product .. o.device
+  if o.client_id ~= want_id then
+    return false, ("client id %q, expected %q (productID..deviceName)"):format(tostring(o.client_id), want_id)
+  end
+  local u = tostring(o.username or "")
+  local who, appid, connid, expiry = u:match("^([^;]*);(%d+);([^;]+);(%d+)$")
+  if not who then
+    return false, ("user name %q is not \"productID deviceName;sdkappid;connid;expiry\""):format(u)
+  end
+  if who ~= want_id then return false, ("user name starts %q, expected %q"):format(who, want_id) end
+  if appid ~= "21010406" then return false, ("sdkappid %s, the SDK's is 21010406"):format(appid) end
+  if tonumber(expiry) < (o.now or os.time()) then
+    return false, ("the signature expired at %s"):format(expiry)
+  end
+  local sign, method = tostring(o.password or ""):match("^(%x+);(hmacsha%d+)$")
+  local alg = ({ hmacsha1 = "sha1", hmacsha256 = "sha256" })[method or ""]
+  if not alg then
+    return false, ("password %q is not \"<hex>;hmacsha1\" or \"<hex>;hmacsha256\""):format(tostring(o.password))
+  end
+  local key, why = digest.base64_decode(o.secret)
+  if not key then return false, "the lab's secret: " .. why end
+  if digest.hmac(alg, key, u) ~= sign:lower() then
+    return false, ("wrong %s signature of %q"):format(method, u)
+  end
+  return true
+end
+
 -- Waits for a report_version; returns the version (FAILs on timeout).
 function Dev:next_version(timeout)
   local r = self:wait_for(function(r) return r.type == "report_version" end,

@@ -70,6 +70,7 @@ import queue
 import random
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -272,8 +273,12 @@ class Device:
         self.req_start = 0        # the offset the current HTTP request started at
         self.boot = None          # the A/B table, as on flash
         self.version = None       # the version this device runs now
-        # No proxy from the environment: the device talks to the URL it is given.
-        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        # No proxy from the environment: the device talks to the URL it is given;
+        # with --ca, https:// URLs are verified against that CA (name included).
+        handlers = [urllib.request.ProxyHandler({})]
+        if self.a.ca:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=self.a.ca)))
+        self.opener = urllib.request.build_opener(*handlers)
 
     # ------------------------------------------------------------ boot
 
@@ -362,6 +367,8 @@ class Device:
         c.on_connect_fail = self.on_connect_fail
         self.connect_failing = False
         c.reconnect_delay_set(min_delay=0.5, max_delay=2)
+        if self.a.ca:  # MQTT over TLS, the broker's certificate verified against the CA
+            c.tls_set(ca_certs=self.a.ca)
         self.connected.clear()
         c.connect_async(self.a.host, self.a.port, keepalive=30)
         c.loop_start()
@@ -871,6 +878,7 @@ def main(argv=None):
     r = sub.add_parser("run", help="run the device")
     r.add_argument("--host", required=True)
     r.add_argument("--port", required=True, type=int)
+    r.add_argument("--ca", help="TLS: MQTT over TLS and https downloads, verified against this CA (PEM)")
     r.add_argument("--product", required=True)
     r.add_argument("--device", required=True)
     r.add_argument("--state", required=True, help="flash directory")

@@ -1,0 +1,49 @@
+/* tls_conn: TLS termination on the client side of a proxied connection (private to netem).
+ *
+ * The client speaks TLS to the proxy; the upstream gets plaintext. OpenSSL runs on two
+ * memory BIOs: ciphertext read from the client socket goes into one, what SSL_read gives
+ * back is fed to the up direction's pipeline (pipe__input) exactly as plaintext read from
+ * a socket would be; the down direction's writes to the client (pipe.c write_slice) go
+ * through SSL_write, and the ciphertext is written to the socket. So views, faults, body
+ * offsets and events all work on the plaintext, and a cut at body byte N still hands the
+ * client exactly N body bytes: the cut runs once their records are written.
+ *
+ * A cut sends no close_notify (the network was cut, not the session closed); the end of
+ * the upstream's stream does, before the FIN. The zero-copy path is off with TLS.
+ */
+#ifndef OTAHIL_NETEM_TLS_CONN_H
+#define OTAHIL_NETEM_TLS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct netem_proxy;
+struct conn;
+struct tls_ctx;
+struct tls_conn;
+
+/* Loads a PEM certificate (chain) and its key into a new server context. Returns NULL
+ * with a message naming the file in err. */
+struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *err, size_t errlen);
+/* Drops the caller's reference: connections made with it keep it until they are freed. */
+void tls_ctx__free(struct tls_ctx *t);
+
+/* Starts TLS on an accepted connection (c->p->tls set): the client is read at once, for
+ * the handshake. Returns 0 or UV_ENOMEM. */
+int tls_conn__start(struct conn *c);
+/* The upstream is connected: plaintext may flow (the down direction starts reading once
+ * the handshake is done too). */
+void tls_conn__connected(struct conn *c);
+/* Whether the handshake is done. */
+int tls_conn__ready(const struct conn *c);
+/* Ciphertext read from the client. */
+void tls_conn__input(struct conn *c, const uint8_t *data, size_t len);
+/* As uv_write(req, client, buf, 1, cb) of plaintext: cb(req, status) once its records are
+ * written. Returns 0 or a negative UV_E* code (cb is not called then). */
+int tls_conn__write(struct conn *c, uv_write_t *req, const uv_buf_t *buf, uv_write_cb cb);
+/* Queues close_notify (before the FIN that ends the down direction). */
+void tls_conn__close_notify(struct conn *c);
+void tls_conn__free(struct conn *c);
+
+#endif

@@ -1,0 +1,21 @@
+#!/bin/bash
+# The four standard suites over TLS: lab/emulated.lua with tls = true on every
+# device and otadev given --ca {ca_file} (MQTT over TLS through the MQTT proxy,
+# https:// firmware through the HTTP proxy; Aliyun's MQTT block download too).
+. "$(dirname "$0")/lib.sh"
+sed -e 's|"{bindir}/drivers/emu/otadev", "--dialect",|"{bindir}/drivers/emu/otadev", "--ca", "{ca_file}", "--dialect",|' \
+    -e 's|kind = "process",|kind = "process", tls = true,|' lab/emulated.lua > "$WORK/lab.lua"
+check "every otadev of the emulated lab gets --ca" [ "$(grep -c '"--ca", "{ca_file}"' "$WORK/lab.lua")" -eq 4 ]
+"$OTAHIL" run scenarios/qcloud scenarios/aliyun scenarios/haas scenarios/quecthing --lab "$WORK/lab.lua" \
+  --report "$WORK/out" -j 2 > "$WORK/out.txt" 2>&1
+rc=$?
+check "four suites over TLS: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A3 "$WORK/out.txt" | head -40
+all=$(outcome "$WORK/out" '*')
+n=$(echo $all | wc -w)
+others=$(echo $all | tr ' ' '\n' | grep -vc '^PASS$')
+check "four suites over TLS: at least 50 cases ran (got $n)" [ "$n" -ge 50 ]
+check "every case passed ($others did not)" [ "$others" -eq 0 ]
+check "the MQTT proxies terminated TLS (each device's CA was made)" \
+  [ "$(ls "$WORK"/out/work/tls/*/ca.pem | wc -l)" -ge 4 ]
+finish
