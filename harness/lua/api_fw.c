@@ -174,7 +174,7 @@ static int l_fault(lua_State *L) {
   lua_pop(L, 1);
   if (fwserver_set_fault(u->srv, name, &f) != 0)
     return luaL_error(L, "fw:fault: '%s' is not served or the fault is invalid", name);
-  cJSON *ev = evlog_add(u->log, "fault");
+  cJSON *ev = evlog_add(u->log, "fault.add");
   cJSON_AddStringToObject(ev, "stream", "fwserver");
   cJSON_AddStringToObject(ev, "image", name);
   if (f.status) cJSON_AddNumberToObject(ev, "status", f.status);

@@ -783,4 +783,46 @@ int rt_fail(lua_State *L, int level, const char *fmt, ...) {
   return lua_error(L);
 }
 
+void rt_where_author(lua_State *L) {
+  rt *R = rt_from_lua(L);
+  lua_Debug ar;
+  for (int l = 1; lua_getstack(L, l, &ar); l++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] == '=') continue;
+    if (R && R->cfg.lib_dir && rt__in_lib(R, &ar)) continue;
+    lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    return;
+  }
+  luaL_where(L, 1);
+}
+
+void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys) {
+  idx = lua_absindex(L, idx);
+  if (!lua_istable(L, idx)) return;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (const char *const *k = keys; *k && !known; k++) known = !strcmp(*k, lua_tostring(L, -1));
+    if (known) continue;
+    luaL_Buffer b;
+    rt_where_author(L);                      /* key, where */
+    const char *where = lua_tostring(L, -1);
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, where);
+    luaL_addstring(&b, what);
+    luaL_addstring(&b, ": unknown key '");
+    luaL_addstring(&b, key);
+    luaL_addstring(&b, "' (");
+    for (const char *const *k = keys; *k; k++) {
+      if (k != keys) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, *k);
+    }
+    luaL_addstring(&b, ")");
+    luaL_pushresult(&b);
+    lua_error(L);
+  }
+}
+
 void rt_lock_globals(rt *R) { rt__lock_globals(R->L); }

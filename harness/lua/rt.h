@@ -103,6 +103,16 @@ void rt_watchdog(lua_State *L);
  * Lua caller at `level`. Never returns. */
 int rt_fail(lua_State *L, int level, const char *fmt, ...);
 
+/* Pushes "file:line: " of the author's line: the first Lua frame up the stack that
+ * is neither an internal chunk (a "=name" source, e.g. the t.net wrappers) nor in
+ * the scenario library (rt_config.lib_dir); else luaL_where(L, 1). For misuse
+ * errors raised by API calls a library helper may have made for the scenario. */
+void rt_where_author(lua_State *L);
+
+/* Raises "<author's line>: what: unknown key 'k' (a, b, ...)" if the table at idx
+ * has a string key not in `keys` (NULL-terminated), or a non-string key. */
+void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys);
+
 /* Registers a cleanup run when the scenario's state is freed (in reverse order):
  * the way API modules close clients and servers the scenario opened. */
 void rt_on_close(rt *R, void (*fn)(void *arg), void *arg);
