@@ -209,6 +209,7 @@ static int l_is_on(lua_State *L) { return device_power_l_is_on(L, check(L)->d->p
 
 static int l_console_next(lua_State *L) {
   dev_ud *u = check(L);
+  API_KEYS(L, 2, "console_next", "re", "contains", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   /* {kind = "console", device = name, re = ..., contains = ...}: both tests apply */
   lua_newtable(L);

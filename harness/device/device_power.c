@@ -431,6 +431,7 @@ static int board_call(lua_State *L, device_power *pw, op_t op, double timeout, d
 }
 
 int device_power_l_on(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_on", "timeout");
   if (!pw->log) return not_attached(L, pw);
   if (pw->board) {
     double timeout = opt_timeout(L, power_timeout(pw->drv));
@@ -469,6 +470,7 @@ static int process_off_check(rt_wait *w, lua_State *co, int timed_out) {
 }
 
 int device_power_l_off(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_off", "graceful", "timeout");
   if (!pw->log) return not_attached(L, pw);
   if (pw->board) return board_call(L, pw, OP_OFF, opt_timeout(L, power_timeout(pw->drv)), 0);
   int graceful = 0;
@@ -543,6 +545,7 @@ static double opt_delay(lua_State *L) {
 }
 
 int device_power_l_cycle(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_cycle", "delay", "timeout");
   if (!pw->log) return not_attached(L, pw);
   double delay = opt_delay(L);
   if (pw->board) return board_call(L, pw, OP_CYCLE, opt_timeout(L, power_timeout(pw->drv)), delay);
@@ -564,6 +567,7 @@ int device_power_l_cycle(lua_State *L, device_power *pw) {
 }
 
 int device_power_l_state(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_state", "timeout");
   if (!pw->board) {
     lua_pushstring(L, pw->pp && power_process_is_on(pw->pp) ? "on" : "off");
     return 1;

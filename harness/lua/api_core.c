@@ -336,6 +336,7 @@ static int l_cursor(lua_State *L) {
  * that it outlives the yield. */
 static int l_next_event(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  API_KEYS(L, 2, "next_event", "from", "timeout");
   lua_Integer from = (lua_Integer)api_optnumfield(L, 2, "from", 0);
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   if (from < 0) return luaL_error(L, "next_event: 'from' must be >= 0");

@@ -313,6 +313,7 @@ static void body_reached(netem_proxy *p, uint64_t delivered, void *user) {
 static int l_wait_body_bytes(lua_State *L) {
   nstream *s = check(L);
   lua_Integer n = luaL_checkinteger(L, 2);
+  API_KEYS(L, 3, "wait_body_bytes", "timeout");
   double timeout = api_optnumfield(L, 3, "timeout", 30);
   if (!s->http) return luaL_error(L, "%s: wait_body_bytes needs the HTTP stream", s->name);
   if (n < 0) return luaL_error(L, "wait_body_bytes: n must be >= 0");
@@ -328,6 +329,7 @@ static int l_wait_body_bytes(lua_State *L) {
 static int l_next_request(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   check(L);
+  API_KEYS(L, 2, "next_request", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   api_match *m = api_match_new();
   api_match_str(m, "kind", "http.request");

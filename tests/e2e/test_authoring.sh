@@ -20,4 +20,17 @@ check "unknown key: named with the accepted ones at the scenario's line" grep -q
   "unknown_key.lua:5: cut: unknown key 'at_body_bytes' (at_body_byte, at_byte, after_ms, rst, times, dir)" "$WORK/keys.txt"
 grep -q "unknown key" "$WORK/keys.txt" || cat "$WORK/keys.txt"
 
+run allkeys keys_all.lua
+check "unknown keys: every table-taking call (old code: silently ignored)" [ "$(outcome "$WORK/allkeys" '*')" = PASS ]
+[ "$(outcome "$WORK/allkeys" '*')" = PASS ] || grep -A3 FAIL "$WORK/allkeys.txt"
+
+run libkey lib_key.lua
+check "dialect helper: unknown key at the scenario's line (old code: qcloud.lua's assert)" grep -q \
+  "lib_key.lua:8: expect_progress: unknown key 'step' (state, timeout)" "$WORK/libkey.txt"
+grep -q "unknown key" "$WORK/libkey.txt" || cat "$WORK/libkey.txt"
+
+run uartopt uart_optional.lua
+check "uart:expect{optional = true}: nil on timeout (old code: FAIL)" [ "$(outcome "$WORK/uartopt" '*')" = PASS ]
+[ "$(outcome "$WORK/uartopt" '*')" = PASS ] || grep -A3 FAIL "$WORK/uartopt.txt"
+
 finish
