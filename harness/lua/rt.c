@@ -439,6 +439,41 @@ static int rt__located(const char *m) {
   return d > c + 1 && *d == ':';
 }
 
+static int rt__in_lib(const rt *R, const lua_Debug *ar);
+
+/* An error located in the scenario library ("./scenarios/lib/qcloud.lua:241: x", or
+ * not located with a library frame innermost) points at the author's line instead:
+ * the first frame of co's stack outside the library and the API's own chunks, the
+ * library's line kept in brackets, as a FAIL's: "s.lua:8: x (in qcloud.lua:241)".
+ * Writes the new text into out and returns 1, or 0 to keep the message. */
+static int rt__author_text(lua_State *co, const char *body, char *out, size_t len) {
+  rt *R = rt_from_lua(co);
+  if (!R || !R->cfg.lib_dir) return 0;
+  lua_Debug ar;
+  char lib[300] = "", author[300] = "";
+  size_t skip = 0;
+  int innermost = 1;
+  for (int l = 0; lua_getstack(co, l, &ar) && !author[0]; l++) {
+    if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0) continue;
+    if (rt__in_lib(R, &ar)) {
+      char pre[300];
+      int n = snprintf(pre, sizeof pre, "%s:%d:", ar.short_src, ar.currentline);
+      if (!lib[0] && n > 0 && (size_t)n < sizeof pre &&
+          (rt__located(body) ? strncmp(body, pre, (size_t)n) == 0 : innermost)) {
+        snprintf(lib, sizeof lib, "%s:%d", ar.short_src, ar.currentline);
+        skip = rt__located(body) ? (size_t)n + (body[n] == ' ') : 0;
+      }
+    } else if (ar.source[0] != '=') {
+      if (!lib[0]) return 0; /* the message is not the library's */
+      snprintf(author, sizeof author, "%s:%d: ", ar.short_src, ar.currentline);
+    }
+    innermost = 0;
+  }
+  if (!lib[0] || !author[0]) return 0;
+  snprintf(out, len, "%s%s (in %s)", author, body + skip, lib);
+  return 1;
+}
+
 /* "file:line: " of the innermost Lua frame of co's stack, or "". */
 static void rt__innermost(lua_State *co, char *out, size_t len) {
   lua_Debug ar;
@@ -472,6 +507,7 @@ static void rt__error_text(lua_State *co, int idx, char *out, size_t len) {
   }
   char *nl = strchr(body, '\n');
   if (nl) *nl = 0;
+  if (rt__author_text(co, body, out, len)) return;
   char where[300] = "";
   if (!rt__located(body)) rt__innermost(co, where, sizeof where);
   const char *b = body;

@@ -33,4 +33,9 @@ run uartopt uart_optional.lua
 check "uart:expect{optional = true}: nil on timeout (old code: FAIL)" [ "$(outcome "$WORK/uartopt" '*')" = PASS ]
 [ "$(outcome "$WORK/uartopt" '*')" = PASS ] || grep -A3 FAIL "$WORK/uartopt.txt"
 
+run liberr lib_error.lua
+check "an ERROR inside scenarios/lib: at the scenario's line, the library's in brackets (old code: qcloud.lua's line)" \
+  grep -qE "lib_error.lua:8: expect_progress: state = \.\.\. is required \(in [^ ]*scenarios/lib/qcloud.lua:[0-9]+\)" "$WORK/liberr.txt"
+grep -q "lib_error.lua:8:" "$WORK/liberr.txt" || cat "$WORK/liberr.txt"
+
 finish
