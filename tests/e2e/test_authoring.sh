@@ -38,4 +38,9 @@ check "an ERROR inside scenarios/lib: at the scenario's line, the library's in b
   grep -qE "lib_error.lua:8: expect_progress: state = \.\.\. is required \(in [^ ]*scenarios/lib/qcloud.lua:[0-9]+\)" "$WORK/liberr.txt"
 grep -q "lib_error.lua:8:" "$WORK/liberr.txt" || cat "$WORK/liberr.txt"
 
+run devfields device_fields.lua
+check "pairs(t.device), t.device.cmd expanded (old code: 'table expected', '{state_dir}')" \
+  [ "$(outcome "$WORK/devfields" '*')" = PASS ]
+[ "$(outcome "$WORK/devfields" '*')" = PASS ] || grep -A3 -E "FAIL|ERROR" "$WORK/devfields.txt"
+
 finish
