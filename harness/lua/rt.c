@@ -1,4 +1,5 @@
 #include "rt.h"
+#include "rt_libs.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -187,12 +188,14 @@ static int rt__require(lua_State *L) {
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
       return luaL_error(L, "require '%s': names are [a-z0-9_.] (modules live in scenarios/lib)", name);
   }
-  char path[4096];
-  int n = snprintf(path, sizeof path, "%s/", R->cfg.lib_dir);
-  for (const char *p = name; *p && n < (int)sizeof path - 5; p++) path[n++] = *p == '.' ? '/' : *p;
-  path[n] = 0;
-  if (n + 5 > (int)sizeof path) return luaL_error(L, "require '%s': name too long", name);
-  memcpy(path + n, ".lua", 5);
+  char rel[512], path[4096];
+  size_t n = 0;
+  for (const char *p = name; *p && n < sizeof rel - 5; p++) rel[n++] = *p == '.' ? '/' : *p;
+  if (strlen(name) > sizeof rel - 5) return luaL_error(L, "require '%s': name too long", name);
+  memcpy(rel + n, ".lua", 5);
+  if (rt_libs_find(R->cfg.lib_dir, R->cfg.lab_libs, rel, path, sizeof path) != 0)
+    return luaL_error(L, "require '%s': no %s in %s%s", name, rel, R->cfg.lib_dir ? R->cfg.lib_dir : "(no library)",
+                      R->cfg.lab_libs && R->cfg.lab_libs[0] ? " or the lab's library folders" : "");
   if (luaL_loadfilex(L, path, "t") != LUA_OK)
     return luaL_error(L, "require '%s': %s", name, lua_tostring(L, -1));
   lua_pushstring(L, name);
@@ -756,9 +759,7 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
 /* ---- FAIL ---------------------------------------------------------------- */
 
 static int rt__in_lib(const rt *R, const lua_Debug *ar) {
-  size_t n = strlen(R->cfg.lib_dir);
-  return ar->source[0] == '@' && strncmp(ar->source + 1, R->cfg.lib_dir, n) == 0 &&
-         ar->source[1 + n] == '/';
+  return ar->source[0] == '@' && rt_libs_holds(R->cfg.lib_dir, R->cfg.lab_libs, ar->source + 1);
 }
 
 /* A Lua frame of the scenario's own files (not C, not the scenario library). */

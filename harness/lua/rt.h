@@ -26,7 +26,9 @@ typedef enum { RT_PASS = 0, RT_FAIL, RT_ERROR } rt_status;
 typedef struct rt_config {
   uv_loop_t *loop;
   evlog *log;                 /* events of this scenario; waits scan it */
-  const char *lib_dir;        /* where `require` looks (scenarios/lib) */
+  const char *lib_dir;        /* where `require` looks first (scenarios/lib) */
+  const char *const *lab_libs; /* then these folders, in order (NULL-terminated; NULL: none);
+                                  rt_libs.h: a lab's own libraries, no shadowing */
   size_t mem_limit;           /* bytes; 0 = 64 MiB */
   uint64_t instr_budget;      /* Lua instructions per resumption; 0 = 200 million */
   double watchdog_s;          /* wall-clock seconds a resumption may hold the loop; 0 = 5 (scaled) */

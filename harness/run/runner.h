@@ -28,6 +28,8 @@ typedef struct runner_opts {
   double timeout_multiplier;
   int jobs;
   const char *root;   /* folder holding scenarios/lib */
+  char **libs;        /* --lib DIR...: the lab's own library folders (before the lab file's lib) */
+  int nlibs;
   const char *bindir; /* folder of the otahil executable ({bindir} in lab files) */
   int verbose;
 } runner_opts;

@@ -43,4 +43,32 @@ check "pairs(t.device), t.device.cmd expanded (old code: 'table expected', '{sta
   [ "$(outcome "$WORK/devfields" '*')" = PASS ]
 [ "$(outcome "$WORK/devfields" '*')" = PASS ] || grep -A3 -E "FAIL|ERROR" "$WORK/devfields.txt"
 
+# a lab's own library: --lib DIR, lib = {...} in the lab file; no shadowing, no escape
+LIB=$OTAHIL_SRC/$SC/lablib
+runlib() { # runlib NAME ARGS...
+  local name=$1; shift
+  timeout -k 5 $((120 * M)) "$OTAHIL" run "$SC/lab_library.lua" --filter '*@emu-qcloud' --report "$WORK/$name" \
+    "$@" > "$WORK/$name.txt" 2>&1
+}
+runlib lib1 --lab lab/emulated.lua --lib "$LIB"
+check "--lib DIR: require finds the lab's module; its check points at the scenario (old code: exit 2)" \
+  grep -q "lab_library.lua:8: labhelper.check: unknown key 'wnat' (want)" "$WORK/lib1.txt"
+grep -q "lab_library.lua:8:" "$WORK/lib1.txt" || cat "$WORK/lib1.txt"
+mkdir -p "$WORK/lab/mylib"
+cp "$LIB/labhelper.lua" "$WORK/lab/mylib/"
+{ cat lab/emulated.lua; echo 'lib = { "mylib" }'; } > "$WORK/lab/lab.lua"
+runlib lib2 --lab "$WORK/lab/lab.lua"
+check "lib = { \"mylib\" } in the lab file: require finds it" grep -q "lab_library.lua:8: labhelper.check" "$WORK/lib2.txt"
+grep -q "lab_library.lua:8:" "$WORK/lib2.txt" || cat "$WORK/lib2.txt"
+echo 'return {}' > "$WORK/lab/mylib/qcloud.lua"
+runlib lib3 --lab "$WORK/lab/lab.lua"
+rc=$?
+check "a lab module shadowing a standard one: exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "... naming both files" grep -q "mylib/qcloud.lua would shadow the standard module .*scenarios/lib/qcloud.lua" "$WORK/lib3.txt"
+{ cat lab/emulated.lua; echo 'lib = { "../elsewhere" }'; } > "$WORK/lab/escape.lua"
+runlib lib4 --lab "$WORK/lab/escape.lua"
+rc=$?
+check "lib = { \"../elsewhere\" }: exit 2 (got $rc), it leaves the lab's folder" [ "$rc" -eq 2 ]
+check "... said so" grep -q "lib\[1\] '../elsewhere' leaves the lab file's folder" "$WORK/lib4.txt"
+
 finish
