@@ -633,7 +633,7 @@ START_TEST(reset_acts_at_once_on_open_connections) {
   client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /100000 HTTP/1.1\r\n\r\n", 0);
   uv_timer_t wake; /* run_until blocks in the loop: something must wake it */
   uv_timer_init(&f.loop, &wake);
-  uv_timer_start(&wake, wake_up, 300, 0);
+  uv_timer_start(&wake, wake_up, 50, 50); /* repeating: the loop wakes until the deadline */
   ck_assert(run_until(&f, client_done, &c, 300) == 0); /* held by the stall */
   uv_close((uv_handle_t *)&wake, NULL);
   ck_assert_uint_eq(netem_proxy_conn_count(f.p), 1);
