@@ -117,10 +117,17 @@ int netem_fault_remove(netem_proxy *p, uint32_t id);
 /* Removes every fault (end of a scenario): as netem_fault_remove() for each. */
 void netem_fault_clear(netem_proxy *p);
 
+/* Resets (RST to both peers) every open connection now, whatever is queued; each is a
+ * FAULT event with fault "reset", action "rst". Returns how many were open. */
+size_t netem_proxy_reset(netem_proxy *p);
+
 /* Number of faults currently installed. */
 size_t netem_fault_count(const netem_proxy *p);
 
-/* HTTP body bytes written to clients (all connections) since open or the last reset. */
+/* HTTP body bytes written to clients (all connections) since open or the last reset.
+ * When a connection closes, what it counted that the client's TCP never acknowledged
+ * (bytes written after the client had closed, bytes an RST discarded) is taken back:
+ * the counter is what the clients could have received. */
 uint64_t netem_proxy_body_delivered(const netem_proxy *p);
 void netem_proxy_reset_body_delivered(netem_proxy *p);
 

@@ -124,6 +124,8 @@ struct conn {
   int cut_rst;
   uint64_t cut_deadline;
   struct tls_conn *tls;   /* TLS with the client (tls_conn.h), NULL for plain TCP */
+  uint64_t down_written;  /* bytes handed to the client's socket (all of them, heads too) */
+  uint64_t body_counted;  /* of which HTTP body, counted in the proxy's body_delivered */
 };
 
 struct fault {
@@ -181,6 +183,12 @@ struct netem_proxy {
   uint32_t next_fault_id;
   size_t nfaults;
   uint64_t body_delivered;
+  /* the position faults' queue (cut, stall at an offset, acting a limited number of
+     times): where the last one acted, so that the next acts on a later response */
+  int seq_has;
+  uint64_t seq_conn;
+  enum netem_dir seq_dir;
+  uint32_t seq_msg;
   struct watch *watches;
   uint32_t next_watch_id;
   uv_timer_t watch_timer;
@@ -198,6 +206,11 @@ struct netem_proxy {
 void proxy__emit(struct netem_proxy *p, struct netem_event *ev);
 void proxy__event_init(struct netem_event *ev, enum netem_event_kind kind, struct dir *d);
 void proxy__body_delivered(struct netem_proxy *p, uint64_t n);
+/* The connection closes: body bytes it counted that the client never acknowledged (written
+   after the client closed, or lost with an RST) are taken back from body_delivered. */
+void proxy__body_unacked(struct netem_proxy *p, struct conn *c);
+/* A position fault that waits its turn in the order added (see pipe.c). */
+int proxy__fault_queued(const struct fault *f);
 void proxy__handle_closed(struct netem_proxy *p);
 int proxy__fault_available(const struct fault *f);
 /* Starts a one-shot timer that fires no earlier than ms after now (cut:ms, mqtt-delay). */

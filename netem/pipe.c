@@ -138,13 +138,36 @@ static void emit(struct dir *d, struct chunk *ch, uint8_t *data, size_t n, const
   enqueue(d, e);
 }
 
+/* The position faults that act a limited number of times (cut, stall at an offset) take
+   turns in the order they were added: only the first one with acts left is armed, and it
+   acts on a later response (body offsets) or connection (stream offsets) than the place
+   the one before it acted on. So three cuts added in a row make three successive breaks,
+   whatever their offsets. */
+static int seq_turn(const struct netem_proxy *p, const struct fault *f, const struct dir *d,
+                    const struct span_meta *m, int *seen) {
+  if (!proxy__fault_queued(f)) return 1;
+  if (!proxy__fault_available(f)) return 0;
+  if ((*seen)++) return 0; /* an earlier one still waits for its place */
+  if (!p->seq_has || p->seq_conn != d->c->id || p->seq_dir != d->which) return 1;
+  return f->f.unit == NETEM_UNIT_BODY && m->is_body && m->msg != p->seq_msg;
+}
+
+static void seq_acted(struct netem_proxy *p, const struct fault *f, const struct dir *d, const struct span_meta *m) {
+  if (!proxy__fault_queued(f)) return;
+  p->seq_has = 1;
+  p->seq_conn = d->c->id;
+  p->seq_dir = d->which;
+  p->seq_msg = m->msg;
+}
+
 void pipe__bytes(struct dir *d, struct chunk *ch, uint8_t *data, size_t len, struct span_meta m) {
   struct netem_proxy *p = d->c->p;
   while (len > 0 && !d->cut && !d->c->closing && !d->c->cutting) {
     size_t take = len;
     struct fault *trig = NULL;
+    int seen = 0;
     for (struct fault *f = p->faults; f; f = f->next) {
-      if (!proxy__fault_applies(f, d)) continue;
+      if (!proxy__fault_applies(f, d) || !seq_turn(p, f, d, &m, &seen)) continue;
       size_t lim;
       switch (f->f.kind) {
       case NETEM_FAULT_CUT: lim = stage_cut_limit(f, d, &m, len); break;
@@ -165,6 +188,7 @@ void pipe__bytes(struct dir *d, struct chunk *ch, uint8_t *data, size_t len, str
       if (m.is_body) m.body_off += take;
     }
     if (trig) {
+      seq_acted(p, trig, d, &m);
       switch (trig->f.kind) {
       case NETEM_FAULT_CUT: stage_cut_fire(trig, d, &m); break;
       case NETEM_FAULT_STALL: stage_stall_fire(trig, d, &m); break;
@@ -313,6 +337,8 @@ static void write_cb(uv_write_t *req, int status) {
     }
     return;
   }
+  if (d->which == NETEM_DIR_DOWN) c->down_written += len;
+  if (body) c->body_counted += len;
   if (body && !p->closing) proxy__body_delivered(p, len); /* may run a watch callback */
   if (c->closing) return;
   if (!d->reading && !d->eof && !d->cut && !c->cutting && d->queued + d->inflight <= p->high_water / 2)

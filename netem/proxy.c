@@ -5,6 +5,7 @@
 
 #include "appendf.h"
 #include "netem_int.h"
+#include "tcp_acked.h"
 
 #define ERR(...) \
   do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
@@ -100,6 +101,10 @@ int proxy__fault_available(const struct fault *f) { return f->times == 0 || f->f
 
 int proxy__fault_applies(const struct fault *f, const struct dir *d) { return (f->dir & d->which) != 0; }
 
+int proxy__fault_queued(const struct fault *f) {
+  return (f->f.kind == NETEM_FAULT_CUT || f->f.kind == NETEM_FAULT_STALL) && f->f.has_at && f->times != 0;
+}
+
 /* ---- body counter and watches ---- */
 
 static void check_watches(struct netem_proxy *p) {
@@ -129,6 +134,21 @@ void proxy__body_delivered(struct netem_proxy *p, uint64_t n) {
     p->next_progress = (p->body_delivered / p->progress_step + 1) * p->progress_step;
   }
   if (p->watches) check_watches(p);
+}
+
+void proxy__body_unacked(struct netem_proxy *p, struct conn *c) {
+  int fd;
+  uint64_t acked;
+  /* TCP_INFO counts ciphertext on a TLS connection: no plaintext offset to compare with */
+  if (!c->body_counted || c->tls || uv_fileno((uv_handle_t *)&c->client, &fd) != 0 || tcp__bytes_acked(fd, &acked) != 0)
+    return;
+  if (acked >= c->down_written) return;
+  /* the unacknowledged bytes are the last ones written: body, unless a head came after */
+  uint64_t lost = c->down_written - acked;
+  if (lost > c->body_counted) lost = c->body_counted;
+  if (lost > p->body_delivered) lost = p->body_delivered;
+  p->body_delivered -= lost;
+  c->body_counted -= lost;
 }
 
 uint64_t netem_proxy_body_delivered(const netem_proxy *p) { return p->body_delivered; }
@@ -398,6 +418,23 @@ void netem_fault_clear(netem_proxy *p) {
 }
 
 size_t netem_fault_count(const netem_proxy *p) { return p->nfaults; }
+
+size_t netem_proxy_reset(netem_proxy *p) {
+  size_t n = 0;
+  while (p->conns && !p->closing) {
+    struct conn *c = p->conns;
+    struct netem_event ev;
+    proxy__event_init(&ev, NETEM_EV_FAULT, NULL);
+    ev.conn_id = c->id;
+    ev.fault = "reset";
+    ev.action = "rst";
+    ev.offset = c->down.read_off;
+    proxy__emit(p, &ev);
+    conn__close(c, 1, "reset");
+    n++;
+  }
+  return n;
+}
 
 void netem_proxy_close(netem_proxy *p, void (*done)(void *user), void *user) {
   if (!p || p->closing) return;

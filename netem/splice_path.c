@@ -204,7 +204,9 @@ static void run(struct dir *d) {
         sp->in_pipe -= (size_t)n;
         p->spliced += (uint64_t)n;
         moved = 1;
+        if (d->which == NETEM_DIR_DOWN) c->down_written += (uint64_t)n;
         if (sp->is_body && d->which == NETEM_DIR_DOWN) {
+          c->body_counted += (uint64_t)n;
           proxy__body_delivered(p, (uint64_t)n); /* a watch may add a fault or close */
           if (c->closing || !sp->on) return;
         }

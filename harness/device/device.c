@@ -209,6 +209,7 @@ static int l_is_on(lua_State *L) { return device_power_l_is_on(L, check(L)->d->p
 
 static int l_console_next(lua_State *L) {
   dev_ud *u = check(L);
+  API_KEYS(L, 2, "console_next", "re", "contains", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   /* {kind = "console", device = name, re = ..., contains = ...}: both tests apply */
   lua_newtable(L);
@@ -256,6 +257,23 @@ static int l_index(lua_State *L) {
   return 1;
 }
 
+static int l_next(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (lua_next(L, 1)) return 2;
+  lua_pushnil(L);
+  return 1;
+}
+
+/* pairs(t.device): the fields (the lab declaration), not the methods. */
+static int l_pairs(lua_State *L) {
+  check(L);
+  lua_pushcfunction(L, l_next);
+  lua_getiuservalue(L, 1, 1);
+  lua_pushnil(L);
+  return 3;
+}
+
 static int l_tostring(lua_State *L) {
   lua_pushfstring(L, "device '%s'", check(L)->d->lab->name);
   return 1;
@@ -268,6 +286,11 @@ void device_push(lua_State *L, device *d) {
   api_push_json(L, d->lab->spec, 0);
   lua_pushstring(L, d->lab->name);
   lua_setfield(L, -2, "name");
+  const cJSON *argv = device_power_argv(d->pw);
+  if (argv) { /* the command as started, placeholders filled in */
+    api_push_json(L, argv, 0);
+    lua_setfield(L, -2, "cmd");
+  }
   api_uart_push(L, d->con, d->lab->name, d->case_start, lab_console_death(d->lab->spec));
   lua_setfield(L, -2, "uart");
   lua_setiuservalue(L, -2, 1);
@@ -287,6 +310,8 @@ void device_push(lua_State *L, device *d) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, l_pairs);
+    lua_setfield(L, -2, "__pairs");
   }
   lua_setmetatable(L, -2);
 }

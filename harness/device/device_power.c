@@ -55,6 +55,7 @@ struct device_power {
   /* process */
   power_process *pp;
   int cutting;
+  cJSON *argv; /* the last attach's cmd, expanded (t.device.cmd) */
   /* board */
   power *drv;
   job *head, *tail; /* head runs on the pool while `running` */
@@ -301,6 +302,8 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
   char **envp = rc == 0 ? expand_env(pw, pairs, err, errlen) : NULL;
   if (rc == 0 && envp == NULL) rc = -1;
   if (rc == 0) {
+    cJSON_Delete(pw->argv);
+    pw->argv = cJSON_CreateStringArray((const char *const *)argv, argc);
     if (pw->pp) power_process_free(pw->pp);
     pw->pp = power_process_new(pw->loop, argv, stdio_fd, process_exit, pw);
     power_process_set_env(pw->pp, envp);
@@ -315,6 +318,8 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
 }
 
 void device_power_detach(device_power *pw) { pw->log = NULL; }
+
+const cJSON *device_power_argv(const device_power *pw) { return pw->argv; }
 
 void device_power_cleanup(device_power *pw) {
   if (!pw->board) {
@@ -356,6 +361,7 @@ void device_power_free(device_power *pw) {
   pw->flush = NULL;
   if (!pw->board) {
     power_process_free(pw->pp);
+    cJSON_Delete(pw->argv);
     free(pw->name);
     free(pw);
     return;
@@ -431,6 +437,7 @@ static int board_call(lua_State *L, device_power *pw, op_t op, double timeout, d
 }
 
 int device_power_l_on(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_on", "timeout");
   if (!pw->log) return not_attached(L, pw);
   if (pw->board) {
     double timeout = opt_timeout(L, power_timeout(pw->drv));
@@ -469,6 +476,7 @@ static int process_off_check(rt_wait *w, lua_State *co, int timed_out) {
 }
 
 int device_power_l_off(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_off", "graceful", "timeout");
   if (!pw->log) return not_attached(L, pw);
   if (pw->board) return board_call(L, pw, OP_OFF, opt_timeout(L, power_timeout(pw->drv)), 0);
   int graceful = 0;
@@ -543,6 +551,7 @@ static double opt_delay(lua_State *L) {
 }
 
 int device_power_l_cycle(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_cycle", "delay", "timeout");
   if (!pw->log) return not_attached(L, pw);
   double delay = opt_delay(L);
   if (pw->board) return board_call(L, pw, OP_CYCLE, opt_timeout(L, power_timeout(pw->drv)), delay);
@@ -564,6 +573,7 @@ int device_power_l_cycle(lua_State *L, device_power *pw) {
 }
 
 int device_power_l_state(lua_State *L, device_power *pw) {
+  API_KEYS(L, 2, "power_state", "timeout");
   if (!pw->board) {
     lua_pushstring(L, pw->pp && power_process_is_on(pw->pp) ? "on" : "off");
     return 1;

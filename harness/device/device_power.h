@@ -57,6 +57,10 @@ int device_power_is_on(const device_power *pw);
 /* 1 when the power is off and no call is running (before a deploy), 0 while a
  * call runs, -1 when a board's last call failed (its state is unknown). */
 int device_power_is_off(const device_power *pw);
+/* A process device's cmd as the last attach expanded it (a JSON array of strings), or
+ * NULL (a board, or not attached yet). Owned by pw. */
+const cJSON *device_power_argv(const device_power *pw);
+
 /* Milliseconds a cleanup may take beyond the usual (a board's driver timeout). */
 unsigned device_power_cleanup_ms(const device_power *pw);
 

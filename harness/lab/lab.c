@@ -406,8 +406,49 @@ void lab_free(lab *l) {
     cJSON_Delete(l->devices[i].spec);
   }
   free(l->devices);
+  for (size_t i = 0; l->libs && l->libs[i]; i++) free(l->libs[i]);
+  free(l->libs);
   free(l->file);
   free(l);
+}
+
+/* lib = { "folder", ... }: folders relative to the lab file's, inside it (no "..", not
+   absolute), that exist. 0, or -1 with err. */
+static int read_libs(lua_State *L, lab *l, const char *dir, char *err, size_t errlen) {
+  int t = lua_getglobal(L, "lib");
+  if (t == LUA_TNIL) return 0;
+  if (t != LUA_TTABLE) {
+    snprintf(err, errlen, "%s: lib must be a list of folders (lib = { \"lib\" }), not a %s", l->file, lua_typename(L, t));
+    return -1;
+  }
+  lua_Integer n = luaL_len(L, -1);
+  if (n > 16) {
+    snprintf(err, errlen, "%s: lib: at most 16 folders", l->file);
+    return -1;
+  }
+  l->libs = calloc((size_t)n + 1, sizeof *l->libs);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    char full[PATH_MAX * 2], real[PATH_MAX];
+    const char *why = !s || !*s ? "is not a folder name" : s[0] == '/' ? "is absolute (give it relative to the lab file)"
+                      : (!strcmp(s, "..") || !strncmp(s, "../", 3) || strstr(s, "/../") ||
+                         (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/.."))) ? "leaves the lab file's folder (\"..\")"
+                      : NULL;
+    struct stat st;
+    if (!why) {
+      snprintf(full, sizeof full, "%s/%s", dir, s);
+      if (!realpath(full, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) why = "is not a folder";
+    }
+    if (why) {
+      snprintf(err, errlen, "%s: lib[%lld] '%s' %s", l->file, (long long)i, s ? s : "?", why);
+      return -1;
+    }
+    l->libs[i - 1] = strdup(real);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 0;
 }
 
 int lab_load(const char *path, const char *image_dir, lab **out, char *err, size_t errlen) {
@@ -461,7 +502,7 @@ int lab_load(const char *path, const char *image_dir, lab **out, char *err, size
   } else if (l->count == 0) {
     snprintf(err, errlen, "%s: no device declared (device \"name\" { ... })", path);
   } else {
-    rc = 0;
+    rc = read_libs(L, l, ld.dir, err, errlen);
   }
   lua_close(L);
   if (rc != 0) {

@@ -27,6 +27,8 @@ typedef struct lab {
   char *file;
   lab_device *devices;
   size_t count;
+  char **libs; /* lib = { "folder", ... }: the lab's own library folders, resolved
+                  (NULL-terminated; NULL without lib) */
 } lab;
 
 /* Loads and validates `path`. Images declared with otadev_image{} are built in

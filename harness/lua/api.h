@@ -78,6 +78,15 @@ typedef void (*api_amend_fn)(void *arg, lua_State *co, size_t index);
 int api_wait_event_amend(lua_State *L, api_match *m, size_t *cursor, double timeout_s, api_amend_fn amend,
                          void *arg);
 
+/* Lua: check_keys(opts, what, k1, k2, ... | {k1, k2, ...}) raises "<author's line>: what:
+ * unknown key 'x' (k1, k2, ...)" when the table opts has a key not listed (nil opts:
+ * nothing to check). otahil.check_keys, and the t.net wrappers. */
+int api_l_check_keys(lua_State *L);
+
+/* Checks the option table at idx (if it is a table) against the keys it takes:
+ * API_KEYS(L, 3, "fw:fault", "status", "times") raises at the author's line. */
+#define API_KEYS(L, idx, what, ...) rt_check_keys((L), (idx), (what), (const char *const[]){__VA_ARGS__, NULL})
+
 /* Reads an optional number field of the table at idx (seconds etc.). */
 double api_optnumfield(lua_State *L, int idx, const char *key, double def);
 

@@ -336,6 +336,7 @@ static int l_cursor(lua_State *L) {
  * that it outlives the yield. */
 static int l_next_event(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  API_KEYS(L, 2, "next_event", "from", "timeout");
   lua_Integer from = (lua_Integer)api_optnumfield(L, 2, "from", 0);
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   if (from < 0) return luaL_error(L, "next_event: 'from' must be >= 0");
@@ -377,8 +378,30 @@ static int l_expect(lua_State *L) {
   return rt_fail(L, 1, "%s", msg);
 }
 
+#define API_MAX_KEYS 64
+
+int api_l_check_keys(lua_State *L) {
+  if (lua_isnoneornil(L, 1)) return 0;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const char *what = luaL_checkstring(L, 2);
+  const char *keys[API_MAX_KEYS + 1];
+  int n = 0;
+  if (lua_istable(L, 3)) {
+    lua_Integer len = luaL_len(L, 3);
+    for (lua_Integer i = 1; i <= len && n < API_MAX_KEYS; i++) {
+      lua_rawgeti(L, 3, i); /* stays on the stack: the string lives while it does */
+      keys[n++] = luaL_checkstring(L, -1);
+    }
+  } else {
+    for (int i = 3; i <= lua_gettop(L) && n < API_MAX_KEYS; i++) keys[n++] = luaL_checkstring(L, i);
+  }
+  keys[n] = NULL;
+  rt_check_keys(L, 1, what, keys);
+  return 0;
+}
+
 int api_open_core(lua_State *L) {
-  static const luaL_Reg fns[] = {{"now", l_now},       {"sleep", l_sleep},   {"log", l_log},
+  static const luaL_Reg fns[] = {{"check_keys", api_l_check_keys},{"now", l_now},       {"sleep", l_sleep},   {"log", l_log},
                                  {"event", l_event},   {"cursor", l_cursor}, {"next_event", l_next_event},
                                  {"spawn", l_spawn},   {"fail", l_fail},     {"expect", l_expect},
                                  {NULL, NULL}};

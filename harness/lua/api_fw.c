@@ -65,6 +65,7 @@ static const char *img_name(lua_State *L, int idx) {
 static int l_serve(lua_State *L) {
   fw_ud *u = check(L);
   const char *path = luaL_checkstring(L, 2);
+  API_KEYS(L, 3, "fw:serve", "signed_only");
   unsigned flags = 0;
   if (lua_istable(L, 3)) {
     lua_getfield(L, 3, "signed_only");
@@ -125,6 +126,7 @@ static int l_serve(lua_State *L) {
 static int l_url(lua_State *L) {
   fw_ud *u = check(L);
   const char *name = img_name(L, 2);
+  API_KEYS(L, 3, "fw:url", "expires_in");
   double expires_in = api_optnumfield(L, 3, "expires_in", 3600);
   if (!isfinite(expires_in) || fabs(expires_in) > FW_EXPIRES_MAX_S)
     return luaL_error(L, "fw:url: expires_in must be a number of seconds within +-10 years (got %f)",
@@ -153,6 +155,7 @@ static double fault_num(lua_State *L, const char *key, double def, double lo, do
 static int l_fault(lua_State *L) {
   fw_ud *u = check(L);
   const char *name = img_name(L, 2);
+  API_KEYS(L, 3, "fw:fault", "status", "ignore_range", "truncate_after", "delay", "times");
   if (lua_isnoneornil(L, 3)) {
     fwserver_set_fault(u->srv, name, NULL);
     return 0;
@@ -174,7 +177,7 @@ static int l_fault(lua_State *L) {
   lua_pop(L, 1);
   if (fwserver_set_fault(u->srv, name, &f) != 0)
     return luaL_error(L, "fw:fault: '%s' is not served or the fault is invalid", name);
-  cJSON *ev = evlog_add(u->log, "fault");
+  cJSON *ev = evlog_add(u->log, "fault.add");
   cJSON_AddStringToObject(ev, "stream", "fwserver");
   cJSON_AddStringToObject(ev, "image", name);
   if (f.status) cJSON_AddNumberToObject(ev, "status", f.status);
@@ -213,6 +216,7 @@ static int l_read(lua_State *L) {
 
 static int l_next_request(lua_State *L) {
   fw_ud *u = check(L);
+  API_KEYS(L, 2, "fw:next_request", "name", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   api_match *m = api_match_new();
   api_match_str(m, "kind", "http");

@@ -166,6 +166,7 @@ static int l_open(lua_State *L) {
   rt *R = rt_from_lua(L);
   api_env *env = api_env_get(L);
   luaL_checktype(L, 1, LUA_TTABLE);
+  API_KEYS(L, 1, "mqtt.connect", "id", "host", "port", "timeout");
   lua_getfield(L, 1, "id");
   const char *id = luaL_checkstring(L, -1);
   lua_getfield(L, 1, "host");
@@ -219,6 +220,7 @@ static int suback_wait(lua_State *L, mq *q, int mid, double timeout) {
 static int l_subscribe(lua_State *L) {
   mq *q = check(L);
   const char *filter = luaL_checkstring(L, 2);
+  API_KEYS(L, 3, "subscribe", "qos", "timeout");
   int qos = (int)api_optnumfield(L, 3, "qos", 1);
   double timeout = api_optnumfield(L, 3, "timeout", 5);
   int mid = 0;
@@ -239,6 +241,7 @@ static int l_publish(lua_State *L) {
   const char *topic = luaL_checkstring(L, 2);
   size_t len;
   const char *payload = luaL_checklstring(L, 3, &len);
+  API_KEYS(L, 4, "publish", "qos", "retain");
   int qos = (int)api_optnumfield(L, 4, "qos", 1);
   int retain = 0;
   if (lua_istable(L, 4)) {
@@ -268,6 +271,7 @@ static int l_publish(lua_State *L) {
 static int l_next(lua_State *L) {
   mq *q = check(L);
   const char *filter = luaL_optstring(L, 2, "#");
+  API_KEYS(L, 3, "next", "timeout");
   double timeout = api_optnumfield(L, 3, "timeout", 10);
   api_match *m = api_match_new();
   api_match_str(m, "kind", "mqtt.in");

@@ -10,6 +10,7 @@
 
 #define MT_STREAM "otahil.netstream"
 #define MT_NET "otahil.net"
+#define MT_FAULT "otahil.netfault"
 
 typedef struct nstream {
   netdev *owner;
@@ -46,7 +47,11 @@ static void on_event(const struct netem_event *e, void *user) {
   case NETEM_EV_HTTP_REQUEST: kind = "http.request"; break;
   case NETEM_EV_HTTP_RESPONSE: kind = "http.response"; break;
   case NETEM_EV_BODY_PROGRESS: kind = "http.progress"; break;
-  case NETEM_EV_FAULT: kind = "fault"; break;
+  case NETEM_EV_FAULT:
+    /* l_fault logs "fault.add", l_clear "fault.clear": "fault" is a fault acting */
+    if (e->action && (!strcmp(e->action, "added") || !strcmp(e->action, "removed"))) return;
+    kind = "fault";
+    break;
   case NETEM_EV_FRAMING_ERROR: kind = "net.error"; break;
   case NETEM_EV_MQTT_PUBLISH: return; /* the cloud's clients log MQTT already */
   }
@@ -77,6 +82,7 @@ static void on_event(const struct netem_event *e, void *user) {
     break;
   case NETEM_EV_FAULT:
     if (e->fault) cJSON_AddStringToObject(ev, "fault", e->fault);
+    if (e->fault_id) cJSON_AddNumberToObject(ev, "id", e->fault_id);
     if (e->action) cJSON_AddStringToObject(ev, "action", e->action);
     cJSON_AddNumberToObject(ev, "offset", (double)e->offset);
     if (e->body_offset >= 0) cJSON_AddNumberToObject(ev, "body_offset", (double)e->body_offset);
@@ -165,23 +171,98 @@ static nstream *check(lua_State *L) {
   return u->s;
 }
 
+/* A fault's handle: its id and where the log was when it was added. */
+typedef struct fault_ud {
+  nstream *s;
+  uint32_t id;
+  size_t from, cursor; /* cursor: wait()'s, past the last act it returned */
+} fault_ud;
+
+/* h:fired() -> whether the fault has acted, and how many times, as the log says. */
+static int l_fault_fired(lua_State *L) {
+  fault_ud *h = luaL_checkudata(L, 1, MT_FAULT);
+  evlog *log = h->s->owner->log;
+  lua_Integer n = 0;
+  for (size_t i = h->from; log && i < evlog_count(log); i++) {
+    const cJSON *ev = evlog_get(log, i);
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(ev, "kind");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(ev, "stream");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "id");
+    if (cJSON_IsString(k) && !strcmp(k->valuestring, "fault") && cJSON_IsString(st) &&
+        !strcmp(st->valuestring, h->s->name) && cJSON_IsNumber(id) && id->valuedouble == h->id)
+      n++;
+  }
+  lua_pushboolean(L, n > 0);
+  lua_pushinteger(L, n);
+  return 2;
+}
+
+/* h:wait([timeout = 10]) -> the fault's next "fault" event and a cursor, or nil, "timeout". */
+static int l_fault_wait(lua_State *L) {
+  fault_ud *h = luaL_checkudata(L, 1, MT_FAULT);
+  if (!h->s->owner->log) return luaL_error(L, "net: the case has ended");
+  double timeout = luaL_optnumber(L, 2, 10);
+  api_match *m = api_match_new();
+  api_match_str(m, "kind", "fault");
+  api_match_str(m, "stream", h->s->name);
+  api_match_num(m, "id", h->id);
+  return api_wait_event(L, m, &h->cursor, timeout);
+}
+
+static int l_fault_index(lua_State *L) {
+  fault_ud *h = luaL_checkudata(L, 1, MT_FAULT);
+  const char *k = luaL_checkstring(L, 2);
+  if (!strcmp(k, "id")) lua_pushinteger(L, h->id);
+  else if (!strcmp(k, "fired")) lua_pushcfunction(L, l_fault_fired);
+  else if (!strcmp(k, "wait")) lua_pushcfunction(L, l_fault_wait);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int l_fault_tostring(lua_State *L) {
+  fault_ud *h = luaL_checkudata(L, 1, MT_FAULT);
+  lua_pushfstring(L, "fault %d on '%s'", (int)h->id, h->s->name);
+  return 1;
+}
+
+static void push_fault(lua_State *L, nstream *s, uint32_t id, size_t from) {
+  fault_ud *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->s = s;
+  h->id = id;
+  h->from = h->cursor = from;
+  if (luaL_newmetatable(L, MT_FAULT)) {
+    lua_pushcfunction(L, l_fault_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_fault_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_setmetatable(L, -2);
+}
+
 static int l_fault(lua_State *L) {
   nstream *s = check(L);
   const char *spec = luaL_checkstring(L, 2);
   char err[512];
   uint32_t id = 0;
   if (netem_fault_add_spec(s->p, spec, &id, err, sizeof err) != 0) {
-    /* located at the scenario's line, not inside the readable wrappers */
-    luaL_where(L, lua_getstack(L, 2, &(lua_Debug){0}) ? 2 : 1);
+    rt_where_author(L); /* the scenario's line, not inside the readable wrappers */
     lua_pushfstring(L, "%s%s: fault '%s': %s", lua_tostring(L, -1), s->name, spec, err);
     return lua_error(L);
   }
+  size_t from = evlog_count(s->owner->log);
   cJSON *ev = evlog_add(s->owner->log, "fault.add");
   cJSON_AddStringToObject(ev, "stream", s->name);
   cJSON_AddStringToObject(ev, "spec", spec);
   cJSON_AddNumberToObject(ev, "id", id);
   evlog_commit(s->owner->log);
-  lua_pushinteger(L, id);
+  push_fault(L, s, id, from);
+  return 1;
+}
+
+/* s:reset(): every open connection is reset now (a "fault" event each, fault "reset"). */
+static int l_reset(lua_State *L) {
+  nstream *s = check(L);
+  lua_pushinteger(L, (lua_Integer)netem_proxy_reset(s->p));
   return 1;
 }
 
@@ -240,6 +321,7 @@ static void body_reached(netem_proxy *p, uint64_t delivered, void *user) {
 static int l_wait_body_bytes(lua_State *L) {
   nstream *s = check(L);
   lua_Integer n = luaL_checkinteger(L, 2);
+  API_KEYS(L, 3, "wait_body_bytes", "timeout");
   double timeout = api_optnumfield(L, 3, "timeout", 30);
   if (!s->http) return luaL_error(L, "%s: wait_body_bytes needs the HTTP stream", s->name);
   if (n < 0) return luaL_error(L, "wait_body_bytes: n must be >= 0");
@@ -255,6 +337,7 @@ static int l_wait_body_bytes(lua_State *L) {
 static int l_next_request(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   check(L);
+  API_KEYS(L, 2, "next_request", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   api_match *m = api_match_new();
   api_match_str(m, "kind", "http.request");
@@ -293,31 +376,41 @@ static int l_tostring(lua_State *L) {
 
 /* The readable fault methods build SPEC strings; the C side parses and checks them. */
 static const char net_lua[] =
-    "local S = ...\n"
+    "local S, keys = ...\n"
     "local function spec(kind, parts) if #parts == 0 then return kind end return kind .. ':' .. table.concat(parts, ',') end\n"
     "local function add(parts, k, v) if v ~= nil and v ~= false then parts[#parts + 1] = (v == true) and k or (k .. '=' .. tostring(v)) end end\n"
     "local function list(v) if type(v) == 'table' then return table.concat(v, ',') end return v end\n"
     "local function common(p, o) add(p, 'times', o.times) add(p, 'dir', o.dir) end\n"
-    "function S:cut(o) local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
+    "function S:cut(o) keys(o, 'cut', 'at_body_byte', 'at_byte', 'after_ms', 'rst', 'times', 'dir')\n"
+    "  local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
     "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('cut', p)) end\n"
     "function S:corrupt(o)\n"
     "  if not self:is_http() then error('corrupt counts bytes from a connection\\'s start, and the device\\'s MQTT "
     "connection is already open: use corrupt_publish{topic = ...}', 2) end\n"
+    "  keys(o, 'corrupt', 'body_bytes', 'bytes', 'random', 'within', 'xor', 'times', 'dir')\n"
     "  local p = {} add(p, 'body', list(o.body_bytes)) add(p, 'bytes', list(o.bytes))\n"
     "  add(p, 'random', o.random) if o.random and self:is_http() then add(p, 'body', true) end\n"
     "  add(p, 'within', o.within) add(p, 'xor', o.xor) common(p, o) return self:fault(spec('corrupt', p)) end\n"
-    "function S:throttle(o) local p = {} add(p, 'rate', o.rate) common(p, o) return self:fault(spec('throttle', p)) end\n"
-    "function S:latency(o) local p = {} add(p, 'ms', o.ms) add(p, 'jitter', o.jitter) common(p, o) return self:fault(spec('latency', p)) end\n"
-    "function S:stall(o) o = o or {} local p = {} add(p, 'body', o.after_body_byte) add(p, 'bytes', o.after_byte)\n"
+    "function S:throttle(o) keys(o, 'throttle', 'rate', 'times', 'dir')\n"
+    "  local p = {} add(p, 'rate', o.rate) common(p, o) return self:fault(spec('throttle', p)) end\n"
+    "function S:latency(o) keys(o, 'latency', 'ms', 'jitter', 'times', 'dir')\n"
+    "  local p = {} add(p, 'ms', o.ms) add(p, 'jitter', o.jitter) common(p, o) return self:fault(spec('latency', p)) end\n"
+    "function S:stall(o) o = o or {} keys(o, 'stall', 'after_body_byte', 'after_byte', 'ms', 'times', 'dir')\n"
+    "  local p = {} add(p, 'body', o.after_body_byte) add(p, 'bytes', o.after_byte)\n"
     "  add(p, 'ms', o.ms) common(p, o) return self:fault(spec('stall', p)) end\n"
-    "function S:flap(o) local p = {} add(p, 'every', o.every) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('flap', p)) end\n"
-    "function S:drop(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-drop', p)) end\n"
-    "function S:delay(o) local p = {} add(p, 'topic', o.topic) add(p, 'ms', o.ms) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-delay', p)) end\n"
-    "function S:dup(o) local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-dup', p)) end\n"
-    "function S:corrupt_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count)\n"
+    "function S:flap(o) keys(o, 'flap', 'every', 'rst', 'times', 'dir')\n"
+    "  local p = {} add(p, 'every', o.every) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('flap', p)) end\n"
+    "function S:drop(o) keys(o, 'drop', 'topic', 'count', 'dir')\n"
+    "  local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-drop', p)) end\n"
+    "function S:delay(o) keys(o, 'delay', 'topic', 'ms', 'count', 'dir')\n"
+    "  local p = {} add(p, 'topic', o.topic) add(p, 'ms', o.ms) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-delay', p)) end\n"
+    "function S:dup(o) keys(o, 'dup', 'topic', 'count', 'dir')\n"
+    "  local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-dup', p)) end\n"
+    "function S:corrupt_publish(o) keys(o, 'corrupt_publish', 'topic', 'random', 'at', 'count', 'dir')\n"
+    "  local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count)\n"
     "  add(p, 'dir', o.dir) add(p, 'at', list(o.at)) return self:fault(spec('mqtt-corrupt', p)) end\n"
-    "function S:cut_after_publish(o) local p = {} add(p, 'topic', o.topic) add(p, 'nth', o.nth or 1) add(p, 'rst', o.rst) add(p, 'dir', o.dir) return self:fault(spec('mqtt-cut', p)) end\n"
-    "function S:reset() return self:fault('cut:ms=1,rst,times=0,dir=both') end\n";
+    "function S:cut_after_publish(o) keys(o, 'cut_after_publish', 'topic', 'nth', 'rst', 'dir')\n"
+    "  local p = {} add(p, 'topic', o.topic) add(p, 'nth', o.nth or 1) add(p, 'rst', o.rst) add(p, 'dir', o.dir) return self:fault(spec('mqtt-cut', p)) end\n";
 
 static int l_is_http(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
@@ -332,6 +425,7 @@ static void push_stream(lua_State *L, nstream *s) {
   if (luaL_newmetatable(L, MT_STREAM)) {
     static const luaL_Reg methods[] = {{"fault", l_fault},
                                        {"clear", l_clear},
+                                       {"reset", l_reset},
                                        {"body_bytes", l_body_bytes},
                                        {"wait_body_bytes", l_wait_body_bytes},
                                        {"next_request", l_next_request},
@@ -343,7 +437,8 @@ static void push_stream(lua_State *L, nstream *s) {
     luaL_newlib(L, methods);
     if (luaL_loadbuffer(L, net_lua, sizeof net_lua - 1, "=net") != LUA_OK) lua_error(L);
     lua_pushvalue(L, -2);
-    lua_call(L, 1, 0);
+    lua_pushcfunction(L, api_l_check_keys);
+    lua_call(L, 2, 0);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");

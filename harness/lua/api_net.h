@@ -8,14 +8,15 @@
  * replays alone exactly), and closed when it ends: faults never outlive a case.
  *
  * Lua: t.net.http / t.net.mqtt (streams) and t.net:clear(). A stream has
- *   s:fault(spec)                    any fault in `otahil netem` SPEC syntax -> id
+ *   s:fault(spec)                    any fault in `otahil netem` SPEC syntax -> handle h
+ *                                    (h.id, h:fired() -> bool, n, h:wait([timeout]) -> event)
  *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, times=}
  *   s:corrupt{body_bytes={...} | bytes={...} | random=N, times=}
  *   s:throttle{rate = 20000 | "20KB/s"}   s:latency{ms=, jitter=}
  *   s:stall{after_body_byte= | after_byte= , ms=}   s:flap{every=, rst=}
  *   s:drop{topic=, count=}  s:delay{topic=, ms=, count=}  s:dup{topic=, count=}
  *   s:corrupt_publish{topic=, count=, random=N | at={payload offsets}}  s:cut_after_publish{topic=, nth=}
- *   s:reset()                        cut every open connection now
+ *   s:reset()                        reset every open connection now (not a fault) -> n
  *   s:clear()                        remove this stream's faults
  *   s:body_bytes()                   body bytes delivered to the device so far
  *   s:wait_body_bytes(n [, {timeout=}]) -> true | nil, "timeout"
@@ -26,7 +27,7 @@
  *                                    connections the device opens from now on
  *   s:tls_handshake(mode)            with TLS: "stall" (read, never answer, until "ok"),
  *                                    "cut" / "reset" (FIN / RST at the ClientHello), "ok"
- * Every fault applied is a "fault" event with connection, direction, offsets and,
+ * Adding a fault is a "fault.add" event; every fault acting is a "fault" event with connection, direction, offsets and,
  * for corruption, the old and new byte. */
 #ifndef OTAHIL_API_NET_H
 #define OTAHIL_API_NET_H

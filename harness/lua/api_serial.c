@@ -99,6 +99,7 @@ static int add(lua_State *L, serialdev *s, serial_fault *f, const char *what) {
 static int l_corrupt(lua_State *L) {
   serialdev *s = check(L);
   luaL_checktype(L, 2, LUA_TTABLE);
+  API_KEYS(L, 2, "serial corrupt", "bytes", "random", "within", "every", "xor", "dir");
   serial_fault f = {.kind = SERIAL_CORRUPT};
   f.dir = opt_dir(L, 2);
   lua_getfield(L, 2, "bytes");
@@ -126,6 +127,7 @@ static int l_corrupt(lua_State *L) {
 static int l_drop(lua_State *L) {
   serialdev *s = check(L);
   luaL_checktype(L, 2, LUA_TTABLE);
+  API_KEYS(L, 2, "serial drop", "at", "count", "dir");
   serial_fault f = {.kind = SERIAL_DROP};
   f.dir = opt_dir(L, 2);
   f.at = opt_count(L, 2, "at");

@@ -98,6 +98,10 @@ static int expect_done(lua_State *L, int status, lua_KContext ctx) {
   uart_ud *u = luaL_checkudata(L, 1, MT);
   const char *pat = lua_tostring(L, 2);
   double timeout = api_optnumfield(L, 3, "timeout", 10);
+  if (lua_istable(L, 3) && lua_getfield(L, 3, "optional") != LUA_TNIL && lua_toboolean(L, -1)) {
+    lua_pushnil(L); /* optional: a timeout is an answer, for counting and polling */
+    return 1;
+  }
   char tail[700];
   uart_capture_tail(console_capture(u->con), u->start, TAIL_LINES, tail, sizeof tail);
   api_env *env = api_env_get(L);
@@ -114,6 +118,7 @@ static int l_expect(lua_State *L) {
   check_ud(L);
   luaL_checkstring(L, 2);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  API_KEYS(L, 3, "uart:expect", "timeout", "plain", "optional");
   double timeout = api_optnumfield(L, 3, "timeout", 10);
   if (timeout < 0) return luaL_error(L, "uart:expect: timeout must be >= 0");
   int plain = 0;
@@ -194,6 +199,7 @@ static int l_send(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 2, &len);
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  API_KEYS(L, 3, "uart:send", "char_delay");
   double delay = api_optnumfield(L, 3, "char_delay", 0);
   if (delay < 0 || delay > 10) return luaL_error(L, "uart:send: char_delay must be from 0 to 10 seconds");
   send_event(L, u, text, len, delay);
@@ -267,6 +273,7 @@ static int l_settle(lua_State *L) {
   double quiet_ms = luaL_checknumber(L, 2);
   if (quiet_ms < 0) return luaL_error(L, "uart:settle: quiet_ms must be >= 0");
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  API_KEYS(L, 3, "uart:settle", "timeout");
   double timeout = api_optnumfield(L, 3, "timeout", 10);
   rt *R = rt_from_lua(L);
   settle_wait *s = calloc(1, sizeof *s);
@@ -290,6 +297,7 @@ static int l_reader(lua_State *L) {
   uart_ud *u = check_ud(L);
   const char *from = "here";
   if (lua_istable(L, 2)) {
+    API_KEYS(L, 2, "uart:reader", "from");
     lua_getfield(L, 2, "from");
     if (!lua_isnil(L, -1)) from = luaL_checkstring(L, -1);
   } else if (!lua_isnoneornil(L, 2)) {

@@ -1,4 +1,5 @@
 #include "rt.h"
+#include "rt_libs.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -187,12 +188,14 @@ static int rt__require(lua_State *L) {
     if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
       return luaL_error(L, "require '%s': names are [a-z0-9_.] (modules live in scenarios/lib)", name);
   }
-  char path[4096];
-  int n = snprintf(path, sizeof path, "%s/", R->cfg.lib_dir);
-  for (const char *p = name; *p && n < (int)sizeof path - 5; p++) path[n++] = *p == '.' ? '/' : *p;
-  path[n] = 0;
-  if (n + 5 > (int)sizeof path) return luaL_error(L, "require '%s': name too long", name);
-  memcpy(path + n, ".lua", 5);
+  char rel[512], path[4096];
+  size_t n = 0;
+  for (const char *p = name; *p && n < sizeof rel - 5; p++) rel[n++] = *p == '.' ? '/' : *p;
+  if (strlen(name) > sizeof rel - 5) return luaL_error(L, "require '%s': name too long", name);
+  memcpy(rel + n, ".lua", 5);
+  if (rt_libs_find(R->cfg.lib_dir, R->cfg.lab_libs, rel, path, sizeof path) != 0)
+    return luaL_error(L, "require '%s': no %s in %s%s", name, rel, R->cfg.lib_dir ? R->cfg.lib_dir : "(no library)",
+                      R->cfg.lab_libs && R->cfg.lab_libs[0] ? " or the lab's library folders" : "");
   if (luaL_loadfilex(L, path, "t") != LUA_OK)
     return luaL_error(L, "require '%s': %s", name, lua_tostring(L, -1));
   lua_pushstring(L, name);
@@ -439,6 +442,41 @@ static int rt__located(const char *m) {
   return d > c + 1 && *d == ':';
 }
 
+static int rt__in_lib(const rt *R, const lua_Debug *ar);
+
+/* An error located in the scenario library ("./scenarios/lib/qcloud.lua:241: x", or
+ * not located with a library frame innermost) points at the author's line instead:
+ * the first frame of co's stack outside the library and the API's own chunks, the
+ * library's line kept in brackets, as a FAIL's: "s.lua:8: x (in qcloud.lua:241)".
+ * Writes the new text into out and returns 1, or 0 to keep the message. */
+static int rt__author_text(lua_State *co, const char *body, char *out, size_t len) {
+  rt *R = rt_from_lua(co);
+  if (!R || !R->cfg.lib_dir) return 0;
+  lua_Debug ar;
+  char lib[300] = "", author[300] = "";
+  size_t skip = 0;
+  int innermost = 1;
+  for (int l = 0; lua_getstack(co, l, &ar) && !author[0]; l++) {
+    if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0) continue;
+    if (rt__in_lib(R, &ar)) {
+      char pre[300];
+      int n = snprintf(pre, sizeof pre, "%s:%d:", ar.short_src, ar.currentline);
+      if (!lib[0] && n > 0 && (size_t)n < sizeof pre &&
+          (rt__located(body) ? strncmp(body, pre, (size_t)n) == 0 : innermost)) {
+        snprintf(lib, sizeof lib, "%s:%d", ar.short_src, ar.currentline);
+        skip = rt__located(body) ? (size_t)n + (body[n] == ' ') : 0;
+      }
+    } else if (ar.source[0] != '=') {
+      if (!lib[0]) return 0; /* the message is not the library's */
+      snprintf(author, sizeof author, "%s:%d: ", ar.short_src, ar.currentline);
+    }
+    innermost = 0;
+  }
+  if (!lib[0] || !author[0]) return 0;
+  snprintf(out, len, "%s%s (in %s)", author, body + skip, lib);
+  return 1;
+}
+
 /* "file:line: " of the innermost Lua frame of co's stack, or "". */
 static void rt__innermost(lua_State *co, char *out, size_t len) {
   lua_Debug ar;
@@ -472,6 +510,7 @@ static void rt__error_text(lua_State *co, int idx, char *out, size_t len) {
   }
   char *nl = strchr(body, '\n');
   if (nl) *nl = 0;
+  if (rt__author_text(co, body, out, len)) return;
   char where[300] = "";
   if (!rt__located(body)) rt__innermost(co, where, sizeof where);
   const char *b = body;
@@ -720,9 +759,7 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
 /* ---- FAIL ---------------------------------------------------------------- */
 
 static int rt__in_lib(const rt *R, const lua_Debug *ar) {
-  size_t n = strlen(R->cfg.lib_dir);
-  return ar->source[0] == '@' && strncmp(ar->source + 1, R->cfg.lib_dir, n) == 0 &&
-         ar->source[1 + n] == '/';
+  return ar->source[0] == '@' && rt_libs_holds(R->cfg.lib_dir, R->cfg.lab_libs, ar->source + 1);
 }
 
 /* A Lua frame of the scenario's own files (not C, not the scenario library). */
@@ -781,6 +818,48 @@ int rt_fail(lua_State *L, int level, const char *fmt, ...) {
   evlog_commit(R->cfg.log);
   lua_setfield(L, -2, "message");
   return lua_error(L);
+}
+
+void rt_where_author(lua_State *L) {
+  rt *R = rt_from_lua(L);
+  lua_Debug ar;
+  for (int l = 1; lua_getstack(L, l, &ar); l++) {
+    if (!lua_getinfo(L, "Sl", &ar) || ar.currentline <= 0 || ar.source[0] == '=') continue;
+    if (R && R->cfg.lib_dir && rt__in_lib(R, &ar)) continue;
+    lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+    return;
+  }
+  luaL_where(L, 1);
+}
+
+void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys) {
+  idx = lua_absindex(L, idx);
+  if (!lua_istable(L, idx)) return;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (const char *const *k = keys; *k && !known; k++) known = !strcmp(*k, lua_tostring(L, -1));
+    if (known) continue;
+    luaL_Buffer b;
+    rt_where_author(L);                      /* key, where */
+    const char *where = lua_tostring(L, -1);
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, where);
+    luaL_addstring(&b, what);
+    luaL_addstring(&b, ": unknown key '");
+    luaL_addstring(&b, key);
+    luaL_addstring(&b, "' (");
+    for (const char *const *k = keys; *k; k++) {
+      if (k != keys) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, *k);
+    }
+    luaL_addstring(&b, ")");
+    luaL_pushresult(&b);
+    lua_error(L);
+  }
 }
 
 void rt_lock_globals(rt *R) { rt__lock_globals(R->L); }

@@ -26,7 +26,9 @@ typedef enum { RT_PASS = 0, RT_FAIL, RT_ERROR } rt_status;
 typedef struct rt_config {
   uv_loop_t *loop;
   evlog *log;                 /* events of this scenario; waits scan it */
-  const char *lib_dir;        /* where `require` looks (scenarios/lib) */
+  const char *lib_dir;        /* where `require` looks first (scenarios/lib) */
+  const char *const *lab_libs; /* then these folders, in order (NULL-terminated; NULL: none);
+                                  rt_libs.h: a lab's own libraries, no shadowing */
   size_t mem_limit;           /* bytes; 0 = 64 MiB */
   uint64_t instr_budget;      /* Lua instructions per resumption; 0 = 200 million */
   double watchdog_s;          /* wall-clock seconds a resumption may hold the loop; 0 = 5 (scaled) */
@@ -102,6 +104,16 @@ void rt_watchdog(lua_State *L);
 /* Raises a FAIL (an expectation the device did not meet) with file:line of the
  * Lua caller at `level`. Never returns. */
 int rt_fail(lua_State *L, int level, const char *fmt, ...);
+
+/* Pushes "file:line: " of the author's line: the first Lua frame up the stack that
+ * is neither an internal chunk (a "=name" source, e.g. the t.net wrappers) nor in
+ * the scenario library (rt_config.lib_dir); else luaL_where(L, 1). For misuse
+ * errors raised by API calls a library helper may have made for the scenario. */
+void rt_where_author(lua_State *L);
+
+/* Raises "<author's line>: what: unknown key 'k' (a, b, ...)" if the table at idx
+ * has a string key not in `keys` (NULL-terminated), or a non-string key. */
+void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys);
 
 /* Registers a cleanup run when the scenario's state is freed (in reverse order):
  * the way API modules close clients and servers the scenario opened. */

@@ -52,6 +52,7 @@ rt *new_rt(runner *rn, evlog *log, char *err, size_t errlen) {
   cfg.loop = &rn->loop;
   cfg.log = log;
   cfg.lib_dir = rn->lib_dir;
+  cfg.lab_libs = (const char *const *)rn->lab_libs;
   cfg.timeout_multiplier = rn->o->timeout_multiplier;
   rt *R = rt_new(&cfg, err, errlen);
   if (R) open_modules(R);

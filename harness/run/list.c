@@ -5,7 +5,7 @@
 
 #include "run_internal.h"
 
-int runner_list(char **paths, int npaths, const char *root, const selection *sel) {
+int runner_list(char **paths, int npaths, const char *root, const selection *sel, const char *const *libs) {
   char **files = NULL;
   size_t n = 0;
   char err[2048], lib[PATH_MAX];
@@ -19,7 +19,7 @@ int runner_list(char **paths, int npaths, const char *root, const selection *sel
   int code = EXIT_PASS;
   for (size_t i = 0; i < n; i++) {
     evlog *log = evlog_new();
-    rt_config cfg = {.loop = &loop, .log = log, .lib_dir = lib};
+    rt_config cfg = {.loop = &loop, .log = log, .lib_dir = lib, .lab_libs = libs};
     rt *R = rt_new(&cfg, err, sizeof err);
     if (R) open_modules(R);
     scenario sc;

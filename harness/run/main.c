@@ -26,6 +26,7 @@ static void usage(FILE *f) {
           "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB]... [--exclude GLOB]...\n"
           "                  [--tag T]... [--exclude-tag T]... [--repeat N [--until-fail]] [--retries N]\n"
           "                  [--broker mqtt://host:port] [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
+          "                  [--lib DIR]...\n"
           "       otahil list PATH... [--filter GLOB]... [--exclude GLOB]... [--tag T]... [--exclude-tag T]...\n"
           "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
           "       otahil netem --listen 127.0.0.1:PORT --upstream HOST:PORT [--http|--mqtt] --fault SPEC...\n"
@@ -51,6 +52,8 @@ static void usage(FILE *f) {
           "  -v, --verbose           print every event of every case as it comes (prefixed: case id)\n"
           "  --shard I/N             run only part I of N (cases dealt round-robin after --filter),\n"
           "                          so N machines share a suite\n"
+          "  --lib DIR               a folder of the lab's own Lua modules for require, after\n"
+          "                          scenarios/lib (several: in order; none may shadow a standard one)\n"
           "list     prints the scenarios and their names without running anything\n"
           "fw build makes an image that the emulator otadev understands\n"
           "netem    runs the fault-injection proxy alone (see otahil netem --help)\n"
@@ -159,7 +162,7 @@ static int parse_run(int argc, char **argv, runner_opts *o) {
       {"seed", required_argument, 0, 's'},        {"timeout-multiplier", required_argument, 0, 't'},
       {"jobs", required_argument, 0, 'j'},        {"shard", required_argument, 0, 'S'},
       {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+      {"lib", required_argument, 0, 'L'},         {0, 0, 0, 0}};
   o->timeout_multiplier = 1;
   o->jobs = 1;
   o->seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
@@ -177,6 +180,11 @@ static int parse_run(int argc, char **argv, runner_opts *o) {
     case 'U': o->until_fail = 1; break;
     case 'v': o->verbose = 1; break;
     case 'b': o->broker_url = optarg; break;
+    case 'L': /* repeatable: the lab's own library folders, searched after scenarios/lib */
+      o->libs = realloc(o->libs, (size_t)(o->nlibs + 1) * sizeof *o->libs);
+      if (!o->libs) abort();
+      o->libs[o->nlibs++] = optarg;
+      break;
     case 'R': case 'T': case 's': case 't': case 'j': case 'S':
       if (number_opt(c, optarg, o) != 0) return EXIT_USAGE;
       break;
@@ -198,7 +206,11 @@ static int cmd_run_with(int argc, char **argv, int list_only, runner_opts *o) {
   int code = parse_run(argc, argv, o);
   if (code >= 0) return code;
   o->root = find_root();
-  if (list_only) return runner_list(o->paths, o->npaths, o->root, &o->sel);
+  if (list_only) {
+    char *libs[65] = {0}; /* NULL-terminated for rt_libs */
+    for (int i = 0; i < o->nlibs && i < 64; i++) libs[i] = o->libs[i];
+    return runner_list(o->paths, o->npaths, o->root, &o->sel, (const char *const *)libs);
+  }
   if (!o->lab_file || !o->report_dir) {
     fprintf(stderr, "otahil: run: --lab FILE and --report DIR are required\n");
     return EXIT_USAGE;
@@ -213,6 +225,7 @@ static int cmd_run(int argc, char **argv, int list_only) {
   runner_opts o = {0};
   int rc = cmd_run_with(argc, argv, list_only, &o);
   select_free(&o.sel);
+  free(o.libs);
   return rc;
 }
 

@@ -88,6 +88,7 @@ struct runner {
   char fw_base[128];
   cJSON *doc;
   char lib_dir[PATH_MAX];
+  char **lab_libs; /* --lib folders, then the lab file's lib: require's after lib_dir (rt_libs.h) */
   int interrupted;       /* the signal that stopped the run, or 0 */
   int summarized;        /* the summary is out: a signal now changes nothing */
   int reports_ready;     /* the report folder exists: a failing start is written there */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "rt_libs.h"
 #include "run_internal.h"
 #include "signals.h"
 
@@ -68,11 +69,31 @@ static int prepare_dirs(runner *rn, runner_opts *abs, char *path, size_t plen) {
   return 0;
 }
 
+/* The lab's library folders (rt_libs.h): --lib's, then the lab file's lib; none may
+   shadow a standard module. Returns 0 or -1 with err. */
+static int lab_libs(runner *rn, char *err, size_t errlen) {
+  const runner_opts *o = rn->o;
+  size_t n = 0;
+  while (rn->lab->libs && rn->lab->libs[n]) n++;
+  rn->lab_libs = calloc((size_t)o->nlibs + n + 1, sizeof *rn->lab_libs);
+  for (int i = 0; i < o->nlibs; i++) {
+    char real[PATH_MAX];
+    if (!realpath(o->libs[i], real)) {
+      snprintf(err, errlen, "--lib %s: %s", o->libs[i], strerror(errno));
+      return -1;
+    }
+    rn->lab_libs[i] = strdup(real);
+  }
+  for (size_t i = 0; i < n; i++) rn->lab_libs[o->nlibs + i] = strdup(rn->lab->libs[i]);
+  return rt_libs_check(rn->lib_dir, (const char *const *)rn->lab_libs, err, errlen);
+}
+
 /* The lab, its catalogue check, the files scenarios may read, the devices.
  * Returns 0 or an exit code. */
 static int load_lab(runner *rn, const char *image_dir, char *err, size_t errlen) {
   const runner_opts *o = rn->o;
   if (lab_load(o->lab_file, image_dir, &rn->lab, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
+  if (lab_libs(rn, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
   rn->cat = catalogue_load(rn->lib_dir, err, errlen);
   if (!rn->cat || catalogue_check_lab(rn->cat, rn->lab, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
   for (size_t i = 0; i < rn->lab->count; i++)
@@ -250,6 +271,8 @@ static void free_run(runner *rn, char **files, size_t nfiles) {
   cJSON_Delete(rn->doc);
   scenario_files_free(files, nfiles);
   lab_free(rn->lab);
+  for (size_t i = 0; rn->lab_libs && rn->lab_libs[i]; i++) free(rn->lab_libs[i]);
+  free(rn->lab_libs);
   catalogue_free(rn->cat);
   for (size_t i = 0; i < rn->nfiles; i++) free(rn->files[i]);
   free(rn->files);

@@ -28,6 +28,8 @@ typedef struct runner_opts {
   double timeout_multiplier;
   int jobs;
   const char *root;   /* folder holding scenarios/lib */
+  char **libs;        /* --lib DIR...: the lab's own library folders (before the lab file's lib) */
+  int nlibs;
   const char *bindir; /* folder of the otahil executable ({bindir} in lab files) */
   int verbose;
 } runner_opts;
@@ -37,7 +39,8 @@ enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 int runner_run(const runner_opts *o);
 
 /* Prints one line per scenario found under the paths that the selection may
- * keep: "suite/base  name (dialect, timeout s) [tags]". */
-int runner_list(char **paths, int npaths, const char *root, const selection *sel);
+ * keep: "suite/base  name (dialect, timeout s) [tags]". `libs` (NULL-terminated,
+ * may be NULL): --lib folders for the scenarios' require. */
+int runner_list(char **paths, int npaths, const char *root, const selection *sel, const char *const *libs);
 
 #endif

@@ -130,7 +130,7 @@ end
 -- Connects the cloud to the device's topics, starts the platform and powers
 -- the device on (opts.power = false leaves it off). opts.flavour = "haas" for haas.lua.
 function M.attach(t, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "aliyun.attach", { "power", "flavour" })
   local self = cloud.new(Dev, t)
   self.flavour = opts.flavour or "aliyun"
   local lab = self.dev
@@ -389,7 +389,7 @@ function Dev:percent_of(r) return r.kind == "progress" and r.step > 0 and r.step
 -- "default"). opts.strict: another version of that module FAILs; a negative
 -- step FAILs unless opts.allow_fail.
 function Dev:expect_version(version, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_version", { "module", "strict", "allow_fail", "timeout" })
   local module = opts.module or "default"
   local r = self:wait_for(function(r)
     if r.kind == "progress" and r.step < 0 and not opts.allow_fail then
@@ -411,7 +411,7 @@ end
 -- observe; a failure step FAILs. opts.timeout (default boot + step + the
 -- download timeout: a download, a reboot, a connect).
 function Dev:expect_upgraded(version, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_upgraded", { "module", "timeout" })
   local r = self:expect_version(version, { module = opts.module,
     timeout = opts.timeout or (self.boot_wait + self.step_wait + self.download_timeout) })
   return r
@@ -419,6 +419,7 @@ end
 
 -- Waits for a progress step >= opts.step (1..100) of opts.module; a failure FAILs.
 function Dev:expect_progress(opts)
+  cloud.opts(opts, "expect_progress", { "step", "module", "timeout" })
   local want = assert(opts.step, "expect_progress: step = ... is required")
   local module = opts.module or "default"
   local r = self:wait_for(function(r)
@@ -435,6 +436,7 @@ end
 -- Waits for the failure step opts.step of opts.module. Another failure step,
 -- or the target version (opts.version) informed, FAILs.
 function Dev:expect_fail(opts)
+  cloud.opts(opts, "expect_fail", { "step", "module", "version", "timeout" })
   local step = assert(opts.step, "expect_fail: step = ... is required")
   local module = opts.module or "default"
   local r = self:wait_for(function(r)
@@ -517,7 +519,10 @@ end
 -- ("default"), via "http" (default) | "mqtt", method "MD5" | "SHA256"
 -- (default: MD5 over http, SHA256 over mqtt), and overrides md5, sign, size,
 -- url to send wrong values on purpose. Returns the data sent.
+local PUSH_KEYS = { "image", "version", "module", "via", "method", "md5", "sign", "size", "url", "extData", "trigger" }
+
 function Dev:push_update(opts)
+  cloud.opts(opts, "push_update", PUSH_KEYS)
   local module = opts.module or "default"
   self:end_job(module, "replaced by a new push")
   self.jobs[module] = { opts = opts, pushes = 0, since = otahil.cursor(), pushed = true }
@@ -532,6 +537,7 @@ end
 -- the device's firmware/get with it and (opts.trigger, HaaS's rule) pushes it
 -- whenever the device informs a lower version of that module. opts as push_update.
 function Dev:deploy(opts)
+  cloud.opts(opts, "deploy", PUSH_KEYS)
   local module = opts.module or "default"
   self:end_job(module, "replaced by a new deployment")
   self.jobs[module] = { opts = opts, pushes = 0, trigger = opts.trigger, since = otahil.cursor() }
@@ -684,7 +690,7 @@ end
 
 -- A full, correct upgrade of opts.module (default "default") to `version`.
 function Dev:upgrade(version, img, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "upgrade", { "module", "via", "method" })
   self:push_update { image = img, version = version, module = opts.module, via = opts.via, method = opts.method }
   self:expect_upgraded(version, { module = opts.module })
 end

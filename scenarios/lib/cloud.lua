@@ -30,6 +30,14 @@ local Dev = {}
 M.Dev = Dev
 
 -- Makes `D`, a dialect's method table, fall back to cloud.Dev's methods.
+-- A helper's option table, checked: a key it does not take is an error at the
+-- scenario's line, naming the keys it takes (otahil.check_keys skips the frames
+-- of scenarios/lib). Returns opts, or {} for nil.
+function M.opts(opts, what, keys)
+  otahil.check_keys(opts, what, keys)
+  return opts or {}
+end
+
 function M.inherit(D)
   return setmetatable(D, { __index = Dev })
 end
@@ -220,7 +228,7 @@ end
 -- seconds in between (default none). A number is taken as off_for.
 function Dev:power_cycle(opts)
   if type(opts) == "number" then opts = { off_for = opts } end
-  opts = opts or {}
+  opts = M.opts(opts, "power_cycle", { "off_for" })
   self:power_off()
   if opts.off_for and opts.off_for > 0 then otahil.sleep(opts.off_for) end
   self:power_on()
@@ -280,6 +288,7 @@ M.is_image_path = is_image_path
 -- opts may also be a number (the timeout).
 function Dev:next_request(img, opts)
   if type(opts) ~= "table" then opts = { timeout = opts } end
+  M.opts(opts, "next_request", { "timeout", "level" })
   local timeout = opts.timeout or self.step_wait
   local mult = self.t.timeout_multiplier or 1
   local deadline = otahil.now() + timeout * mult

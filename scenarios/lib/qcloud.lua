@@ -77,7 +77,7 @@ end
 -- Connects the cloud to the device's topics, starts the platform and powers
 -- the device on (opts.power = false leaves it off).
 function M.attach(t, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "qcloud.attach", { "power" })
   local self = cloud.new(Dev, t)
   local lab = self.dev
   self.up = "$ota/report/" .. lab.product .. "/" .. lab.device
@@ -221,7 +221,7 @@ end
 
 -- Waits until the device reports `version`. opts.strict: any other version FAILs.
 function Dev:expect_version(version, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_version", { "strict", "timeout" })
   local r = self:wait_for(function(r)
     if r.type ~= "report_version" then return false end
     if r.version == version then return true end
@@ -238,6 +238,7 @@ end
 -- platform re-pushes and the device resumes (seed 001's resume flow; -5 too:
 -- the SDK sample's second report of a broken download).
 function Dev:expect_progress(opts)
+  cloud.opts(opts, "expect_progress", { "state", "timeout" })
   local want = assert(opts.state, "expect_progress: state = ... is required")
   local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
@@ -252,6 +253,7 @@ end
 
 -- Waits for state "fail" with result_code `code`; "done" or another code FAILs.
 function Dev:expect_fail(opts)
+  cloud.opts(opts, "expect_fail", { "code", "timeout" })
   local code = assert(opts.code, "expect_fail: code = ... is required")
   local r = self:wait_for(function(r)
     if r.type ~= "report_progress" then return false end
@@ -275,6 +277,7 @@ end
 -- overrides md5, size, url (to send wrong values on purpose); repush = false
 -- pushes once and holds no task; max_pushes (default 10).
 function Dev:push_update(opts)
+  cloud.opts(opts, "push_update", { "image", "version", "md5", "size", "url", "repush", "max_pushes" })
   local img = assert(opts.image, "push_update: image = t.fw:serve(...) is required")
   self:end_task("replaced by a new push")
   local msg = {

@@ -141,7 +141,7 @@ end
 -- the device on (opts.power = false leaves it off: activate plans first, as
 -- they are active on the platform before a device comes online).
 function M.attach(t, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "quecthing.attach", { "power" })
   local self = cloud.new(Dev, t)
   local lab = self.dev
   local base = "qth/" .. lab.product .. "/" .. lab.device
@@ -447,7 +447,7 @@ function Dev:percent_of(r) return r.event == "otaStep" and r.step == "downloadin
 -- Waits until the device reports `version` for comp (default "module").
 -- opts.strict: any other version of that component FAILs.
 function Dev:expect_version(version, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_version", { "comp", "strict", "timeout" })
   local comp = opts.comp or "module"
   local r = self:wait_for(function(r)
     if (r.event ~= "version" and r.event ~= "setMcuVer") or r.comp_no ~= comp then return false end
@@ -477,7 +477,7 @@ end
 
 -- Waits for the device's answer to plan p: otaAction with `action` (1 or 0).
 function Dev:expect_action(p, action, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_action", { "timeout", "level" })
   local r = self:wait_for(function(r)
     if r.event ~= "otaAction" or r.plan_id ~= p.id then return false end
     if r.action ~= action then
@@ -491,7 +491,7 @@ end
 
 -- Waits for otaStep `name` of plan p; a failure result FAILs.
 function Dev:expect_step(p, name, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_step", { "timeout", "level" })
   local r = self:wait_for(function(r)
     if (r.event == "fotaResult" or r.event == "sotaResult") and r.plan_id == p.id and r.result ~= 0 then
       return ("%s: %s %d (%s: %s) while step %s was expected"):format(self:who(), r.event, r.result,
@@ -505,7 +505,7 @@ end
 -- Waits for the result of plan p: code 0 (default), the failure code, or
 -- any failure when code is "failure".
 function Dev:expect_result(p, code, opts)
-  opts = opts or {}
+  opts = cloud.opts(opts, "expect_result", { "timeout", "level" })
   code = code or 0
   local want = p.comp_type == 1 and "sotaResult" or "fotaResult"
   local r = self:wait_for(function(r)

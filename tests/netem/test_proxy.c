@@ -578,6 +578,98 @@ START_TEST(fault_added_midway_applies_at_its_offsets) {
 }
 END_TEST
 
+/* Faults act in the order added, each on the next response it can act on: the cut added
+   first breaks the first response, whatever the offsets of the cuts added after it. */
+START_TEST(cuts_act_in_the_order_added) {
+  struct fx f;
+  fx_open(&f, 0);
+  char err[256];
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "cut:body=3000", NULL, err, sizeof err), 0);
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "cut:body=1000", NULL, err, sizeof err), 0);
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "cut:body=2000", NULL, err, sizeof err), 0);
+  size_t want[] = {3000, 1000, 2000, 100000};
+  for (int i = 0; i < 4; i++) {
+    struct client c;
+    client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /100000 HTTP/1.1\r\n\r\n",
+                 i == 3 ? head_len(100000) + 100000 : 0);
+    ck_assert(run_until(&f, client_done, &c, 5000));
+    if (c.len != head_len(100000) + want[i])
+      ck_abort_msg("response %d: got %zu body bytes, want %zu", i, c.len - head_len(100000), want[i]);
+    free(c.got);
+  }
+  ck_assert_int_eq(f.ev.fin, 3);
+  fx_close(&f);
+}
+END_TEST
+
+/* A stall and then a cut: the cut waits for the next response, not the stalled one. */
+START_TEST(cut_after_stall_takes_the_next_response) {
+  struct fx f;
+  fx_open(&f, 0);
+  char err[256];
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "stall:body=5000,ms=100", NULL, err, sizeof err), 0);
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "cut:body=9000", NULL, err, sizeof err), 0);
+  struct client c;
+  client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /20000 HTTP/1.1\r\n\r\nGET /20000 HTTP/1.1\r\n\r\n", 0);
+  ck_assert(run_until(&f, client_done, &c, 5000));
+  ck_assert_uint_eq(c.len, 2 * head_len(20000) + 20000 + 9000);
+  ck_assert_int_eq(f.ev.stall, 1);
+  ck_assert_int_eq(f.ev.fin, 1);
+  free(c.got);
+  fx_close(&f);
+}
+END_TEST
+
+static void wake_up(uv_timer_t *t) { (void)t; }
+
+static int no_conn(void *arg) { return netem_proxy_conn_count(arg) == 0; }
+
+START_TEST(reset_acts_at_once_on_open_connections) {
+  struct fx f;
+  fx_open(&f, 0);
+  char err[256];
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "stall:body=1000", NULL, err, sizeof err), 0);
+  struct client c;
+  client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /100000 HTTP/1.1\r\n\r\n", 0);
+  uv_timer_t wake; /* run_until blocks in the loop: something must wake it */
+  uv_timer_init(&f.loop, &wake);
+  uv_timer_start(&wake, wake_up, 50, 50); /* repeating: the loop wakes until the deadline */
+  ck_assert(run_until(&f, client_done, &c, 300) == 0); /* held by the stall */
+  uv_close((uv_handle_t *)&wake, NULL);
+  ck_assert_uint_eq(netem_proxy_conn_count(f.p), 1);
+  ck_assert_uint_eq(netem_proxy_reset(f.p), 1);
+  ck_assert_uint_eq(netem_proxy_conn_count(f.p), 0); /* now, not on a later loop turn */
+  netem_fault_clear(f.p); /* a clear right after cannot undo it */
+  ck_assert(run_until(&f, client_done, &c, 5000));
+  ck_assert_int_eq(c.done, 2);
+  ck_assert_int_eq(c.err, UV_ECONNRESET);
+  ck_assert_uint_eq(c.len, head_len(100000) + 1000);
+  ck_assert_int_eq(f.ev.rst, 1);
+  free(c.got);
+  fx_close(&f);
+}
+END_TEST
+
+/* The client closes during a stall; the stall is released into the closed connection:
+   those bytes never reach it and are not counted. */
+START_TEST(body_counter_excludes_bytes_after_the_client_closed) {
+  struct fx f;
+  fx_open(&f, 0);
+  char err[256];
+  ck_assert_int_eq(netem_fault_add_spec(f.p, "stall:body=50000", NULL, err, sizeof err), 0);
+  struct client c;
+  client_start(&c, &f.loop, netem_proxy_port(f.p), "GET /200000 HTTP/1.1\r\n\r\n", head_len(200000) + 50000);
+  ck_assert(run_until(&f, client_done, &c, 5000));
+  ck_assert_int_eq(c.done, 3); /* it closed after 50000 body bytes */
+  uv_run(&f.loop, UV_RUN_NOWAIT);
+  netem_fault_clear(f.p); /* the held bytes go out into the closed connection */
+  ck_assert(run_until(&f, no_conn, f.p, 5000));
+  ck_assert_uint_eq(netem_proxy_body_delivered(f.p), 50000);
+  free(c.got);
+  fx_close(&f);
+}
+END_TEST
+
 int main(void) {
   /* as netem-standalone does: the zero-copy path runs only when SIGPIPE is ignored */
   signal(SIGPIPE, SIG_IGN);
@@ -592,6 +684,10 @@ int main(void) {
   tcase_add_test(tc, bad_faults_are_refused_and_close_with_open_conns);
   tcase_add_test(tc, splice_forwards_bodies_and_parses_every_head);
   tcase_add_test(tc, fault_added_midway_applies_at_its_offsets);
+  tcase_add_test(tc, cuts_act_in_the_order_added);
+  tcase_add_test(tc, cut_after_stall_takes_the_next_response);
+  tcase_add_test(tc, reset_acts_at_once_on_open_connections);
+  tcase_add_test(tc, body_counter_excludes_bytes_after_the_client_closed);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
