@@ -37,12 +37,16 @@
 int report_write_json(const cJSON *run, const char *path, char *err, size_t errlen);
 
 /* JUnit XML: one <testsuite> per "suite" (in order of first appearance; a missing
- * suite is "otahil"), one <testcase classname=suite name=id time=duration> per
- * scenario. FAIL -> <failure type="FAIL">, ERROR and TIMEOUT -> <error type=...>,
- * SKIP -> <skipped/>, each with message= (cut at 4 KiB); an unknown outcome is an
- * ERROR. A testcase that did not pass holds its text log in <system-out>
- * (report_render_text_log); one that passed or was skipped only the paths of
- * its log and console. */
+ * suite is "otahil"), one <testcase classname=suite name=id time=duration
+ * file=file timestamp=started> per scenario. FAIL -> <failure type="FAIL">,
+ * ERROR and TIMEOUT -> <error type=...>, SKIP -> <skipped/>, each with message=
+ * (cut at 4 KiB); an unknown outcome is an ERROR. Each testcase has
+ * <properties>: seed (the case's "seed", else the run's), device, location
+ * (the first "x.lua:N:" of the message of a case that did not pass; also
+ * line=N on the testcase when x.lua is the scenario's file), log, console,
+ * events. A testcase that did not pass holds its text log in <system-out>
+ * (report_render_text_log; past 32 KiB only its head and tail, with the log's
+ * path); one that passed or was skipped only the paths of its log and console. */
 int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen);
 
 /* A readable log of one scenario: a header, then one line per event:

@@ -451,6 +451,95 @@ START_TEST(bad_documents_are_errors) {
 }
 END_TEST
 
+static const char JUNIT_CASE_CHECK[] =
+    "import sys, xml.etree.ElementTree as ET\n"
+    "r = ET.parse(sys.argv[1]).getroot()\n"
+    "cases = {c.get('name'): c for c in r.iter('testcase')}\n"
+    "def props(c): return {p.get('name'): p.get('value') for p in c.find('properties')}\n"
+    "f = cases['f@emu1']\n"
+    "assert f.get('timestamp') == '2026-12-07T08:01:02.345Z', f.attrib\n"
+    "assert f.get('file') == 'scenarios/qcloud/03_resume.lua' and f.get('line') == '42', f.attrib\n"
+    "p = props(f)\n"
+    "assert p['location'] == 'scenarios/qcloud/03_resume.lua:42', p\n"
+    "assert p['seed'] == '7' and p['log'] == 'out/logs/f.log' and p['console'] == 'out/logs/f.console', p\n"
+    "assert p['events'] == 'out/logs/f.events.json', p\n"
+    "lib = cases['lib@emu1']\n"
+    "assert lib.get('line') is None and props(lib)['location'] == 'scenarios/lib/qcloud.lua:310', lib.attrib\n"
+    "assert props(lib)['seed'] == '42', props(lib)\n"
+    "ok = cases['ok@emu1']\n"
+    "assert ok.get('line') is None and 'location' not in props(ok), props(ok)\n"
+    "assert 'mqtt.in' not in ok.find('system-out').text\n"
+    "big = cases['big@emu1'].find('system-out').text\n"
+    "assert len(big) < 40000 and 'bytes left out here; the whole log: out/logs/big.log' in big, len(big)\n"
+    "assert big.rstrip().endswith('last-line'), big[-200:]\n"
+    "sys.exit(0)\n";
+
+static cJSON *synthetic_case(const char *id, const char *outcome, const char *msg, int nev) {
+  cJSON *s = cJSON_CreateObject();
+  char buf[256];
+  cJSON_AddStringToObject(s, "id", id);
+  cJSON_AddStringToObject(s, "suite", "qcloud");
+  cJSON_AddStringToObject(s, "device", "emu1");
+  cJSON_AddStringToObject(s, "file", "scenarios/qcloud/03_resume.lua");
+  cJSON_AddStringToObject(s, "outcome", outcome);
+  cJSON_AddStringToObject(s, "message", msg);
+  cJSON_AddNumberToObject(s, "duration", 1.5);
+  cJSON_AddStringToObject(s, "started", "2026-12-07T08:01:02.345Z");
+  snprintf(buf, sizeof buf, "out/logs/%.*s.log", (int)strcspn(id, "@"), id);
+  cJSON_AddStringToObject(s, "log", buf);
+  snprintf(buf, sizeof buf, "out/logs/%.*s.console", (int)strcspn(id, "@"), id);
+  cJSON_AddStringToObject(s, "console", buf);
+  snprintf(buf, sizeof buf, "out/logs/%.*s.events.json", (int)strcspn(id, "@"), id);
+  cJSON_AddStringToObject(s, "events_file", buf);
+  cJSON *evs = cJSON_AddArrayToObject(s, "events");
+  for (int i = 0; i < nev; i++) {
+    snprintf(buf, sizeof buf, "{\"type\":\"report_progress\",\"report\":{\"progress\":{\"state\":\"downloading\",\"percent\":\"%d\"}}}", i % 100);
+    cJSON_AddItemToArray(evs, event(i * 0.01, "mqtt.in", "$ota/report/OTAHILQC01/emu1", i == nev - 1 ? "last-line" : buf));
+  }
+  return s;
+}
+
+START_TEST(junit_per_case_fields) {
+  cJSON *run = cJSON_Parse("{\"seed\":42,\"scenarios\":[]}");
+  cJSON *scs = cJSON_GetObjectItem(run, "scenarios");
+  cJSON *f = synthetic_case("f@emu1", "FAIL", "scenarios/qcloud/03_resume.lua:42: expected range 87381, saw 0", 3);
+  cJSON_AddNumberToObject(f, "seed", 7);
+  cJSON_AddItemToArray(scs, f);
+  cJSON_AddItemToArray(scs, synthetic_case("lib@emu1", "ERROR", "step timed out at scenarios/lib/qcloud.lua:310: no report", 3));
+  cJSON_AddItemToArray(scs, synthetic_case("ok@emu1", "PASS", "", 3));
+  cJSON_AddItemToArray(scs, synthetic_case("big@emu1", "FAIL", "x", 5000));
+  char path[128], err[512] = "";
+  in_dir(path, sizeof path, "junit.xml");
+  ck_assert_msg(report_write_junit(run, path, err, sizeof err) == 0, "%s", err);
+  cJSON_Delete(run);
+  ck_assert_int_eq(run_python(JUNIT_CASE_CHECK, path), 0);
+}
+END_TEST
+
+/* A nightly run: 1000 cases of 100 events, 50 of them failing with 3000
+ * events each; junit.xml stays small (issue 15: under 5 MB). */
+START_TEST(junit_1000_cases_is_small) {
+  cJSON *run = cJSON_Parse("{\"seed\":42,\"scenarios\":[]}");
+  cJSON *scs = cJSON_GetObjectItem(run, "scenarios");
+  for (int i = 0; i < 1000; i++) {
+    char id[64];
+    snprintf(id, sizeof id, "qcloud/c%04d@emu1", i);
+    int bad = i % 20 == 0;
+    cJSON_AddItemToArray(scs, synthetic_case(id, bad ? "FAIL" : "PASS",
+                                             bad ? "scenarios/qcloud/03_resume.lua:42: no" : "",
+                                             bad ? 3000 : 100));
+  }
+  char path[128], err[512] = "";
+  in_dir(path, sizeof path, "junit.xml");
+  ck_assert_msg(report_write_junit(run, path, err, sizeof err) == 0, "%s", err);
+  cJSON_Delete(run);
+  struct stat st;
+  ck_assert_int_eq(stat(path, &st), 0);
+  fprintf(stderr, "junit.xml of 1000 cases (50 failing): %lld bytes\n", (long long)st.st_size);
+  ck_assert_int_lt(st.st_size, 5 * 1000 * 1000);
+}
+END_TEST
+
 static Suite *reports_suite(void) {
   Suite *s = suite_create("reports");
   TCase *tc = tcase_create("writers");
@@ -458,6 +547,8 @@ static Suite *reports_suite(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, utf8_and_escapers);
   tcase_add_test(tc, junit_hostile_is_well_formed);
+  tcase_add_test(tc, junit_per_case_fields);
+  tcase_add_test(tc, junit_1000_cases_is_small);
   tcase_add_test(tc, json_round_trips);
   tcase_add_test(tc, text_log_one_line_per_event);
   tcase_add_test(tc, html_self_contained);
