@@ -10,6 +10,12 @@
  *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
  *                     "duration":1.23, "log":"out/logs/...log",
  *                     "started":"2026-12-07T08:01:02.345Z", (wall clock, UTC, ms; a case that ran)
+ *                     "seed":42,       (optional: the case's own, when it differs from the run's)
+ *                     "attempts":[ {"outcome":"ERROR","message":"...","log":"...",
+ *                                   "started":"...","duration":1.2}, ... ],
+ *                                 (optional, with --retries: the EARLIER attempts, oldest
+ *                                 first; the case's own fields are its final attempt. A
+ *                                 final PASS with attempts is a flaky pass)
  *                     "pending":true,  (only on a case not finished yet: outcome ERROR)
  *                     "events_file":"out/logs/...events.json", (instead of "events": the
  *                                 writers read a case's events from it, one case at a time)
@@ -44,7 +50,10 @@ int report_write_json(const cJSON *run, const char *path, char *err, size_t errl
  * <properties>: seed (the case's "seed", else the run's), device, location
  * (the first "x.lua:N:" of the message of a case that did not pass; also
  * line=N on the testcase when x.lua is the scenario's file), log, console,
- * events. A testcase that did not pass holds its text log in <system-out>
+ * events. Each earlier attempt (Surefire's reruns) is a <flakyError> (a FAIL:
+ * <flakyFailure>) when the case passed in the end (it counts as passing), else
+ * a <rerunError> (<rerunFailure>) after its verdict; each has message= type=
+ * and <stackTrace> (the message) and <system-out> (duration, start, log). A testcase that did not pass holds its text log in <system-out>
  * (report_render_text_log; past 32 KiB only its head and tail, with the log's
  * path); one that passed or was skipped only the paths of its log and console. */
 int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen);

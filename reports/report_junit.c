@@ -112,6 +112,44 @@ static void rj__verdict(strbuf *b, const char *o, const cJSON *sc) {
   sb_free(&m);
 }
 
+/* Surefire's reruns: each earlier attempt of a case that passed in the end is
+ * a <flakyError> (or <flakyFailure>, for a FAIL), of one that did not a
+ * <rerunError> (<rerunFailure>) beside its verdict; each holds the attempt's
+ * message as <stackTrace> and where its log is as <system-out>. */
+static void rj__attempts(strbuf *b, const char *o, const cJSON *sc) {
+  if (o && !strcmp(o, "SKIP")) return;
+  int flaky = o && !strcmp(o, "PASS"), n = 0;
+  const cJSON *a;
+  cJSON_ArrayForEach(a, ru_attempts(sc)) {
+    const char *ao = ru_outcome(a);
+    const char *el = ao && !strcmp(ao, "FAIL") ? (flaky ? "flakyFailure" : "rerunFailure")
+                                                : (flaky ? "flakyError" : "rerunError");
+    strbuf m;
+    sb_init(&m);
+    rj__message(&m, ao, a);
+    sb_printf(b, "      <%s", el);
+    rj__attr(b, "message", m.p ? m.p : "");
+    rj__attr(b, "type", ao ? ao : "ERROR");
+    sb_puts(b, ">\n        <stackTrace>");
+    sb_xml(b, m.p ? m.p : "");
+    sb_puts(b, "</stackTrace>\n");
+    /* Surefire's schema has message and type only: the rest goes here */
+    sb_printf(b, "        <system-out>attempt %d: %.3f s", ++n, ru_num(a, "duration", 0));
+    if (*ru_str(a, "started")) {
+      sb_puts(b, ", started ");
+      sb_xml(b, ru_str(a, "started"));
+    }
+    if (*ru_str(a, "log")) {
+      sb_puts(b, ", log ");
+      sb_xml(b, ru_str(a, "log"));
+    }
+    sb_puts(b, "</system-out>\n");
+    sb_printf(b, "      </%s>\n", el);
+    if (m.oom) b->oom = 1;
+    sb_free(&m);
+  }
+}
+
 /* Appends at most RJ_LOG_MAX bytes of `log`: its head and its tail, where a
  * failure usually is; the case's log file has the whole. */
 static void rj__log_text(strbuf *b, const char *log, const char *path) {
@@ -187,6 +225,7 @@ static void rj__testcase(strbuf *b, const cJSON *run, const cJSON *sc) {
   sb_puts(b, ">\n");
   rj__case_properties(b, run, sc, loc);
   rj__verdict(b, o, sc);
+  rj__attempts(b, o, sc);
   rj__system_out(b, o, sc);
   sb_puts(b, "    </testcase>\n");
 }

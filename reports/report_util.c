@@ -139,3 +139,8 @@ const cJSON *ru_seed(const cJSON *run, const cJSON *sc) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc, "seed");
   return v ? v : cJSON_GetObjectItemCaseSensitive(run, "seed");
 }
+
+const cJSON *ru_attempts(const cJSON *sc) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(sc, "attempts");
+  return cJSON_IsArray(a) ? a : NULL;
+}

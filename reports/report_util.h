@@ -47,6 +47,10 @@ int ru_location(const char *msg, char *file, size_t filelen, long *line);
  * (NULL if neither). */
 const cJSON *ru_seed(const cJSON *run, const cJSON *scenario);
 
+/* A scenario's earlier attempts ("attempts": an array, see report.h), or NULL
+ * (which cJSON_ArrayForEach takes as empty). */
+const cJSON *ru_attempts(const cJSON *scenario);
+
 void ru_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes b to path atomically; reports out of memory first. Frees nothing. */

@@ -136,19 +136,21 @@ static char *slurp(const char *path, size_t *len) {
   return buf;
 }
 
-/* Runs a python3 check script on `file`; returns its exit status. */
-static int run_python(const char *script, const char *file) {
+/* Runs a check script with `python` on `file`; returns its exit status. */
+static int run_python_with(const char *python, const char *script, const char *file) {
   char sp[128], cmd[512];
   in_dir(sp, sizeof sp, "check.py");
   FILE *f = fopen(sp, "w");
   ck_assert_ptr_nonnull(f);
   fputs(script, f);
   fclose(f);
-  snprintf(cmd, sizeof cmd, "python3 '%s' '%s'", sp, file);
+  snprintf(cmd, sizeof cmd, "%s '%s' '%s'", python, sp, file);
   int rc = system(cmd);
   unlink(sp);
   return rc;
 }
+
+static int run_python(const char *script, const char *file) { return run_python_with("python3", script, file); }
 
 static int count_tmp_files(void) {
   DIR *d = opendir(dir);
@@ -540,6 +542,91 @@ START_TEST(junit_1000_cases_is_small) {
 }
 END_TEST
 
+/* Debian's junitparser (what CI scripts use) reads the verdicts; the Surefire
+ * rerun elements it does not know are checked on its elements. */
+static const char JUNIT_RERUN_CHECK[] =
+    "import sys\n"
+    "from junitparser import JUnitXml, Error, Failure\n"
+    "x = JUnitXml.fromfile(sys.argv[1])\n"
+    "cases = {c.name: c for s in x for c in s}\n"
+    "fl = cases['flaky@emu1']\n"
+    "assert fl.result == [], fl.result\n"
+    "el = fl._elem\n"
+    "fe = el.findall('flakyError')\n"
+    "assert len(fe) == 2, [c.tag for c in el]\n"
+    "assert [e.get('type') for e in fe] == ['ERROR', 'ERROR'], [e.attrib for e in fe]\n"
+    "assert fe[0].get('message') == 'lab: power switch did not answer', fe[0].attrib\n"
+    "assert fe[0].find('stackTrace').text == 'lab: power switch did not answer'\n"
+    "assert 'out/logs/flaky.attempt1.log' in fe[0].find('system-out').text\n"
+    "assert el.find('rerunError') is None and el.find('error') is None\n"
+    "for s in x:\n"
+    "    assert (s.tests, s.errors, s.failures) == (3, 1, 1), (s.tests, s.errors, s.failures)\n"
+    "bad = cases['bad@emu1']\n"
+    "assert len(bad.result) == 1 and isinstance(bad.result[0], Failure), bad.result\n"
+    "re_ = bad._elem.findall('rerunError')\n"
+    "assert len(re_) == 1 and re_[0].get('message') == 'broker gone' and re_[0].find('stackTrace') is not None\n"
+    "assert bad._elem.find('flakyError') is None\n"
+    "err = cases['err@emu1']\n"
+    "assert isinstance(err.result[0], Error) and len(err._elem.findall('rerunError')) == 1\n"
+    "sys.exit(0)\n";
+
+static void add_attempt(cJSON *sc, const char *outcome, const char *msg, const char *log) {
+  cJSON *arr = cJSON_GetObjectItem(sc, "attempts");
+  if (!arr) arr = cJSON_AddArrayToObject(sc, "attempts");
+  cJSON *a = cJSON_CreateObject();
+  cJSON_AddStringToObject(a, "outcome", outcome);
+  cJSON_AddStringToObject(a, "message", msg);
+  cJSON_AddStringToObject(a, "log", log);
+  cJSON_AddStringToObject(a, "started", "2026-12-07T08:00:00.000Z");
+  cJSON_AddNumberToObject(a, "duration", 1.2);
+  cJSON_AddItemToArray(arr, a);
+}
+
+static cJSON *rerun_run(void) {
+  cJSON *run = cJSON_Parse("{\"seed\":42,\"scenarios\":[]}");
+  cJSON *scs = cJSON_GetObjectItem(run, "scenarios");
+  cJSON *fl = synthetic_case("flaky@emu1", "PASS", "", 3);
+  add_attempt(fl, "ERROR", "lab: power switch did not answer", "out/logs/flaky.attempt1.log");
+  add_attempt(fl, "ERROR", "lab: power switch did not answer", "out/logs/flaky.attempt2.log");
+  cJSON_AddItemToArray(scs, fl);
+  cJSON *bad = synthetic_case("bad@emu1", "FAIL", "scenarios/qcloud/03_resume.lua:42: no", 3);
+  add_attempt(bad, "ERROR", "broker gone", "out/logs/bad.attempt1.log");
+  cJSON_AddItemToArray(scs, bad);
+  cJSON *err = synthetic_case("err@emu1", "ERROR", "broker gone again", 3);
+  add_attempt(err, "ERROR", "broker gone", "out/logs/err.attempt1.log");
+  cJSON_AddItemToArray(scs, err);
+  return run;
+}
+
+START_TEST(junit_reruns_are_surefire_elements) {
+  if (access("/usr/bin/python3", X_OK) != 0 ||
+      system("/usr/bin/python3 -c 'import junitparser' 2>/dev/null") != 0)
+    ck_abort_msg("needs Debian's python3-junitparser (scripts/install-deps)");
+  cJSON *run = rerun_run();
+  char path[128], err[512] = "";
+  in_dir(path, sizeof path, "junit.xml");
+  ck_assert_msg(report_write_junit(run, path, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(run_python_with("/usr/bin/python3", JUNIT_RERUN_CHECK, path), 0);
+  /* the text log says every attempt; report.json keeps them */
+  cJSON *fl = cJSON_GetArrayItem(cJSON_GetObjectItem(run, "scenarios"), 0);
+  char *log = report_render_text_log(fl);
+  ck_assert_ptr_nonnull(strstr(log, "\n# attempt 1 ERROR after 1.200 s (started 2026-12-07T08:00:00.000Z): "
+                                    "lab: power switch did not answer; log out/logs/flaky.attempt1.log\n"));
+  ck_assert_ptr_nonnull(strstr(log, "\n# attempt 2 ERROR"));
+  ck_assert_ptr_nonnull(strstr(log, "\n# final attempt: outcome PASS after 1.500 s\n"));
+  free(log);
+  in_dir(path, sizeof path, "report.json");
+  ck_assert_msg(report_write_json(run, path, err, sizeof err) == 0, "%s", err);
+  char *text = slurp(path, NULL);
+  cJSON *back = cJSON_Parse(text);
+  free(text);
+  cJSON *a = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(back, "scenarios"), 0), "attempts");
+  ck_assert_int_eq(cJSON_GetArraySize(a), 2);
+  cJSON_Delete(back);
+  cJSON_Delete(run);
+}
+END_TEST
+
 static Suite *reports_suite(void) {
   Suite *s = suite_create("reports");
   TCase *tc = tcase_create("writers");
@@ -549,6 +636,7 @@ static Suite *reports_suite(void) {
   tcase_add_test(tc, junit_hostile_is_well_formed);
   tcase_add_test(tc, junit_per_case_fields);
   tcase_add_test(tc, junit_1000_cases_is_small);
+  tcase_add_test(tc, junit_reruns_are_surefire_elements);
   tcase_add_test(tc, json_round_trips);
   tcase_add_test(tc, text_log_one_line_per_event);
   tcase_add_test(tc, html_self_contained);
