@@ -327,44 +327,6 @@ START_TEST(text_log_one_line_per_event) {
 }
 END_TEST
 
-static const char HTML_CHECK[] =
-    "import sys, xml.etree.ElementTree as ET\n"
-    "r = ET.parse(sys.argv[1]).getroot()\n"
-    "assert r.tag == 'html', r.tag\n"
-    "secs = r.findall('.//section')\n"
-    "assert len(secs) == 6, len(secs)\n"
-    "svgs = r.findall('.//{http://www.w3.org/2000/svg}svg')\n"
-    "assert len(svgs) == 6, len(svgs)\n"
-    "assert not r.findall('.//script') and not r.findall('.//img') and not r.findall('.//link')\n"
-    "pres = r.findall('.//pre')\n"
-    "assert len(pres) == 6 and '<script>' in pres[0].text, pres\n"
-    "sys.exit(0)\n";
-
-START_TEST(html_self_contained) {
-  cJSON *run = make_run(HOSTILE);
-  char path[128], err[512] = "";
-  in_dir(path, sizeof path, "report.html");
-  ck_assert_msg(report_write_html(run, path, err, sizeof err) == 0, "%s", err);
-  cJSON_Delete(run);
-  ck_assert_int_eq(run_python(HTML_CHECK, path), 0);
-  size_t len;
-  char *raw = slurp(path, &len);
-  ck_assert_ptr_nonnull(raw);
-  ck_assert_ptr_null(strstr(raw, "<script"));
-  ck_assert_ptr_nonnull(strstr(raw, "&lt;script&gt;alert(1)&lt;/script&gt;"));
-  ck_assert_ptr_null(strstr(raw, "src="));
-  ck_assert_ptr_null(strstr(raw, "href=\"http"));
-  ck_assert_ptr_null(strstr(raw, "url("));
-  ck_assert_ptr_nonnull(strstr(raw, "<polyline"));
-  ck_assert_ptr_nonnull(strstr(raw, "<circle"));
-  ck_assert_ptr_nonnull(strstr(raw, "<a href=\"#s1\">qcloud/02&lt;&amp;&quot;@emu1</a>"));
-  /* the case's files, linked relative to the page (logs/ sits beside it) */
-  ck_assert_ptr_nonnull(strstr(raw, "log <a href=\"logs/x.log\">x.log</a>"));
-  ck_assert_ptr_nonnull(strstr(raw, "raw console <a href=\"logs/x&quot;&lt;.console\">"));
-  free(raw);
-}
-END_TEST
-
 START_TEST(atomic_failure_keeps_old_file) {
   char path[128], err[512] = "";
   in_dir(path, sizeof path, "run.json");
@@ -624,6 +586,67 @@ START_TEST(junit_reruns_are_surefire_elements) {
   ck_assert_int_eq(cJSON_GetArraySize(a), 2);
   cJSON_Delete(back);
   cJSON_Delete(run);
+}
+END_TEST
+
+static const char HTML_CHECK[] =
+    "import sys, json, zlib, base64, xml.etree.ElementTree as ET\n"
+    "r = ET.parse(sys.argv[1]).getroot()\n"
+    "assert r.tag == 'html', r.tag\n"
+    "secs = r.findall('.//section')\n"
+    "assert len(secs) == 6, len(secs)\n"
+    "scripts = r.findall('.//script')\n"
+    "assert len(scripts) == 1 and scripts[0].get('src') is None, scripts\n"
+    "assert not r.findall('.//img') and not r.findall('.//link')\n"
+    "assert r.find(\".//input[@id='q']\") is not None\n"
+    "assert sorted(i.get('value') for i in r.iter('input') if i.get('class') == 'of') == "
+    "['ERROR', 'FAIL', 'PASS', 'SKIP', 'TIMEOUT', 'other'], [i.attrib for i in r.iter('input')]\n"
+    "assert [s.get('data-outcome') for s in secs] == ['PASS', 'FAIL', 'ERROR', 'SKIP', 'TIMEOUT', 'other']\n"
+    "assert '<script>' in secs[1].get('data-text') and 'qcloud/02<&\"@emu1' in secs[1].get('data-text')\n"
+    "evs = [s.find(\".//div[@class='ev']\") for s in secs]\n"
+    "for e in evs:\n"
+    "    d = json.loads(zlib.decompress(base64.b64decode(e.get('data-z'))).decode('utf-8', 'replace'))\n"
+    "    assert len(d) == 6 and d[0]['kind'] == 'mqtt.out' and d[5] == 7, d\n"
+    "auto = [s.find('.//details').get('class') for s in secs]\n"
+    "assert auto == ['case-ev', 'case-ev auto', 'case-ev auto', 'case-ev', 'case-ev auto', 'case-ev auto'], auto\n"
+    "svg = '{http://www.w3.org/2000/svg}'\n"
+    "tl = r.find('.//' + svg + 'svg')\n"
+    "assert tl is not None and tl.get('id') == 'timeline', tl\n"
+    "bars = [x for x in tl.iter(svg + 'rect') if 'bar' in x.get('class')]\n"
+    "assert [b.get('class') for b in bars] == ['bar o-PASS', 'bar attempt', 'bar o-FAIL retried'], [b.attrib for b in bars]\n"
+    "assert float(bars[2].get('x')) > float(bars[0].get('x')), 'later case further right'\n"
+    "sys.exit(0)\n";
+
+START_TEST(html_self_contained) {
+  cJSON *run = make_run(HOSTILE);
+  cJSON *scs = cJSON_GetObjectItem(run, "scenarios");
+  cJSON_AddStringToObject(cJSON_GetArrayItem(scs, 0), "started", "2026-12-07T08:00:00.000Z");
+  cJSON_AddStringToObject(cJSON_GetArrayItem(scs, 1), "started", "2026-12-07T08:00:05.500Z");
+  add_attempt(cJSON_GetArrayItem(scs, 1), "ERROR", "lab gone", "out/logs/a1.log");
+  char path[128], err[512] = "";
+  in_dir(path, sizeof path, "report.html");
+  ck_assert_msg(report_write_html(run, path, err, sizeof err) == 0, "%s", err);
+  cJSON_Delete(run);
+  ck_assert_int_eq(run_python(HTML_CHECK, path), 0);
+  size_t len;
+  char *raw = slurp(path, &len);
+  ck_assert_ptr_nonnull(raw);
+  ck_assert_ptr_null(strstr(raw, "<script>alert"));
+  ck_assert_ptr_nonnull(strstr(raw, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+  ck_assert_ptr_null(strstr(raw, "src="));
+  ck_assert_ptr_null(strstr(raw, "href=\"http"));
+  ck_assert_ptr_null(strstr(raw, "url("));
+  ck_assert_ptr_nonnull(strstr(raw, "<a href=\"#s1\">qcloud/02&lt;&amp;&quot;@emu1</a>"));
+  ck_assert_ptr_nonnull(strstr(raw, "attempt 1: <span class=\"o-ERROR\">ERROR</span> after 1.200 s"));
+  /* the case's files, linked relative to the page (logs/ sits beside it) */
+  ck_assert_ptr_nonnull(strstr(raw, "log <a href=\"logs/x.log\">x.log</a>"));
+  ck_assert_ptr_nonnull(strstr(raw, "raw console <a href=\"logs/x&quot;&lt;.console\">"));
+  free(raw);
+  if (access("/usr/bin/xmllint", X_OK) == 0) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout '%s'", path);
+    ck_assert_int_eq(system(cmd), 0);
+  }
 }
 END_TEST
 
