@@ -22,7 +22,8 @@ void base64_append(strbuf *b, const unsigned char *d, size_t n) {
 void deflate64_append(strbuf *b, const char *data, size_t n) {
   uLongf zlen = compressBound((uLong)n);
   unsigned char *z = malloc(zlen ? zlen : 1);
-  if (!z || compress2(z, &zlen, (const Bytef *)data, (uLong)n, 6) != Z_OK) {
+  /* level 1: a 1000-case page in 0.9 s instead of 1.3 s, 4 % bigger */
+  if (!z || compress2(z, &zlen, (const Bytef *)data, (uLong)n, 1) != Z_OK) {
     free(z);
     b->oom = 1;
     return;

@@ -73,16 +73,21 @@ char *report_render_text_log(const cJSON *scenario);
  * malloc'd (NULL if out of memory): the live log appends them as they come. */
 char *report_render_event_line(const cJSON *ev);
 
-/* One self-contained HTML page (no external resources, no script): summary
- * table, then per scenario its events as a timeline table, an inline SVG plot
- * and the console transcript. The plot uses, from events:
- *   - HTTP body bytes: events whose kind starts with "http" and that carry a
- *     number "bytes" or "sent" (body bytes of that response so far), plus
- *     "offset" if present (so resumed downloads plot the file position reached);
- *   - progress: any event with a number "percent" (0..100).
- * The console transcript is every event whose kind is "uart", "console" or
- * starts with "uart." / "console.", showing its "line", "text" or "payload".
- * The page is also well-formed XML, so XML tools can check it. */
+/* One self-contained HTML page (inline style sheet, script and SVG; nothing
+ * fetched): summary counts (a PASS after earlier attempts counts as flaky), a
+ * run timeline (one row per device, one bar per case and per earlier attempt,
+ * from "started" and "duration", coloured by outcome), outcome filters and a
+ * search box, the table of cases, then per case a section with its message,
+ * attempts and links to its files. A case's events are embedded deflated
+ * (zlib) and base64'd; the page's script unpacks them when the case is opened
+ * (its #sN link, a click, or scrolling to a case that did not pass) and draws
+ * the event table, the console transcript and the download chart: one series
+ * per HTTP connection ("http.request" with "conn" and "range"; "http.progress"
+ * "bytes" of the stream; "fault" "body_offset"; "net.close"), file position
+ * against time from its Range start, with markers for "fault" actions and
+ * "power" states, and the device's progress reports and states (mqtt.in
+ * payloads with percent/progress/step/state). The page is also well-formed
+ * XML (the script sits in a CDATA section), so XML tools can check it. */
 int report_write_html(const cJSON *run, const char *path, char *err, size_t errlen);
 
 #endif

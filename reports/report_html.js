@@ -291,7 +291,7 @@
   }
   q.addEventListener('input', apply);
   boxes.forEach(function (b) { b.addEventListener('change', apply); });
-  apply();
+  D.getElementById('shown').textContent = D.querySelectorAll('section[data-case]').length + ' shown';
   openHash();
   D.documentElement.setAttribute('data-ready-ms', String(Math.round(performance.now())));
   window.addEventListener('load', function () {
