@@ -258,7 +258,13 @@
     if (d.classList && d.classList.contains('case-ev') && d.open) render(d);
   }, true);
 
+  // #sN opens case N; #q=TEXT searches (a link to a filtered page)
   function openHash() {
+    if (location.hash.indexOf('#q=') === 0) {
+      q.value = decodeURIComponent(location.hash.slice(3));
+      apply();
+      return;
+    }
     var s = location.hash.length > 1 && D.getElementById(location.hash.slice(1));
     var d = s && s.querySelector && s.querySelector('details.case-ev');
     if (d) { d.open = true; render(d); }

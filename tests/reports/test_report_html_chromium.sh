@@ -69,6 +69,12 @@ PY
 rc=$?
 cat "$WORK/dom-check.txt"
 check "the rendered DOM has the chart, markers, filters and timeline" [ $rc -eq 0 ]
+# the search box, through a #q= link: no match hides the case, a match shows it
+browse "file://$WORK/r/report.html#q=no-such-case" "$WORK/q0.html"
+check "a search that matches nothing hides the case" grep -q '<span id="shown">0 shown</span>' "$WORK/q0.html"
+check "... its section is hidden" grep -q '<section id="s0"[^>]*style="display: none;"' "$WORK/q0.html"
+browse "file://$WORK/r/report.html#q=RESUME_after" "$WORK/q1.html"
+check "a search (any case) that matches shows it" grep -q '<span id="shown">1 shown</span>' "$WORK/q1.html"
 browse "file://$WORK/r/report.html#s0" /dev/null --window-size=1280,1400 --screenshot="$WORK/shot.png"
 check "a screenshot of the chart" [ "$(stat -c %s "$WORK/shot.png" 2>/dev/null || echo 0)" -gt 20000 ]
 finish
