@@ -10,13 +10,17 @@
 
 static void rh__text(strbuf *b, const char *s) { sb_xml(b, s); }
 
-/* A link to a file of logs/ (the page sits beside that folder), by its name. */
+/* A link to a file of logs/ (the page sits beside that folder): the part of
+ * its path from the last "logs/" on (logs/<suite>/<case>.log), else its name. */
 static void rh__logs_link(strbuf *b, const char *label, const char *path) {
   const char *slash = strrchr(path, '/');
   const char *name = slash ? slash + 1 : path;
   if (!*name) return;
+  const char *rel = NULL;
+  for (const char *p = strstr(path, "logs/"); p; p = strstr(p + 1, "logs/"))
+    if (p == path || p[-1] == '/') rel = p + 5;
   sb_printf(b, " · %s <a href=\"logs/", label);
-  rh__text(b, name);
+  rh__text(b, rel ? rel : name);
   sb_puts(b, "\">");
   rh__text(b, name);
   sb_puts(b, "</a>");

@@ -24,6 +24,8 @@ check "the cut-and-resume case ran and passed" grep -q "1 passed" "$WORK/run.txt
 check "report.html is well-formed XML" xmllint --noout "$WORK/r/report.html"
 check "headless chromium renders the case" browse "file://$WORK/r/report.html#s0" "$WORK/dom.html"
 EV=$(ls "$WORK"/r/logs/qcloud/03_resume_after_cut@*.events.json)
+LINK=$(grep -o 'log <a href="logs/[^"]*"' "$WORK/r/report.html" | head -1 | sed 's/.*href="//; s/"$//')
+check "the case's log link leads to its file ($LINK)" test -s "$WORK/r/$LINK"
 
 /usr/bin/python3 - "$WORK/dom.html" "$EV" > "$WORK/dom-check.txt" 2>&1 <<'PY'
 import json, re, sys

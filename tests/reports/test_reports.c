@@ -622,7 +622,7 @@ START_TEST(html_self_contained) {
   cJSON *scs = cJSON_GetObjectItem(run, "scenarios");
   cJSON_AddStringToObject(cJSON_GetArrayItem(scs, 0), "started", "2026-12-07T08:00:00.000Z");
   cJSON_AddStringToObject(cJSON_GetArrayItem(scs, 1), "started", "2026-12-07T08:00:05.500Z");
-  add_attempt(cJSON_GetArrayItem(scs, 1), "ERROR", "lab gone", "out/logs/a1.log");
+  add_attempt(cJSON_GetArrayItem(scs, 1), "ERROR", "lab gone", "/abs/out/logs/qcloud/02.attempt1.log");
   char path[128], err[512] = "";
   in_dir(path, sizeof path, "report.html");
   ck_assert_msg(report_write_html(run, path, err, sizeof err) == 0, "%s", err);
@@ -638,6 +638,8 @@ START_TEST(html_self_contained) {
   ck_assert_ptr_null(strstr(raw, "url("));
   ck_assert_ptr_nonnull(strstr(raw, "<a href=\"#s1\">qcloud/02&lt;&amp;&quot;@emu1</a>"));
   ck_assert_ptr_nonnull(strstr(raw, "attempt 1: <span class=\"o-ERROR\">ERROR</span> after 1.200 s"));
+  /* logs/ keeps its per-suite folders in the link */
+  ck_assert_ptr_nonnull(strstr(raw, "log <a href=\"logs/qcloud/02.attempt1.log\">02.attempt1.log</a>"));
   /* the case's files, linked relative to the page (logs/ sits beside it) */
   ck_assert_ptr_nonnull(strstr(raw, "log <a href=\"logs/x.log\">x.log</a>"));
   ck_assert_ptr_nonnull(strstr(raw, "raw console <a href=\"logs/x&quot;&lt;.console\">"));
