@@ -172,15 +172,22 @@ static void browse(const char *dir) {
   head[n] = '\0';
   const char *r = strstr(head, "data-ready-ms=\""), *l = strstr(head, "data-load-ms=\"");
   printf("chromium:    script done %d ms, load event %d ms after navigation; browser wall %.2f s%s\n",
-         r ? atoi(r + 15) : -1, l ? atoi(l + 14) : -1, wall, rc ? " (chromium failed)" : "");
+         r ? (int)strtol(r + 15, NULL, 10) : -1, l ? (int)strtol(l + 14, NULL, 10) : -1, wall, rc ? " (chromium failed)" : "");
 }
 
 int main(int argc, char **argv) {
   int n = 1000;
   const char *events = NULL, *keep = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-n") && i + 1 < argc) n = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--events") && i + 1 < argc) events = argv[++i];
+    if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end || v < 1 || v > 1000000) {
+        fprintf(stderr, "report_bench: -n '%s': a number of cases, 1..1000000\n", argv[i]);
+        return 2;
+      }
+      n = (int)v;
+    } else if (!strcmp(argv[i], "--events") && i + 1 < argc) events = argv[++i];
     else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keep = argv[++i];
     else {
       fprintf(stderr, "usage: report_bench [-n N] [--events FILE] [--keep DIR]\n");

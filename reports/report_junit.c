@@ -39,13 +39,13 @@ static void rj__attr(strbuf *b, const char *name, const char *value) {
   sb_puts(b, "\"");
 }
 
-static void rj__property(strbuf *b, const char *name, const cJSON *v) {
+static void rj__property(strbuf *b, int indent, const char *name, const cJSON *v) {
   if (!v) return;
   strbuf val;
   sb_init(&val);
   sb_add(&val, "", 0);
   ru_value_line(&val, v);
-  sb_printf(b, "      <property name=\"%s\" value=\"", name);
+  sb_printf(b, "%*s<property name=\"%s\" value=\"", indent, "", name);
   sb_xml(b, val.p ? val.p : "");
   sb_puts(b, "\"/>\n");
   if (val.oom) b->oom = 1;
@@ -73,7 +73,7 @@ static void rj__message(strbuf *m, const char *o, const cJSON *sc) {
 
 static void rj__string_property(strbuf *b, const char *name, const char *value) {
   if (!*value) return;
-  sb_printf(b, "      <property name=\"%s\" value=\"", name);
+  sb_printf(b, "        <property name=\"%s\" value=\"", name);
   sb_xml(b, value);
   sb_puts(b, "\"/>\n");
 }
@@ -81,7 +81,7 @@ static void rj__string_property(strbuf *b, const char *name, const char *value) 
 /* Per case: what a person needs to rerun it and to find its files. */
 static void rj__case_properties(strbuf *b, const cJSON *run, const cJSON *sc, const char *loc) {
   sb_puts(b, "      <properties>\n");
-  rj__property(b, "seed", ru_seed(run, sc));
+  rj__property(b, 8, "seed", ru_seed(run, sc));
   rj__string_property(b, "device", ru_str(sc, "device"));
   rj__string_property(b, "location", loc);
   rj__string_property(b, "log", ru_str(sc, "log"));
@@ -274,10 +274,10 @@ int report_write_junit(const cJSON *run, const char *path, char *err, size_t err
     rj__counts_attrs(&b, &c);
     if (*started) rj__attr(&b, "timestamp", started);
     sb_puts(&b, ">\n    <properties>\n");
-    rj__property(&b, "tool", cJSON_GetObjectItemCaseSensitive(run, "tool"));
-    rj__property(&b, "version", cJSON_GetObjectItemCaseSensitive(run, "version"));
-    rj__property(&b, "seed", cJSON_GetObjectItemCaseSensitive(run, "seed"));
-    rj__property(&b, "lab", cJSON_GetObjectItemCaseSensitive(run, "lab"));
+    rj__property(&b, 6, "tool", cJSON_GetObjectItemCaseSensitive(run, "tool"));
+    rj__property(&b, 6, "version", cJSON_GetObjectItemCaseSensitive(run, "version"));
+    rj__property(&b, 6, "seed", cJSON_GetObjectItemCaseSensitive(run, "seed"));
+    rj__property(&b, 6, "lab", cJSON_GetObjectItemCaseSensitive(run, "lab"));
     sb_puts(&b, "    </properties>\n");
     cJSON_ArrayForEach(sc, scs) if (!strcmp(rj__suite(sc), suites[i])) rj__testcase(&b, run, sc);
     sb_puts(&b, "  </testsuite>\n");
