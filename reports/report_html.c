@@ -26,6 +26,24 @@ static void rh__logs_link(strbuf *b, const char *label, const char *path) {
   sb_puts(b, "</a>");
 }
 
+/* A message, cut at `max` bytes (at a UTF-8 boundary) with a note: a 10 MB
+ * message must not make the page 20 MB; the case's log has the whole. */
+static void rh__message(strbuf *b, const char *msg, size_t max) {
+  size_t n = strlen(msg);
+  if (n <= max) {
+    rh__text(b, msg);
+    return;
+  }
+  while (max > 0 && ((unsigned char)msg[max] & 0xC0) == 0x80) max--;
+  strbuf t;
+  sb_init(&t);
+  sb_add(&t, msg, max);
+  rh__text(b, t.p ? t.p : "");
+  if (t.oom) b->oom = 1;
+  sb_free(&t);
+  sb_printf(b, "... (%zu bytes in all: see the log)", n);
+}
+
 static const char *rh__outcome_class(const cJSON *sc) {
   const char *o = ru_outcome(sc);
   return o ? o : "other";
@@ -74,7 +92,7 @@ static void rh__attempts(strbuf *b, const cJSON *sc) {
     }
     if (*ru_str(a, "message")) {
       sb_puts(b, ": ");
-      rh__text(b, ru_str(a, "message"));
+      rh__message(b, ru_str(a, "message"), 4096);
     }
     rh__logs_link(b, "log", ru_str(a, "log"));
     sb_puts(b, "</li>\n");
@@ -130,7 +148,7 @@ static void rh__scenario(strbuf *b, const cJSON *sc, int idx) {
   const char *msg = ru_str(sc, "message");
   if (*msg) {
     sb_puts(b, "<p class=\"msg\">");
-    rh__text(b, msg);
+    rh__message(b, msg, 4096);
     sb_puts(b, "</p>\n");
   }
   rh__attempts(b, sc);
@@ -223,7 +241,7 @@ static void rh__case_table(strbuf *b, const cJSON *scs) {
     int na = cJSON_GetArraySize(ru_attempts(sc));
     if (na) sb_printf(b, " (after %d earlier attempt%s)", na, na > 1 ? "s" : "");
     sb_printf(b, "</td><td>%.3f</td><td>", ru_num(sc, "duration", 0));
-    rh__text(b, ru_str(sc, "message"));
+    rh__message(b, ru_str(sc, "message"), 300);
     sb_puts(b, "</td></tr>\n");
   }
   sb_puts(b, "</tbody></table>\n");

@@ -626,8 +626,24 @@ START_TEST(html_self_contained) {
   char path[128], err[512] = "";
   in_dir(path, sizeof path, "report.html");
   ck_assert_msg(report_write_html(run, path, err, sizeof err) == 0, "%s", err);
-  cJSON_Delete(run);
   ck_assert_int_eq(run_python(HTML_CHECK, path), 0);
+  /* a 10 MB message: the page stays small (it held it twice) */
+  size_t big = 10 * 1000 * 1000;
+  char *m = malloc(big + 1);
+  memset(m, 'x', big);
+  m[big] = '\0';
+  cJSON_ReplaceItemInObject(cJSON_GetArrayItem(scs, 2), "message", cJSON_CreateString(m));
+  free(m);
+  char bigpath[128];
+  in_dir(bigpath, sizeof bigpath, "big.html");
+  ck_assert_msg(report_write_html(run, bigpath, err, sizeof err) == 0, "%s", err);
+  struct stat st;
+  ck_assert_int_eq(stat(bigpath, &st), 0);
+  ck_assert_int_lt(st.st_size, 100 * 1000);
+  char *text = slurp(bigpath, NULL);
+  ck_assert_ptr_nonnull(strstr(text, "... (10000000 bytes in all: see the log)"));
+  free(text);
+  cJSON_Delete(run);
   size_t len;
   char *raw = slurp(path, &len);
   ck_assert_ptr_nonnull(raw);
