@@ -10,6 +10,12 @@
  *                     "outcome":"PASS|FAIL|ERROR|TIMEOUT|SKIP", "message":"...",
  *                     "duration":1.23, "log":"out/logs/...log",
  *                     "started":"2026-12-07T08:01:02.345Z", (wall clock, UTC, ms; a case that ran)
+ *                     "seed":42,       (optional: the case's own, when it differs from the run's)
+ *                     "attempts":[ {"outcome":"ERROR","message":"...","log":"...",
+ *                                   "started":"...","duration":1.2}, ... ],
+ *                                 (optional, with --retries: the EARLIER attempts, oldest
+ *                                 first; the case's own fields are its final attempt. A
+ *                                 final PASS with attempts is a flaky pass)
  *                     "pending":true,  (only on a case not finished yet: outcome ERROR)
  *                     "events_file":"out/logs/...events.json", (instead of "events": the
  *                                 writers read a case's events from it, one case at a time)
@@ -37,12 +43,19 @@
 int report_write_json(const cJSON *run, const char *path, char *err, size_t errlen);
 
 /* JUnit XML: one <testsuite> per "suite" (in order of first appearance; a missing
- * suite is "otahil"), one <testcase classname=suite name=id time=duration> per
- * scenario. FAIL -> <failure type="FAIL">, ERROR and TIMEOUT -> <error type=...>,
- * SKIP -> <skipped/>, each with message= (cut at 4 KiB); an unknown outcome is an
- * ERROR. A testcase that did not pass holds its text log in <system-out>
- * (report_render_text_log); one that passed or was skipped only the paths of
- * its log and console. */
+ * suite is "otahil"), one <testcase classname=suite name=id time=duration
+ * file=file timestamp=started> per scenario. FAIL -> <failure type="FAIL">,
+ * ERROR and TIMEOUT -> <error type=...>, SKIP -> <skipped/>, each with message=
+ * (cut at 4 KiB); an unknown outcome is an ERROR. Each testcase has
+ * <properties>: seed (the case's "seed", else the run's), device, location
+ * (the first "x.lua:N:" of the message of a case that did not pass; also
+ * line=N on the testcase when x.lua is the scenario's file), log, console,
+ * events. Each earlier attempt (Surefire's reruns) is a <flakyError> (a FAIL:
+ * <flakyFailure>) when the case passed in the end (it counts as passing), else
+ * a <rerunError> (<rerunFailure>) after its verdict; each has message= type=
+ * and <stackTrace> (the message) and <system-out> (duration, start, log). A testcase that did not pass holds its text log in <system-out>
+ * (report_render_text_log; past 32 KiB only its head and tail, with the log's
+ * path); one that passed or was skipped only the paths of its log and console. */
 int report_write_junit(const cJSON *run, const char *path, char *err, size_t errlen);
 
 /* A readable log of one scenario: a header, then one line per event:
@@ -60,16 +73,21 @@ char *report_render_text_log(const cJSON *scenario);
  * malloc'd (NULL if out of memory): the live log appends them as they come. */
 char *report_render_event_line(const cJSON *ev);
 
-/* One self-contained HTML page (no external resources, no script): summary
- * table, then per scenario its events as a timeline table, an inline SVG plot
- * and the console transcript. The plot uses, from events:
- *   - HTTP body bytes: events whose kind starts with "http" and that carry a
- *     number "bytes" or "sent" (body bytes of that response so far), plus
- *     "offset" if present (so resumed downloads plot the file position reached);
- *   - progress: any event with a number "percent" (0..100).
- * The console transcript is every event whose kind is "uart", "console" or
- * starts with "uart." / "console.", showing its "line", "text" or "payload".
- * The page is also well-formed XML, so XML tools can check it. */
+/* One self-contained HTML page (inline style sheet, script and SVG; nothing
+ * fetched): summary counts (a PASS after earlier attempts counts as flaky), a
+ * run timeline (one row per device, one bar per case and per earlier attempt,
+ * from "started" and "duration", coloured by outcome), outcome filters and a
+ * search box, the table of cases, then per case a section with its message,
+ * attempts and links to its files. A case's events are embedded deflated
+ * (zlib) and base64'd; the page's script unpacks them when the case is opened
+ * (its #sN link, a click, or scrolling to a case that did not pass) and draws
+ * the event table, the console transcript and the download chart: one series
+ * per HTTP connection ("http.request" with "conn" and "range"; "http.progress"
+ * "bytes" of the stream; "fault" "body_offset"; "net.close"), file position
+ * against time from its Range start, with markers for "fault" actions and
+ * "power" states, and the device's progress reports and states (mqtt.in
+ * payloads with percent/progress/step/state). The page is also well-formed
+ * XML (the script sits in a CDATA section), so XML tools can check it. */
 int report_write_html(const cJSON *run, const char *path, char *err, size_t errlen);
 
 #endif

@@ -20,7 +20,30 @@ static void rt__header(strbuf *b, const cJSON *sc) {
   sb_line(b, ru_str(sc, "device"));
   sb_puts(b, "  file ");
   sb_line(b, ru_str(sc, "file"));
-  sb_puts(b, "\n# outcome ");
+  sb_puts(b, "\n");
+  int n = 0;
+  const cJSON *a;
+  cJSON_ArrayForEach(a, ru_attempts(sc)) {
+    sb_printf(b, "# attempt %d ", ++n);
+    sb_line(b, ru_str(a, "outcome"));
+    sb_printf(b, " after %.3f s", ru_num(a, "duration", 0));
+    if (*ru_str(a, "started")) {
+      sb_puts(b, " (started ");
+      sb_line(b, ru_str(a, "started"));
+      sb_puts(b, ")");
+    }
+    if (*ru_str(a, "message")) {
+      sb_puts(b, ": ");
+      sb_line(b, ru_str(a, "message"));
+    }
+    if (*ru_str(a, "log")) {
+      sb_puts(b, "; log ");
+      sb_line(b, ru_str(a, "log"));
+    }
+    sb_puts(b, "\n");
+  }
+  sb_puts(b, n ? "# final attempt: " : "# ");
+  sb_puts(b, "outcome ");
   sb_line(b, ru_str(sc, "outcome"));
   sb_printf(b, " after %.3f s", ru_num(sc, "duration", 0));
   const char *msg = ru_str(sc, "message");

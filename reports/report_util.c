@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
@@ -113,4 +114,33 @@ const cJSON *ru_events(const cJSON *sc, cJSON **owned) {
   }
   *owned = arr;
   return arr;
+}
+
+int ru_location(const char *msg, char *file, size_t filelen, long *line) {
+  if (!msg || filelen == 0) return 0;
+  for (const char *p = strstr(msg, ".lua:"); p; p = strstr(p + 1, ".lua:")) {
+    const char *d = p + 5, *e = d;
+    while (*e >= '0' && *e <= '9') e++;
+    if (e == d || *e != ':' || e - d > 9) continue;
+    const char *s = p;
+    while (s > msg && !strchr(" \t\n\"'([<", s[-1])) s--;
+    if (s == p) continue;
+    size_t n = (size_t)(p + 4 - s);
+    if (n >= filelen) n = filelen - 1;
+    memcpy(file, s, n);
+    file[n] = '\0';
+    *line = strtol(d, NULL, 10);
+    return 1;
+  }
+  return 0;
+}
+
+const cJSON *ru_seed(const cJSON *run, const cJSON *sc) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc, "seed");
+  return v ? v : cJSON_GetObjectItemCaseSensitive(run, "seed");
+}
+
+const cJSON *ru_attempts(const cJSON *sc) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(sc, "attempts");
+  return cJSON_IsArray(a) ? a : NULL;
 }

@@ -38,6 +38,19 @@ const cJSON *ru_events(const cJSON *scenario, cJSON **owned);
  * document says something else. */
 const char *ru_outcome(const cJSON *scenario);
 
+/* The first "file.lua:LINE:" in `msg` (a Lua error location, as in
+ * "scenarios/qcloud/03_x.lua:42: expected ..."): 1 with the file copied into
+ * `file` (cut to filelen) and *line set, else 0. */
+int ru_location(const char *msg, char *file, size_t filelen, long *line);
+
+/* The seed a case reproduces with: its own "seed" if it has one, else the run's
+ * (NULL if neither). */
+const cJSON *ru_seed(const cJSON *run, const cJSON *scenario);
+
+/* A scenario's earlier attempts ("attempts": an array, see report.h), or NULL
+ * (which cJSON_ArrayForEach takes as empty). */
+const cJSON *ru_attempts(const cJSON *scenario);
+
 void ru_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Writes b to path atomically; reports out of memory first. Frees nothing. */

@@ -8,6 +8,7 @@
 #define OTAHIL_EMU_BUGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define BUG_NO_MD5 (1u << 0)                  /* skip the MD5 check */
 #define BUG_NO_RESUME (1u << 1)               /* always download from 0 */
@@ -46,6 +47,10 @@ unsigned bugs_by_name(const char *name);
 
 /* Returns the name of the single bit `bit`, or NULL. */
 const char *bugs_name(unsigned bit);
+
+/* Prints one line per switch to f: its name, the dialects it applies to
+ * ("all" or a comma-separated list) and what it breaks (otadev --help). */
+void bugs_help(FILE *f);
 
 /* Writes the known names, separated by ", ", into `buf` (always terminated). */
 void bugs_list(char *buf, size_t len);

@@ -52,8 +52,7 @@ static const struct option options[] = {
 };
 
 void cli_usage(FILE *f) {
-  char bugs[1024], dialects[128];
-  bugs_list(bugs, sizeof bugs);
+  char dialects[128];
   dialect_names(dialects, sizeof dialects);
   fprintf(f,
           "usage: otadev --dialect D --host H --port P --product PK --device DN --state DIR\n"
@@ -66,9 +65,9 @@ void cli_usage(FILE *f) {
           "               --mcu-version V --mcu-tty PATH --mcu-peer-tty PATH [--mcu-exec PATH]]\n"
           "                                                              (quecthing)\n"
           "An emulated IoT device: one process, one device; DIR is its flash.\n"
-          "dialects: %s\n"
-          "bugs: %s\n",
-          dialects, bugs);
+          "dialects: %s\n",
+          dialects);
+  bugs_help(f);
 }
 
 static int parse_long(const char *name, const char *s, long lo, long hi, long *out, char *err,
