@@ -78,6 +78,12 @@ local cloud = require "cloud"
 local M = {}
 local Dev = cloud.inherit {}
 Dev.__index = Dev
+
+-- The rules a scenario may relax (d:allow{...}; docs/verdicts.md).
+Dev.rules = {
+  ["step-backwards"] = "a module's step goes down within one download, or below the breakpoint after a resume",
+  ["progress-rate"] = "(with the lab's strict progress-rate) three intermediate reports within one interval",
+}
 M.Dev = Dev
 
 M.steps = {
@@ -311,7 +317,7 @@ function Dev:check_rate(module, step, msg)
   if #times < 3 or msg.t - times[#times - 2] >= self.interval then return end
   local text = ("reported progress of module %s 3 times within %.2f s on %s (seed 003 recommends at most one per %g s)")
     :format(module, msg.t - times[#times - 2], msg.topic, self.interval)
-  if self.strict["progress-rate"] then self:fail(4, "%s (strict progress-rate)", text) end
+  if self.strict["progress-rate"] then self:rule("progress-rate", "%s (strict progress-rate)", text) end
   if not self.rate_warned then self:warn("%s", text) end
   self.rate_warned = true
 end
@@ -328,12 +334,12 @@ function Dev:observe_progress(r, p, msg, module)
   if step > 0 then
     self:see_downloads(module, msg.index)
     local d = self.dl[module] or self:track(module)
-    if step < d.low then
-      if d.why then
-        self:fail(3, "reported step %d of module %s after %s: its progress must continue from the breakpoint (at least %d)",
-          step, module, d.why, d.low)
-      end
-      self:fail(3, "progress of module %s went backwards: step %d after %d", module, step, d.low)
+    if step < d.low and d.why then
+      self:rule("step-backwards",
+        "reported step %d of module %s after %s: its progress must continue from the breakpoint (at least %d)",
+        step, module, d.why, d.low)
+    elseif step < d.low then
+      self:rule("step-backwards", "progress of module %s went backwards: step %d after %d", module, step, d.low)
     end
     d.low, d.why = step, nil
   end

@@ -81,6 +81,46 @@ function Dev:fail(level, fmt, ...)
   otahil.fail(self:who() .. ": " .. fmt:format(...), level + 1)
 end
 
+-- ---- rules a scenario may relax ---------------------------------------------
+-- A dialect library lists in D.rules (name -> what it forbids, in a few words)
+-- the behaviour rules a scenario may deliberately provoke in a correct device
+-- (docs/verdicts.md has them with their seed sentences). The message-shape
+-- rules (malformed JSON, a missing field) are not among them: a message the
+-- judge cannot read cannot be judged.
+
+-- Relaxes the named rules for this case: a breach is then a "rule.allowed"
+-- event in the log, not a FAIL. Each relaxation is a "rule.allow" event. An
+-- unknown name is an error at the scenario's line, naming the rules.
+function Dev:allow(names)
+  if type(names) ~= "table" or #names == 0 then
+    error("allow: a list of rule names, e.g. d:allow{ \"progress-backwards\" }", 2)
+  end
+  self.allowed = self.allowed or {}
+  for _, n in ipairs(names) do
+    if not (self.rules and self.rules[n]) then
+      local known = {}
+      for k in pairs(self.rules or {}) do known[#known + 1] = k end
+      table.sort(known)
+      error(("allow: unknown rule '%s' (%s)"):format(tostring(n), table.concat(known, ", ")), 2)
+    end
+    self.allowed[n] = true
+    otahil.event("rule.allow", { device = self.lab_name, rule = n })
+  end
+end
+
+-- A breach of rule `name` (one of D.rules): FAILs as Dev:fail does, the rule's
+-- name at the end and the library line that checks it in brackets, unless the
+-- scenario allowed it (then logged, and the judge goes on).
+function Dev:rule(name, fmt, ...)
+  if not (self.rules and self.rules[name]) then error("cloud: rule " .. name .. " is not in the library's rules", 2) end
+  local text = fmt:format(...)
+  if self.allowed and self.allowed[name] then
+    otahil.event("rule.allowed", { device = self.lab_name, rule = name, msg = self:who() .. ": " .. text })
+    return
+  end
+  otahil.fail(("%s: %s (rule %s)"):format(self:who(), text, name), 2)
+end
+
 -- Flags what the seeds only recommend against (a "warning" event with
 -- who() and the text): shown in the case's log and report, never a FAIL.
 function Dev:warn(fmt, ...)

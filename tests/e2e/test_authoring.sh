@@ -71,4 +71,31 @@ rc=$?
 check "lib = { \"../elsewhere\" }: exit 2 (got $rc), it leaves the lab's folder" [ "$rc" -eq 2 ]
 check "... said so" grep -q "lib\[1\] '../elsewhere' leaves the lab file's folder" "$WORK/lib4.txt"
 
+
+# d:allow{...}: a scenario relaxes a library rule for itself (old code: no allow, no rule names)
+lab_with_args "$WORK/backwards.lua" --bug progress-backwards
+runbug() { # runbug NAME SCENARIO
+  timeout -k 5 $((120 * M)) "$OTAHIL" run "$SC/$2" --lab "$WORK/backwards.lua" --filter '*@emu-qcloud' \
+    --report "$WORK/$1" > "$WORK/$1.txt" 2>&1
+}
+runbug nallow allow_without.lua
+check "a rule breach FAILs naming the rule" grep -q "went backwards: .*(rule progress-backwards)" "$WORK/nallow.txt"
+grep -q "(rule progress-backwards)" "$WORK/nallow.txt" || cat "$WORK/nallow.txt"
+runbug allow allow_rule.lua
+check "d:allow{\"progress-backwards\"}: the same device PASSes" [ "$(outcome "$WORK/allow" '*')" = PASS ]
+[ "$(outcome "$WORK/allow" '*')" = PASS ] || grep -A3 -E "FAIL|ERROR" "$WORK/allow.txt"
+check "... the relaxation and the breach are in the case's log" \
+  grep -q 'rule.allow .*rule=progress-backwards' "$WORK"/allow/logs/authoring/*.log
+run allowx allow_unknown.lua
+check "allow with an unknown name: error at the scenario's line, naming the rules" \
+  grep -q "allow_unknown.lua:8: allow: unknown rule 'progress-restart' (done-after-burning, percent-range, progress-backwards, resume-percent)" "$WORK/allowx.txt"
+grep -q "allow_unknown.lua:8:" "$WORK/allowx.txt" || cat "$WORK/allowx.txt"
+# every rule a library lets a scenario relax is documented in docs/verdicts.md
+undocumented=""
+for lib in "$OTAHIL_SRC"/scenarios/lib/*.lua; do
+  for r in $(awk '/^Dev.rules = \{/{on=1; next} on && /^\}/{on=0} on' "$lib" | grep -o '^  \["[a-z-]*"\]' | tr -d ' ["]'); do
+    grep -q "| $r \|$r," "$OTAHIL_SRC/docs/verdicts.md" || undocumented="$undocumented $(basename "$lib"):$r"
+  done
+done
+check "every Dev.rules name is in docs/verdicts.md (missing:${undocumented:- none})" [ -z "$undocumented" ]
 finish
