@@ -21,97 +21,27 @@ M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 BOARD=$OTAHIL_SRC/tests/rack/pty_board.py
 SC=tests/rack/scenarios
 OTADEV=$(dirname "$OTAHIL")/drivers/emu/otadev
-PIDS=()
-stop_all() { # every process this test started, by its id; boards kill their firmware
+. "$OTAHIL_SRC/scripts/pty-rack" # rack_up, rack_down: the rack this test and scripts/pty-rack share
+stop_all() { # every process this test started; boards kill their firmware
   if [ -n "${RUN_PID:-}" ]; then # as Ctrl-C: otahil cuts power, reaps and writes its reports
     kill -INT "$RUN_PID" 2>/dev/null
     for _ in $(seq 200); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$RUN_PID" 2>/dev/null
     wait "$RUN_PID" 2>/dev/null
   fi
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  PIDS=()
+  rack_down
 }
 trap 'stop_all; cleanup' EXIT
 
-for tool in ser2net pdudaemon; do
-  if ! command -v $tool > /dev/null && [ ! -x /usr/sbin/$tool ]; then
-    not_ok "$tool is installed (scripts/install-deps installs it)"
-    finish
-    exit 1
-  fi
-done
 PATH=$PATH:/usr/sbin
-[ -x "$OTADEV" ] || { not_ok "otadev is built ($OTADEV)"; finish; exit 1; }
-
-read -r PDU S2N1 S2N2 MQ1 HT1 MQ2 HT2 < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(7)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-
-wait_for() { # wait_for SECONDS COMMAND...: polls until the command succeeds
-  local end=$((SECONDS + $1)); shift
-  until "$@" 2>/dev/null; do
-    [ $SECONDS -lt $end ] || return 1
-    sleep 0.05
-  done
-}
-listening() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2).close()"; }
+rack_up "$WORK" "$OTADEV"
+rc=$?
+check "the rack is up: two boards, ser2net, pdudaemon (scripts/pty-rack's rack_up)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || { finish; exit 1; }
+PDU=$RACK_PDU S2N1=$RACK_S2N1 S2N2=$RACK_S2N2 MQ1=$RACK_MQ1 HT1=$RACK_HT1 MQ2=$RACK_MQ2 HT2=$RACK_HT2
+check "ser2net shares both consoles on 127.0.0.1" eval "rack__listening $S2N1 && rack__listening $S2N2"
+check "pdudaemon listens on 127.0.0.1:$PDU" rack__listening "$PDU"
 ctl() { timeout 15 python3 "$BOARD" ctl "$@"; }
-
-# start_board NAME CTL MQTT_PORT: otadev with its broker address built in
-start_board() {
-  python3 "$BOARD" run --link "$WORK/$1.tty" --ctl "$2" --flash "$WORK/$1.flash" \
-    --transcript "$WORK/$1.transcript" -- \
-    "$OTADEV" --dialect qcloud --host 127.0.0.1 --port "$3" --product OTAHILPB01 --device "$1" \
-    --state '{flash}' --version 1.0.0 --boot-ms 100 --burn-ms 1500 --download-timeout 3 \
-    > "$WORK/$1.launcher.log" 2>&1 &
-  PIDS+=($!)
-  wait_for 10 test -S "$2" -a -L "$WORK/$1.tty"
-}
-check "pty-b1 is up (pty and relay)" start_board pty-b1 "$WORK/outlet-1.sock" "$MQ1"
-check "pty-b2 is up (pty and relay)" start_board pty-b2 "$WORK/pty-b2.sock" "$MQ2"
-
-cat > "$WORK/ser2net.yaml" <<YAML
-connection: &pty-b1
-  accepter: tcp,127.0.0.1,$S2N1
-  connector: serialdev,$WORK/pty-b1.tty,115200n81,local
-  options:
-    kickolduser: true
-
-connection: &pty-b2
-  accepter: tcp,127.0.0.1,$S2N2
-  connector: serialdev,$WORK/pty-b2.tty,115200n81,local
-  options:
-    kickolduser: true
-YAML
-ser2net -n -d -c "$WORK/ser2net.yaml" -P "$WORK/ser2net.pid" > "$WORK/ser2net.log" 2>&1 &
-PIDS+=($!)
-check "ser2net shares both consoles on 127.0.0.1" wait_for 10 eval "listening $S2N1 && listening $S2N2"
-
-cat > "$WORK/pdudaemon.conf" <<CONF
-{ "daemon": { "hostname": "127.0.0.1", "port": $PDU, "logging_level": "DEBUG", "listener": "http" },
-  "pdus": { "pty-pdu": { "driver": "localcmdline",
-      "cmd_on": "python3 $BOARD ctl $WORK/outlet-%s.sock on",
-      "cmd_off": "python3 $BOARD ctl $WORK/outlet-%s.sock off" } } }
-CONF
-pdudaemon --conf "$WORK/pdudaemon.conf" --logfile "$WORK/pdudaemon.log" > "$WORK/pdudaemon.out" 2>&1 &
-PIDS+=($!)
-check "pdudaemon listens on 127.0.0.1:$PDU" wait_for 20 listening "$PDU"
-
-# the lab: the example with this run's ports and paths
-sed -e "s|http://127.0.0.1:16421|http://127.0.0.1:$PDU|" \
-    -e "s|tcp_port = 3001,|tcp_port = $S2N1,|" -e "s|tcp_port = 3002,|tcp_port = $S2N2,|" \
-    -e "s|mqtt_port = 18831, http_port = 18081|mqtt_port = $MQ1, http_port = $HT1|" \
-    -e "s|mqtt_port = 18832, http_port = 18082|mqtt_port = $MQ2, http_port = $HT2|" \
-    -e "s|/run/otahil/|$WORK/|g" -e "s|\"tests/rack/pty_board.py\"|\"$BOARD\"|g" \
-    lab/examples/pty-board.lua > "$WORK/pty-board.lua"
 check "the lab has this run's ports and paths" bash -c "grep -q 'tcp_port = $S2N2,' '$WORK/pty-board.lua' &&
   grep -q 'mqtt_port = $MQ1, http_port = $HT1' '$WORK/pty-board.lua' && grep -q '\"$BOARD\"' '$WORK/pty-board.lua' &&
   grep -q '127.0.0.1:$PDU\"' '$WORK/pty-board.lua' && ! grep -q 'tcp_port = 3001' '$WORK/pty-board.lua'"
