@@ -27,7 +27,9 @@ device "emu-qcloud" {
   },
   -- seconds for the suite's waits; *_ms are the emulator's own knobs
   timing = { boot = 5, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
-  features = { "power", "console", "resume", "rollback", "burn-check" },
+  -- otadev's console: the first burn step, and its boot line (version captured)
+  lines = { burning = "burning step 1/", boot = "boot slot=[a-z] version=([0-9.]+)" },
+  features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" },
 }
 
 -- Aliyun IoT (seed 003): modules "default" (the firmware) and "MCU"; images

@@ -65,7 +65,7 @@ static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
-                                          "base_image", "modules", "strict", "secret", "tls", NULL};
+                                          "base_image", "modules", "strict", "secret", "tls", "lines", NULL};
 
 static loader *get_loader(lua_State *L);
 
@@ -176,7 +176,8 @@ static void check_names(lua_State *L, const char *name, int line, cJSON *list, c
 }
 
 /* modules = { MCU = "1.0.0" } (components besides the main firmware, with their
- * factory versions), strict = { "progress-rate" } (rules the lab asks for beyond
+ * factory versions), lines = { burning = "..." } (the firmware's console lines
+ * scenarios wait for, as Lua patterns), strict = { "progress-rate" } (rules the lab asks for beyond
  * the seeds' lenient reading: the dialect libraries name them), secret = "...". */
 static void check_extras(lua_State *L, const char *name, int line, cJSON *spec) {
   cJSON *mods = cJSON_GetObjectItemCaseSensitive(spec, "modules");
@@ -186,6 +187,14 @@ static void check_extras(lua_State *L, const char *name, int line, cJSON *spec) 
     for (cJSON *m = mods->child; m; m = m->next)
       if (!cJSON_IsString(m) || !m->valuestring[0])
         dev_error(L, name, line, "modules.%s must be a version string", m->string);
+  }
+  cJSON *lines = cJSON_GetObjectItemCaseSensitive(spec, "lines");
+  if (lines) {
+    if (!cJSON_IsObject(lines))
+      dev_error(L, name, line, "lines must map names to Lua patterns of the console, e.g. { burning = \"burning\" }");
+    for (cJSON *m = lines->child; m; m = m->next)
+      if (!cJSON_IsString(m) || !m->valuestring[0])
+        dev_error(L, name, line, "lines.%s must be a Lua pattern (a non-empty string)", m->string);
   }
   cJSON *strict = cJSON_GetObjectItemCaseSensitive(spec, "strict");
   if (strict) check_names(L, name, line, strict, "strict");

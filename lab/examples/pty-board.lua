@@ -54,7 +54,8 @@ device "pty-b1" {
   -- seconds for the suite's waits; download_timeout is the firmware's own
   -- (--download-timeout 3), which scenario 11 checks against
   timing = { boot = 10, step = 10, download_timeout = 3 },
-  features = { "power", "console", "resume", "rollback", "burn-check" },
+  lines = { burning = "burning step 1/", boot = "boot slot=[a-z] version=([0-9.]+)" },
+  features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" },
 }
 
 -- Power through otahil's exec driver: no shell; {ctl} is this table's key,
@@ -76,5 +77,6 @@ device "pty-b2" {
     fail_burn = { version = "2.8.0", file = otadev_image { version = "2.8.0", size = 128 * 1024, fail_burn = true } },
   },
   timing = { boot = 10, step = 10, download_timeout = 3 },
-  features = { "power", "console", "resume", "rollback", "burn-check" },
+  lines = { burning = "burning step 1/", boot = "boot slot=[a-z] version=([0-9.]+)" },
+  features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" },
 }

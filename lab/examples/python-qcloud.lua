@@ -43,5 +43,7 @@ device "py-qcloud" {
   -- seconds for the suite's waits; *_ms are the device's own knobs. Python
   -- starts slower than otadev, hence a longer boot.
   timing = { boot = 8, step = 10, download_timeout = 3, boot_ms = 100, burn_ms = 300 },
-  features = { "power", "console", "resume", "rollback", "burn-check" },
+  -- qcloud_device.py's console: the start of a burn, and its boot line
+  lines = { burning = "ota: burning version", boot = "boot: running version ([0-9.]+) from slot" },
+  features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" },
 }

@@ -60,7 +60,9 @@ return {
         last = pc
       end
     until p.state == "done"
-    t.expect(last == 100, ("done after a download that stopped at %d %%"):format(last))
+    -- no 100 % is owed before done: a device may rate-limit its progress
+    -- (the Tencent SDK sample reports at most one a second; docs/verdicts.md)
+    otahil.log(("done; the last downloading report said %d %%"):format(last))
 
     -- It reboots into the new image and says so.
     repeat r = next_report(c, "report_version after the reboot", boot) until r.type == "report_version"

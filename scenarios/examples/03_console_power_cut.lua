@@ -1,5 +1,5 @@
--- Power is cut on a console line: the moment the device prints its first burn
--- step. After power on, the console says which image it booted: the old one
+-- Power is cut on a console line: the moment the device prints that it burns
+-- (the lab's lines.burning: each firmware says it its own way). After power on, the console says which image it booted: the old one
 -- (the burn never ended) or, if the cut came late, the new one; never another.
 -- The version it then reports over MQTT must be the one it booted. If it is
 -- the old one, the cloud pushes again and the upgrade completes.
@@ -9,22 +9,23 @@ return {
   name = "power cut at a console line mid-burn: boots one whole image, says so, upgrades",
   dialect = "qcloud",
   timeout = 60,
-  requires = { "power", "console" },
+  requires = { "power", "console", "console-lines" },
   run = function(t)
-    local uart = t.device.uart
+    local uart, lines = t.device.uart, t.device.lines
+    assert(lines.burning and lines.boot, "lab: device '" .. t.device.name .. "' names no lines.burning and lines.boot")
     local d = qcloud.attach(t)
     local old = t.device.version
     d:expect_version(old)
     local target, img = d:good_image()
     d:push_update { image = img, version = target }
 
-    uart:expect("burning step 1/", { plain = true, timeout = 20 })
+    uart:expect(lines.burning, { timeout = 20 })
     d:power_off()
     uart:skip() -- what came before the cut is not the next boot
     t.device:power_on()
 
-    local _, slot, booted = uart:expect("boot slot=([a-z]) version=([0-9.]+)")
-    otahil.log("booted slot " .. slot, { version = booted })
+    local _, booted = uart:expect(lines.boot)
+    otahil.log("booted", { version = booted })
     t.expect(booted == old or booted == target,
       ("after a cut mid-burn the device booted %s, neither %s nor %s"):format(booted, old, target))
     local reported = d:next_version()

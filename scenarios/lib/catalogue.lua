@@ -35,6 +35,8 @@ return {
   features = {
     power = "the harness can cut and restore the device's power (a process device; a board with a power driver)",
     console = "the harness reads the device's console (a pty, a serial port, ser2net)",
+    ["console-lines"] = "the lab names its firmware's console lines (lines = { burning =, boot = }: Lua "
+      .. "patterns; boot's first capture is the version booted), for scenarios that act on a console line",
     resume = "breakpoint resume: a broken download continues from the bytes the device holds (Range), "
       .. "also across a power cut (seed 001's 断点续传; Aliyun, QuecThing over HTTP)",
     rollback = "an image that burns but does not boot is rolled back to the old one (A/B slots; "

@@ -139,7 +139,10 @@ function Dev:platform(ev, index)
     end
   elseif r.type == "report_progress" and type(r.report.progress) == "table" then
     local p = r.report.progress
-    if p.state == "done" then
+    -- a done for the task's firmware; a device that finishes the download of a
+    -- firmware the operator replaced says done with that one's version
+    -- (report.version: seed 001 step 7), which leaves the task pending
+    if p.state == "done" and (r.report.version == nil or r.report.version == task.version) then
       task.done = true
     end
   end
@@ -176,6 +179,9 @@ function Dev:observe(msg)
     end
     self.versions[#self.versions + 1] = v
     r.version = v
+    -- a version report starts the seed's loop again (step 1): the next
+    -- download is a new one, its progress starts afresh
+    self.low, self.low_why = -1, nil
   elseif r.type == "report_progress" then
     local p = type(r.report) == "table" and r.report.progress
     if type(p) ~= "table" or type(p.state) ~= "string" then
@@ -189,6 +195,11 @@ function Dev:observe(msg)
         self:rule("percent-range", "downloading percent %s is not 0..100", tostring(p.percent))
         pc = math.max(0, math.min(100, pc or 0))
       end
+      -- progress is per firmware (report.version, seed 001): a device that
+      -- finishes a replaced firmware's download and then fetches the new one
+      -- starts that one's progress afresh
+      if self.low_version and r.version and r.version ~= self.low_version then self.low, self.low_why = -1, nil end
+      self.low_version = r.version or self.low_version
       self:see_downloads(msg.index)
       if pc < self.low and self.low_why then
         self:rule("resume-percent",

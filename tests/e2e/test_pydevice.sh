@@ -1,5 +1,5 @@
 #!/bin/bash
-# The whole qcloud suite against an independent device (tests/devices/
+# The whole qcloud suite and the examples against an independent device (tests/devices/
 # qcloud_device.py, Python, its own image format): every scenario must PASS,
 # which shows the suite relies on the dialect (seed 001) and not on otadev.
 # The lab is lab/examples/python-qcloud.lua, copied into a temp folder with
@@ -41,7 +41,7 @@ suite() {
   check "[$name] the lab names the device script by its absolute path" grep -q "\"$DEV\"" "$lab"
   check "[$name] the lab passes $* to the device" grep -qF -- "\"{download_timeout}\"$extra }" "$lab"
   local out="$WORK/out-$name"
-  "$OTAHIL" run scenarios/qcloud --lab "$lab" --report "$out" \
+  "$OTAHIL" run scenarios/qcloud scenarios/examples --lab "$lab" --report "$out" \
     --timeout-multiplier "$MULT" > "$WORK/run-$name.log" 2>&1
   local rc=$?
   echo "# device $*"
@@ -55,6 +55,11 @@ suite() {
     [ "$o" = PASS ] || bad=$((bad + 1))
   done
   check "[$name] every scenario PASSes ($bad did not)" [ "$bad" -eq 0 ]
+  # the examples are written for any qcloud device, not for otadev
+  outcomes=$(outcome "$out" 'examples/*@py-qcloud' | xargs)
+  n=$(ls scenarios/examples/*.lua | wc -l)
+  check "[$name] every example PASSes against the Python device too ($outcomes)" \
+    [ "$outcomes" = "$(printf 'PASS %.0s' $(seq "$n") | sed 's/ $//')" ]
 }
 
 suite self+every --retry self --progress every
