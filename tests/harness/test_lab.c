@@ -88,6 +88,16 @@ START_TEST(any_dialect_name_loads) {
 END_TEST
 
 /* A placeholder nothing fills is exit 2 at the lab's line (it was an ERROR in every case). */
+START_TEST(console_lines) {
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, lines = { \"burn\" } }\n", "lab.lua:1: device 'b1'",
+               "lines must map names to Lua patterns");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, lines = { burning = 3 } }\n", "lab.lua:1: device 'b1'",
+               "lines.burning must be a Lua pattern");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, lines = { boot = \"\" } }\n", "lab.lua:1: device 'b1'",
+               "lines.boot must be a Lua pattern");
+}
+END_TEST
+
 START_TEST(unknown_placeholder) {
   expect_error(GOOD_HEAD "  cmd = {\"otadev\", \"--port\", \"{mqtt_prot}\"} }\n", "lab.lua:1: device 'b1'",
                "cmd[3] uses the unknown placeholder {mqtt_prot} (known: bindir root mqtt_host mqtt_port");
@@ -233,6 +243,7 @@ int main(void) {
   tcase_add_test(tc, wrong_type);
   tcase_add_test(tc, any_dialect_name_loads);
   tcase_add_test(tc, unknown_placeholder);
+  tcase_add_test(tc, console_lines);
   tcase_add_test(tc, board_power_driver_unknown);
   tcase_add_test(tc, missing_image_file);
   tcase_add_test(tc, twice_and_syntax);
