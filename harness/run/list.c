@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "rt_libs.h"
 #include "run_internal.h"
 
 int runner_list(char **paths, int npaths, const char *root, const selection *sel, const char *const *libs) {
@@ -10,6 +11,11 @@ int runner_list(char **paths, int npaths, const char *root, const selection *sel
   size_t n = 0;
   char err[2048], lib[PATH_MAX];
   snprintf(lib, sizeof lib, "%s/scenarios/lib", root);
+  /* the same refusal as a run's: a lab library may not shadow a standard module */
+  if (rt_libs_check(lib, libs, err, sizeof err) != 0) {
+    fprintf(stderr, "otahil: %s\n", err);
+    return EXIT_USAGE;
+  }
   if (scenario_find(paths, npaths, &files, &n, err, sizeof err) != 0) {
     fprintf(stderr, "otahil: %s\n", err);
     return EXIT_USAGE;

@@ -65,6 +65,10 @@ runlib lib3 --lab "$WORK/lab/lab.lua"
 rc=$?
 check "a lab module shadowing a standard one: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "... naming both files" grep -q "mylib/qcloud.lua would shadow the standard module .*scenarios/lib/qcloud.lua" "$WORK/lib3.txt"
+"$OTAHIL" list scenarios/qcloud --lib "$WORK/lab/mylib" > "$WORK/list3.txt" 2>&1
+rc=$?
+check "otahil list --lib with a shadowing module: exit 2 as a run (got $rc; old code: 0)" [ "$rc" -eq 2 ]
+check "... naming both files" grep -q "mylib/qcloud.lua would shadow the standard module" "$WORK/list3.txt"
 { cat lab/emulated.lua; echo 'lib = { "../elsewhere" }'; } > "$WORK/lab/escape.lua"
 runlib lib4 --lab "$WORK/lab/escape.lua"
 rc=$?
