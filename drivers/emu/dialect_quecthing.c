@@ -205,7 +205,8 @@ static dialect *create(const dialect_config *cfg, mqtt_link *link, char *err, si
       return NULL;
     }
     char why[256];
-    if (mcu_link_version(d->mcu, d->mcu_version, sizeof d->mcu_version, 10, why, sizeof why) != 0) {
+    /* 25 tries of 400 ms: an MCU process that starts slowly (a loaded machine) still answers */
+    if (mcu_link_version(d->mcu, d->mcu_version, sizeof d->mcu_version, 25, why, sizeof why) != 0) {
       console_log("%s", why);
       snprintf(d->mcu_version, sizeof d->mcu_version, "unknown");
     } else {

@@ -12,7 +12,7 @@
 --   pty_board.py run --link /run/otahil/pty-b1.tty --ctl /run/otahil/outlet-1.sock \
 --     --flash /run/otahil/pty-b1.flash -- otadev --dialect qcloud \
 --     --host 127.0.0.1 --port 18831 --product OTAHILPB01 --device pty-b1 \
---     --state {flash} --version 1.0.0 --boot-ms 100 --burn-ms 1500 --download-timeout 3
+--     --state {flash} --version 1.0.0 --boot-ms 100 --burn-ms 3000 --download-timeout 3
 -- and ser2net.yaml shares the console:
 --   connection: &pty-b1
 --     accepter: tcp,127.0.0.1,3001

@@ -15,7 +15,7 @@ lab_case() { # lab_case NAME EXPECTED-REGEX LUA...
 }
 lab_case loop "loop.lua:2: the lab file runs too long" 'local n = 0' 'while true do n = n + 1 end'
 lab_case pcall_loop "pcall_loop.lua:[0-9]+: the lab file runs too long" 'for i = 1, 10 do pcall(function() while true do end end) end'
-lab_case huge "huge.lua: the lab file needs more than 64 MiB" 'local t = {}' 'for i = 1, 1e9 do t[i] = ("x"):rep(64) .. i end'
+lab_case huge "huge.lua: the lab file needs more than 64 MiB" 'local t = {}' 'for i = 1, 1e9 do t[i] = ("x"):rep(65536) .. i end'
 lab_case errtable "errtable.lua:1: error raised with a table value, not a message" 'error({})'
 lab_case errnil "errnil.lua:1: error raised with a nil value" 'error(nil)'
 deep='local t = {} local c = t for i = 1, 80 do c.x = {} c = c.x end device "d" { dialect = "qcloud", product = "P", device = "d", version = "1", cmd = { "/bin/true" }, timing = { x = t } }'
