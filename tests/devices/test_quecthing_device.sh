@@ -420,8 +420,10 @@ for line in open(sys.argv[1]):
         continue
     k = (m["step"],)
     t = float(ts)
-    # (the subscriber's clock: the broker's delivery adds jitter of a few ms)
-    if k in last and t - last[k] < 0.27:
+    # (the subscriber's clock: the broker's delivery adds jitter, a loaded
+    # machine holds one report back and delivers it close to the next; a
+    # device without the limit sends its reports milliseconds apart)
+    if k in last and t - last[k] < 0.15:
         bad.append((m["step"], m["percent"], round(t - last[k], 3)))
     last[k] = t
 print("percent gaps under 300 ms:", bad) if bad else None
