@@ -1,6 +1,13 @@
 /* Lua module `json`: decode and encode with cJSON.
  * json.decode(text) -> value | nil, "why"; json.encode(value) -> text;
- * json.null stands for JSON null in both directions. */
+ * json.null stands for JSON null in both directions.
+ *
+ * The cJSON tree of a decode or an encode is the scenario's memory too: while
+ * json.decode / json.encode run, cJSON allocates through the Lua state's own
+ * (capped) allocator, so a 20 MB "[1,1,...]" cannot build a 600 MB tree the
+ * cap never sees. cJSON's hooks are process-wide, so they are ours only inside
+ * those calls, with no Lua error able to leave them set (the steps that may
+ * raise run under lua_pcall), and every block is freed before they go back. */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +15,50 @@
 #include "api.h"
 
 static const char null_key = 0;
+
+/* ---- cJSON on the Lua state's allocator ---------------------------------- */
+
+typedef struct {
+  lua_Alloc f;
+  void *ud;
+  int oom; /* an allocation was refused: the memory cap */
+} lua_heap;
+
+static lua_heap *heap; /* set only inside heap_begin .. heap_end */
+
+typedef union {
+  size_t size;
+  max_align_t align;
+} heap_hdr;
+
+static void *heap_malloc(size_t n) {
+  heap_hdr *h = heap->f(heap->ud, NULL, 0, sizeof *h + n);
+  if (!h) {
+    heap->oom = 1;
+    return NULL;
+  }
+  h->size = sizeof *h + n;
+  return h + 1;
+}
+
+static void heap_free(void *p) {
+  if (!p) return;
+  heap_hdr *h = (heap_hdr *)p - 1;
+  heap->f(heap->ud, h, h->size, 0);
+}
+
+static void heap_begin(lua_State *L, lua_heap *hp) {
+  hp->f = lua_getallocf(L, &hp->ud);
+  hp->oom = 0;
+  heap = hp;
+  cJSON_Hooks hooks = {heap_malloc, heap_free};
+  cJSON_InitHooks(&hooks);
+}
+
+static void heap_end(void) {
+  cJSON_InitHooks(NULL);
+  heap = NULL;
+}
 
 void api_push_json(lua_State *L, const cJSON *j, int depth) {
   luaL_checkstack(L, 4, "json too deep");
@@ -63,7 +114,10 @@ static int is_array(lua_State *L, int idx, int *n) {
 
 /* Builds the JSON of the value at idx, or returns NULL with err (nothing
  * left allocated: a deep or self-referencing table, a function, a non-string
- * key never leak what was built so far). */
+ * key never leak what was built so far). It raises no Lua error: it reads the
+ * table raw and converts nothing (a key is read as a string only when it is
+ * one), so json.encode may run it with cJSON on the Lua allocator. A cJSON
+ * allocation refused (the cap) is a NULL item: reported as err. */
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
   idx = lua_absindex(L, idx);
   if (depth > 64) {
@@ -90,6 +144,7 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen
     }
     if (is_array(L, idx, &n) && n > 0) { /* {} encodes as an object */
       cJSON *a = cJSON_CreateArray();
+      if (!a) return NULL;
       for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
         cJSON *item = to_json(L, -1, depth + 1, err, errlen);
@@ -103,6 +158,7 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen
       return a;
     }
     cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
       cJSON *item = NULL;
@@ -113,7 +169,13 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen
         cJSON_Delete(o);
         return NULL;
       }
-      cJSON_AddItemToObject(o, lua_tostring(L, -2), item);
+      if (!cJSON_AddItemToObject(o, lua_tostring(L, -2), item)) { /* its key copy was refused */
+        cJSON_Delete(item);
+        lua_pop(L, 2);
+        cJSON_Delete(o);
+        snprintf(err, errlen, "json.encode: out of memory");
+        return NULL;
+      }
       lua_pop(L, 1);
     }
     return o;
@@ -132,12 +194,41 @@ cJSON *api_to_json(lua_State *L, int idx, int depth) {
   return j;
 }
 
+/* Under lua_pcall: the Lua value of the tree (arg 1, a light userdata). */
+static int push_tree(lua_State *L) {
+  api_push_json(L, lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* Under lua_pcall: the text (arg 1, a light userdata) as a Lua string. */
+static int push_text(lua_State *L) {
+  lua_pushstring(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* Runs fn(p) protected, then frees `tree` / `text` and gives cJSON its hooks
+ * back, then raises what fn raised; else leaves fn's result on the stack. */
+static int finish(lua_State *L, lua_CFunction fn, void *p, cJSON *tree, char *text) {
+  lua_pushcfunction(L, fn);
+  lua_pushlightuserdata(L, p);
+  int st = lua_pcall(L, 1, 1, 0);
+  cJSON_Delete(tree);
+  if (text) cJSON_free(text);
+  heap_end();
+  if (st != LUA_OK) return lua_error(L);
+  return 1;
+}
+
 static int l_decode(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   const char *end = NULL;
+  lua_heap hp;
+  heap_begin(L, &hp);
   cJSON *j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
   if (!j) {
+    heap_end();
+    if (hp.oom) return luaL_error(L, "json.decode: memory cap exceeded (a %d-byte text)", (int)len);
     lua_pushnil(L);
     size_t at = end && end >= s ? (size_t)(end - s) : 0;
     lua_pushfstring(L, "invalid JSON at byte %d", (int)at);
@@ -147,24 +238,28 @@ static int l_decode(lua_State *L) {
   while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
   if (end < s + len) {
     cJSON_Delete(j);
+    heap_end();
     lua_pushnil(L);
     lua_pushfstring(L, "invalid JSON at byte %d (data after the value)", (int)(end - s));
     return 2;
   }
-  api_push_json(L, j, 0);
-  cJSON_Delete(j);
-  return 1;
+  return finish(L, push_tree, j, j, NULL);
 }
 
 static int l_encode(lua_State *L) {
   luaL_checkany(L, 1);
-  cJSON *j = api_to_json(L, 1, 0);
-  char *s = cJSON_PrintUnformatted(j);
+  char err[160];
+  lua_heap hp;
+  heap_begin(L, &hp);
+  cJSON *j = to_json(L, 1, 0, err, sizeof err); /* raises no Lua error (see to_json) */
+  char *s = j ? cJSON_PrintUnformatted(j) : NULL;
   cJSON_Delete(j);
-  if (!s) return luaL_error(L, "json.encode: out of memory");
-  lua_pushstring(L, s);
-  cJSON_free(s);
-  return 1;
+  if (!s) {
+    heap_end();
+    if (hp.oom) return luaL_error(L, "json.encode: memory cap exceeded");
+    return luaL_error(L, "%s", j ? "json.encode: out of memory" : err);
+  }
+  return finish(L, push_text, s, NULL, s);
 }
 
 int api_open_json(lua_State *L) {

@@ -65,4 +65,23 @@ check "event flood: a 16 MB field is cut in the log, its length kept" grep -q "d
 size=$(stat -c %s "$WORK/he/junit.xml")
 check "a 10 MB FAIL message: junit.xml stays small (${size} bytes; old code: 52 MB)" [ "$size" -lt $((300 * 1024)) ]
 check "a 10 MB FAIL message: otahil's output stays small" [ "$(stat -c %s "$WORK/he.txt")" -lt 20000 ]
+# a JSON text whose cJSON tree is 30 times its size: counted against the cap
+"$OTAHIL" run $SC/json_bomb.lua --lab lab/emulated.lua --filter '*@emu-qcloud' --report "$WORK/jb" \
+  > "$WORK/jb.txt" 2>&1 &
+pid=$!
+peak=0
+while kill -0 $pid 2>/dev/null; do
+  rss=$(awk '/VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null || echo 0)
+  [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+  sleep 0.1
+done
+wait $pid
+rc=$?
+echo "# json bomb: peak RSS $((peak / 1024)) MiB"
+check "json bomb: exit 1, ERROR at the scenario's line (rc $rc)" \
+  grep -q "json_bomb.lua:11: json.decode: memory cap exceeded" "$WORK/jb.txt"
+grep -q "json_bomb.lua:11:" "$WORK/jb.txt" || tail -5 "$WORK/jb.txt"
+limit=300; [ -n "${ASAN_OPTIONS:-}" ] && limit=1200
+check "json bomb: otahil stays under $limit MiB (peak $((peak / 1024)) MiB; old code: the tree outside the cap)" \
+  [ "$peak" -lt $((limit * 1024)) ]
 finish
