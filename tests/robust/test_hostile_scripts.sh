@@ -9,6 +9,18 @@ M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
 SC=tests/robust/scenarios
 now() { date +%s.%N; }
 secs() { python3 -c "print(int(float('$2') - float('$1') + 0.999))"; }
+# watch_peak PID: waits for it; sets rc (its status) and peak (its highest RSS, KiB)
+watch_peak() {
+  local pid=$1 rss
+  peak=0
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/VmRSS/ { print $2 }' /proc/"$pid"/status 2>/dev/null || echo 0)
+    [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    sleep 0.1
+  done
+  wait "$pid"
+  rc=$?
+}
 
 t0=$(now)
 timeout -k 5 $((60 * M)) "$OTAHIL" run $SC/gc_loop.lua --lab lab/emulated.lua --filter '*@emu-qcloud' \
@@ -41,15 +53,7 @@ check "SIGTERM during a slow pattern: exit 1 (got $rc)" [ "$rc" -eq 1 ]
 
 "$OTAHIL" run $SC/event_flood.lua --lab lab/emulated.lua --filter '*@emu-qcloud' --report "$WORK/ev" --timeout-multiplier "$M" \
   > "$WORK/ev.txt" 2>&1 &
-pid=$!
-peak=0
-while kill -0 $pid 2>/dev/null; do
-  rss=$(awk '/VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null || echo 0)
-  [ "${rss:-0}" -gt "$peak" ] && peak=$rss
-  sleep 0.2
-done
-wait $pid
-rc=$?
+watch_peak $!
 size=$(stat -c %s "$WORK/ev/report.json")
 check "event flood: the case passes (rc $rc: $(grep -A1 "^[A-Z]* " "$WORK/ev.txt" | tail -1 | head -c 200))" [ "$rc" -eq 0 ]
 echo "# event flood: peak RSS $((peak / 1024)) MiB, report.json $((size / 1024)) KiB"
@@ -68,15 +72,7 @@ check "a 10 MB FAIL message: otahil's output stays small" [ "$(stat -c %s "$WORK
 # a JSON text whose cJSON tree is 30 times its size: counted against the cap
 "$OTAHIL" run $SC/json_bomb.lua --lab lab/emulated.lua --filter '*@emu-qcloud' --report "$WORK/jb" \
   > "$WORK/jb.txt" 2>&1 &
-pid=$!
-peak=0
-while kill -0 $pid 2>/dev/null; do
-  rss=$(awk '/VmRSS/ { print $2 }' /proc/$pid/status 2>/dev/null || echo 0)
-  [ "${rss:-0}" -gt "$peak" ] && peak=$rss
-  sleep 0.1
-done
-wait $pid
-rc=$?
+watch_peak $!
 echo "# json bomb: peak RSS $((peak / 1024)) MiB"
 check "json bomb: exit 1, ERROR at the scenario's line (rc $rc)" \
   grep -q "json_bomb.lua:11: json.decode: memory cap exceeded" "$WORK/jb.txt"
