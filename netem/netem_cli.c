@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,134 +92,144 @@ static void on_signal(uv_signal_t *s, int signum) {
   uv_close((uv_handle_t *)&cli->sigterm, NULL);
 }
 
-int netem_cli_main(int argc, char **argv) {
+/* The command line, parsed. */
+struct args {
   struct netem_proxy_opts o;
-  memset(&o, 0, sizeof o);
-  char lhost[128] = "", uhost[256] = "";
+  char lhost[128], uhost[256];
   const char *faults[MAX_FAULTS];
-  int nfaults = 0, have_seed = 0, quiet = 0, tls_hs = NETEM_TLS_HS_OK;
-  o.view = NETEM_VIEW_RAW;
+  int nfaults, have_seed, quiet, tls_hs;
+};
+
+/* Says why on stderr (one line); -1. */
+__attribute__((format(printf, 1, 2))) static int bad(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return -1;
+}
+
+/* "--fault SPEC...": the SPECs until the next option; *i moves past them. */
+static int take_faults(struct args *a, int argc, char **argv, int *i) {
+  if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0) return bad("netem: --fault needs a SPEC (see --help)");
+  while (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0) {
+    if (a->nfaults == MAX_FAULTS) return bad("netem: more than %d faults", MAX_FAULTS);
+    a->faults[a->nfaults++] = argv[++*i];
+  }
+  return 0;
+}
+
+/* --seed N / --progress BYTES. */
+static int take_number(struct args *a, const char *opt, const char *val) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(val, &end, 0);
+  if (errno || end == val || *end || val[0] == '-') {
+    fprintf(stderr, "netem: %s '%s': want a number\n", opt, val);
+    return -1;
+  }
+  if (opt[2] == 's') a->o.seed = v, a->have_seed = 1;
+  else a->o.progress_step = v;
+  return 0;
+}
+
+static int take_tls_handshake(struct args *a, const char *val) {
+  a->tls_hs = strcmp(val, "stall") == 0 ? NETEM_TLS_HS_STALL : strcmp(val, "fin") == 0 ? NETEM_TLS_HS_FIN
+              : strcmp(val, "rst") == 0 ? NETEM_TLS_HS_RST : -1;
+  return a->tls_hs < 0 ? bad("netem: --tls-handshake '%s': want stall, fin or rst", val) : 0;
+}
+
+/* One option at argv[*i] (with its value, *i moved past it): 0, -1 (said
+ * why), 1 (--help printed). */
+static int take_option(struct args *a, int argc, char **argv, int *i) {
+  const char *opt = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  struct netem_proxy_opts *o = &a->o;
+  if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) return usage(stdout), 1;
+  if (strcmp(opt, "--http") == 0) return o->view = NETEM_VIEW_HTTP, 0;
+  if (strcmp(opt, "--mqtt") == 0) return o->view = NETEM_VIEW_MQTT, 0;
+  if (strcmp(opt, "--quiet") == 0) return a->quiet = 1, 0;
+  if (strcmp(opt, "--no-splice") == 0) return o->no_splice = 1, 0;
+  if (strcmp(opt, "--fault") == 0) return take_faults(a, argc, argv, i);
+  if (!val) return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
+  ++*i;
+  if (strcmp(opt, "--listen") == 0)
+    return split_hostport(val, a->lhost, sizeof a->lhost, &o->listen_port) ? bad("netem: --listen '%s': want HOST:PORT", val) : 0;
+  if (strcmp(opt, "--upstream") == 0)
+    return split_hostport(val, a->uhost, sizeof a->uhost, &o->upstream_port) || o->upstream_port == 0
+               ? bad("netem: --upstream '%s': want HOST:PORT", val) : 0;
+  if (strcmp(opt, "--tls-cert") == 0) return o->tls_cert = val, 0;
+  if (strcmp(opt, "--tls-key") == 0) return o->tls_key = val, 0;
+  if (strcmp(opt, "--tls-handshake") == 0) return take_tls_handshake(a, val);
+  if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--progress") == 0) return take_number(a, opt, val);
+  return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
+}
+
+/* The whole command line: 0, -1 (said why), 1 (--help printed). */
+static int parse_args(struct args *a, int argc, char **argv, struct netem_fault *parsed) {
+  memset(a, 0, sizeof *a);
+  a->o.view = NETEM_VIEW_RAW;
+  a->tls_hs = NETEM_TLS_HS_OK;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      usage(stdout);
-      return 0;
-    } else if (strcmp(a, "--listen") == 0 && val) {
-      if (split_hostport(val, lhost, sizeof lhost, &o.listen_port)) {
-        fprintf(stderr, "netem: --listen '%s': want HOST:PORT\n", val);
-        return 2;
-      }
-      i++;
-    } else if (strcmp(a, "--upstream") == 0 && val) {
-      if (split_hostport(val, uhost, sizeof uhost, &o.upstream_port) || o.upstream_port == 0) {
-        fprintf(stderr, "netem: --upstream '%s': want HOST:PORT\n", val);
-        return 2;
-      }
-      i++;
-    } else if (strcmp(a, "--http") == 0) {
-      o.view = NETEM_VIEW_HTTP;
-    } else if (strcmp(a, "--mqtt") == 0) {
-      o.view = NETEM_VIEW_MQTT;
-    } else if (strcmp(a, "--quiet") == 0) {
-      quiet = 1;
-    } else if ((strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0) && val) {
-      *(a[6] == 'c' ? &o.tls_cert : &o.tls_key) = val;
-      i++;
-    } else if (strcmp(a, "--tls-handshake") == 0 && val) {
-      tls_hs = strcmp(val, "stall") == 0 ? NETEM_TLS_HS_STALL : strcmp(val, "fin") == 0 ? NETEM_TLS_HS_FIN
-               : strcmp(val, "rst") == 0 ? NETEM_TLS_HS_RST : -1;
-      if (tls_hs < 0) {
-        fprintf(stderr, "netem: --tls-handshake '%s': want stall, fin or rst\n", val);
-        return 2;
-      }
-      i++;
-    } else if (strcmp(a, "--no-splice") == 0) {
-      o.no_splice = 1;
-    } else if (strcmp(a, "--fault") == 0 && val) {
-      /* "--fault SPEC...": SPECs until the next option */
-      if (strncmp(val, "--", 2) == 0) {
-        fprintf(stderr, "netem: --fault needs a SPEC (see --help)\n");
-        return 2;
-      }
-      while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-        if (nfaults == MAX_FAULTS) {
-          fprintf(stderr, "netem: more than %d faults\n", MAX_FAULTS);
-          return 2;
-        }
-        faults[nfaults++] = argv[++i];
-      }
-    } else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--progress") == 0) && val) {
-      char *end;
-      errno = 0;
-      unsigned long long v = strtoull(val, &end, 0);
-      if (errno || end == val || *end || val[0] == '-') {
-        fprintf(stderr, "netem: %s '%s': want a number\n", a, val);
-        return 2;
-      }
-      if (a[2] == 's') {
-        o.seed = v;
-        have_seed = 1;
-      } else {
-        o.progress_step = v;
-      }
-      i++;
-    } else {
-      fprintf(stderr, "netem: unknown or incomplete option '%s' (see --help)\n", a);
-      return 2;
-    }
+    int r = take_option(a, argc, argv, &i);
+    if (r) return r;
   }
-  if (!o.tls_cert != !o.tls_key || (tls_hs && !o.tls_cert)) {
-    fprintf(stderr, "netem: --tls-cert and --tls-key go together (and --tls-handshake needs them)\n");
-    return 2;
-  }
-  if (!lhost[0] || !uhost[0]) {
-    fprintf(stderr, "netem: --listen and --upstream are required (see --help)\n");
-    return 2;
-  }
+  if (!a->o.tls_cert != !a->o.tls_key || (a->tls_hs && !a->o.tls_cert))
+    return bad("netem: --tls-cert and --tls-key go together (and --tls-handshake needs them)");
+  if (!a->lhost[0] || !a->uhost[0]) return bad("netem: --listen and --upstream are required (see --help)");
   char err[256];
-  struct netem_fault parsed[MAX_FAULTS];
-  for (int i = 0; i < nfaults; i++) {
-    if (netem_fault_parse(faults[i], &parsed[i], err, sizeof err)) {
-      fprintf(stderr, "netem: --fault %s: %s\n", faults[i], err);
-      return 2;
+  for (int i = 0; i < a->nfaults; i++) {
+    if (netem_fault_parse(a->faults[i], &parsed[i], err, sizeof err)) {
+      fprintf(stderr, "netem: --fault %s: %s\n", a->faults[i], err);
+      return -1;
     }
   }
-  if (!have_seed) {
+  if (!a->have_seed) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    o.seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
+    a->o.seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
   }
+  return 0;
+}
+
+/* Ends a run whose proxy failed to open or to take a fault: exit 2. */
+static int give_up(struct cli *cli, const char *err) {
+  fprintf(stderr, "netem: %s\n", err);
+  if (cli->proxy) netem_proxy_close(cli->proxy, NULL, NULL);
+  uv_run(cli->loop, UV_RUN_DEFAULT);
+  uv_loop_close(cli->loop);
+  return 2;
+}
+
+int netem_cli_main(int argc, char **argv) {
+  struct args a;
+  struct netem_fault parsed[MAX_FAULTS];
+  int r = parse_args(&a, argc, argv, parsed);
+  if (r) return r > 0 ? 0 : 2;
   signal(SIGPIPE, SIG_IGN);
   struct cli cli;
   memset(&cli, 0, sizeof cli);
   cli.loop = uv_default_loop();
-  cli.quiet = quiet;
+  cli.quiet = a.quiet;
   cli.t0 = uv_hrtime();
-  o.name = o.view == NETEM_VIEW_HTTP ? "http" : o.view == NETEM_VIEW_MQTT ? "mqtt" : "tcp";
-  o.listen_host = lhost;
-  o.upstream_host = uhost;
-  o.on_event = on_event;
-  o.user = &cli;
-  int rc = netem_proxy_open(cli.loop, &o, &cli.proxy, err, sizeof err);
-  if (rc) {
-    /* a host that is not a numeric IP, a port in use: what the command line asked for */
-    fprintf(stderr, "netem: %s\n", err);
-    uv_run(cli.loop, UV_RUN_DEFAULT);
-    uv_loop_close(cli.loop);
-    return 2;
-  }
-  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", lhost, netem_proxy_port(cli.proxy), uhost,
-         o.upstream_port, o.name, o.seed, o.tls_cert ? " tls" : "");
+  struct netem_proxy_opts *o = &a.o;
+  o->name = o->view == NETEM_VIEW_HTTP ? "http" : o->view == NETEM_VIEW_MQTT ? "mqtt" : "tcp";
+  o->listen_host = a.lhost;
+  o->upstream_host = a.uhost;
+  o->on_event = on_event;
+  o->user = &cli;
+  char err[320];
+  /* a host that is not a numeric IP, a port in use: what the command line asked for */
+  if (netem_proxy_open(cli.loop, o, &cli.proxy, err, sizeof err)) return cli.proxy = NULL, give_up(&cli, err);
+  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", a.lhost, netem_proxy_port(cli.proxy), a.uhost,
+         o->upstream_port, o->name, o->seed, o->tls_cert ? " tls" : "");
   fflush(stdout);
-  if (tls_hs) netem_proxy_tls_handshake(cli.proxy, (enum netem_tls_handshake)tls_hs);
-  for (int i = 0; i < nfaults; i++) {
-    if (netem_fault_add(cli.proxy, &parsed[i], NULL, err, sizeof err)) {
-      fprintf(stderr, "netem: --fault %s: %s\n", faults[i], err);
-      netem_proxy_close(cli.proxy, NULL, NULL);
-      uv_run(cli.loop, UV_RUN_DEFAULT);
-      uv_loop_close(cli.loop);
-      return 2;
+  if (a.tls_hs) netem_proxy_tls_handshake(cli.proxy, (enum netem_tls_handshake)a.tls_hs);
+  for (int i = 0; i < a.nfaults; i++) {
+    char why[256];
+    if (netem_fault_add(cli.proxy, &parsed[i], NULL, why, sizeof why)) {
+      snprintf(err, sizeof err, "--fault %s: %s", a.faults[i], why);
+      return give_up(&cli, err);
     }
   }
   uv_signal_init(cli.loop, &cli.sigint);
@@ -227,8 +238,7 @@ int netem_cli_main(int argc, char **argv) {
   uv_signal_start(&cli.sigint, on_signal, SIGINT);
   uv_signal_start(&cli.sigterm, on_signal, SIGTERM);
   uv_run(cli.loop, UV_RUN_DEFAULT);
-  rc = uv_loop_close(cli.loop);
-  if (rc) {
+  if (uv_loop_close(cli.loop)) {
     fprintf(stderr, "netem: loop still has handles at exit\n");
     return 3;
   }
