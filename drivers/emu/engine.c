@@ -227,26 +227,34 @@ static int verify_sha256(run *r, const char *part, char *msg, size_t msglen) {
 
 /* A module other than the firmware: check the image as a burn would, then
  * install it into the module store. No slot switch, no reboot. */
+/* The downloaded image can be burnt: a valid image, no fail-burn flag, the
+ * version the update names. 0, or -1 with msg (prefixed with `what`). */
+static int check_image(run *r, const char *part, const char *what, char *msg, size_t len) {
+  char err[512];
+  fwimage_info info;
+  if (fwimage_check(part, &info, err, sizeof err) != 0) {
+    errmsg(msg, len, "%simage rejected: %s", what, err);
+    return -1;
+  }
+  if (info.flags & FWIMAGE_FAIL_BURN) {
+    errmsg(msg, len, "%simage %s rejected at burn (flag fail-burn)", what, info.version);
+    return -1;
+  }
+  if (strcmp(info.version, r->req->version) != 0) {
+    errmsg(msg, len, "%simage holds version %s, the update names %s", what, info.version, r->req->version);
+    return -1;
+  }
+  return 0;
+}
+
 static int install_module(run *r, const char *part) {
   engine *e = r->e;
   const engine_request *req = r->req;
-  char msg[ENGINE_MSG_MAX], err[512];
+  char msg[ENGINE_MSG_MAX], err[512], what[96];
   console_log("installing module %s version=%s", req->module, req->version);
   report(r, ENGINE_STEP_BURNING, 0, ENGINE_FAIL_NONE, "");
-  fwimage_info info;
-  if (fwimage_check(part, &info, err, sizeof err) != 0) {
-    errmsg(msg, sizeof msg, "module %s: image rejected: %s", req->module, err);
-    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
-  if (info.flags & FWIMAGE_FAIL_BURN) {
-    errmsg(msg, sizeof msg, "module %s: image %s rejected at burn (flag fail-burn)", req->module, info.version);
-    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
-  if (strcmp(info.version, req->version) != 0) {
-    errmsg(msg, sizeof msg, "module %s: image holds version %s, the update names %s", req->module,
-           info.version, req->version);
-    return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
+  snprintf(what, sizeof what, "module %s: ", req->module);
+  if (check_image(r, part, what, msg, sizeof msg) != 0) return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
   for (long left = e->cfg.burn_ms; left > 0; left -= 20) {
     if (poll_stop(r)) {
       console_log("upgrade stopped while installing module %s", req->module);
@@ -264,21 +272,15 @@ static int install_module(run *r, const char *part) {
   return ENGINE_MODULE_DONE;
 }
 
-int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
-  char ident[33];
-  snprintf(ident, sizeof ident, "%.32s", req->md5[0] ? req->md5 : req->sha256);
-  run r = {e, req, h, -1, 0, ident};
-  char msg[ENGINE_MSG_MAX], err[512];
-  console_log("upgrade start version=%s size=%llu md5=%s url=%s", req->version,
-              (unsigned long long)req->size, req->md5, req->url);
-  int resume = 1;
-  if (prepare_breakpoint(&r, &resume, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 0);
-
-  const char *part = breakpoint_part_path(e->bp);
-  report_percent(&r, req->size ? (int)(breakpoint_offset(e->bp) * 100 / req->size) : 0);
+/* The download into the breakpoint's part file: 0, or the engine's result
+ * (stopped, or the failure reported with its platform code). */
+static int fetch(run *r, int resume) {
+  engine *e = r->e;
+  const engine_request *req = r->req;
+  char msg[ENGINE_MSG_MAX];
   download_opts o = {
       .url = req->url,
-      .part_path = part,
+      .part_path = breakpoint_part_path(e->bp),
       .size = req->size,
       .resume = resume,
       .stall_s = (e->cfg.bugs & BUG_NO_TIMEOUT) ? 0 : e->cfg.stall_s,
@@ -288,54 +290,96 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
       .no_verify = (e->cfg.bugs & BUG_NO_CERT_VERIFY) != 0,
       .no_hostname = (e->cfg.bugs & BUG_NO_HOSTNAME_CHECK) != 0,
       .progress = on_progress,
-      .ctx = &r,
+      .ctx = r,
   };
   download_status st = req->blocks ? download_mqtt_run(&o, req->blocks, e->cfg.bugs, msg, sizeof msg)
                                     : download_run(&o, msg, sizeof msg);
   switch (st) {
-  case DOWNLOAD_OK:
-    break;
+  case DOWNLOAD_OK: return 0;
   case DOWNLOAD_STOPPED:
     console_log("upgrade stopped during download (breakpoint kept)");
     return ENGINE_STOPPED;
   case DOWNLOAD_STALLED:
-  case DOWNLOAD_RETRIES:
-    return fail(&r, ENGINE_FAIL_DOWNLOAD, msg, 0);
+  case DOWNLOAD_RETRIES: return fail(r, ENGINE_FAIL_DOWNLOAD, msg, 0);
   case DOWNLOAD_NOT_FOUND:
-    return fail(&r, (e->cfg.bugs & BUG_WRONG_404_CODE) ? ENGINE_FAIL_DOWNLOAD : ENGINE_FAIL_NOT_FOUND,
-                msg, 0);
+    return fail(r, (e->cfg.bugs & BUG_WRONG_404_CODE) ? ENGINE_FAIL_DOWNLOAD : ENGINE_FAIL_NOT_FOUND, msg, 0);
   case DOWNLOAD_FORBIDDEN:
-    return fail(&r, (e->cfg.bugs & BUG_WRONG_403_CODE) ? ENGINE_FAIL_NOT_FOUND : ENGINE_FAIL_FORBIDDEN,
-                msg, 0);
-  case DOWNLOAD_OVERSIZE:
-    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
-  case DOWNLOAD_IO:
-    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
+    return fail(r, (e->cfg.bugs & BUG_WRONG_403_CODE) ? ENGINE_FAIL_NOT_FOUND : ENGINE_FAIL_FORBIDDEN, msg, 0);
+  case DOWNLOAD_OVERSIZE: return fail(r, ENGINE_FAIL_DIGEST, msg, 1);
+  case DOWNLOAD_IO: break;
   }
-  report_percent(&r, 100);
+  return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+}
 
+/* Size, MD5 and SHA-256 of the downloaded part: 0, or the failure reported. */
+static int verify(run *r, const char *part) {
+  const engine_request *req = r->req;
+  char msg[ENGINE_MSG_MAX], err[512];
   int64_t have = fs_size(part);
   if (have < 0 || (uint64_t)have != req->size) {
     errmsg(msg, sizeof msg, "size mismatch: have %lld bytes, expected %llu", (long long)have,
-             (unsigned long long)req->size);
-    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+           (unsigned long long)req->size);
+    return fail(r, ENGINE_FAIL_DIGEST, msg, 1);
   }
   if (!req->md5[0]) {
     console_log("no md5 to check");
-  } else if (e->cfg.bugs & BUG_NO_MD5) {
+  } else if (r->e->cfg.bugs & BUG_NO_MD5) {
     console_log("md5 check skipped");
   } else {
     char hex[33];
-    if (digest_md5_file(part, hex, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
+    if (digest_md5_file(part, hex, err, sizeof err) != 0) return fail(r, ENGINE_FAIL_UPDATE, err, 1);
     if (strcasecmp(hex, req->md5) != 0) {
       console_log("md5 mismatch: got %s, expected %s", hex, req->md5);
       errmsg(msg, sizeof msg, "md5 mismatch: got %s, expected %s", hex, req->md5);
-      return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+      return fail(r, ENGINE_FAIL_DIGEST, msg, 1);
     }
     console_log("md5 ok %s", hex);
   }
-  if (req->sha256[0] && verify_sha256(&r, part, msg, sizeof msg) != 0)
-    return fail(&r, ENGINE_FAIL_DIGEST, msg, 1);
+  if (req->sha256[0] && verify_sha256(r, part, msg, sizeof msg) != 0) return fail(r, ENGINE_FAIL_DIGEST, msg, 1);
+  return 0;
+}
+
+/* The firmware into the inactive slot, made pending: the engine's result. */
+static int burn_firmware(run *r, const char *part) {
+  engine *e = r->e;
+  const engine_request *req = r->req;
+  char msg[ENGINE_MSG_MAX], err[512];
+  if (e->cfg.bugs & BUG_DONE_BEFORE_BURN) report(r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
+  char slot = flash_inactive_slot(e->f);
+  console_log("burning version=%s into slot %c", req->version, slot);
+  report(r, ENGINE_STEP_BURNING, 0, ENGINE_FAIL_NONE, "");
+  if (check_image(r, part, "", msg, sizeof msg) != 0) return fail(r, ENGINE_FAIL_UPDATE, msg, 1);
+  char slot_path[4200];
+  flash_slot_path(e->f, slot, slot_path, sizeof slot_path);
+  int brc = burn(r, part, slot_path, err, sizeof err);
+  if (brc > 0) {
+    console_log("upgrade stopped during burn (slot %c left unused)", slot);
+    return ENGINE_STOPPED;
+  }
+  if (brc < 0) return fail(r, ENGINE_FAIL_UPDATE, err, 1);
+  if (flash_set_pending(e->f, slot, req->version, err, sizeof err) != 0) return fail(r, ENGINE_FAIL_UPDATE, err, 1);
+  console_log("slot %c pending, boot attempts 0", slot);
+  if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
+  if (!(e->cfg.bugs & BUG_DONE_BEFORE_BURN)) report(r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
+  console_log("upgrade done version=%s", req->version);
+  return ENGINE_REBOOT;
+}
+
+int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
+  char ident[33];
+  snprintf(ident, sizeof ident, "%.32s", req->md5[0] ? req->md5 : req->sha256);
+  run r = {e, req, h, -1, 0, ident};
+  char msg[ENGINE_MSG_MAX], err[512];
+  console_log("upgrade start version=%s size=%llu md5=%s url=%s", req->version,
+              (unsigned long long)req->size, req->md5, req->url);
+  int resume = 1;
+  if (prepare_breakpoint(&r, &resume, err, sizeof err) != 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 0);
+  const char *part = breakpoint_part_path(e->bp);
+  report_percent(&r, req->size ? (int)(breakpoint_offset(e->bp) * 100 / req->size) : 0);
+  int rc = fetch(&r, resume);
+  if (rc) return rc;
+  report_percent(&r, 100);
+  if ((rc = verify(&r, part)) != 0) return rc;
   if (req->install) { /* quecthing SOTA: not for our slots, the request says where it goes */
     int reason = ENGINE_FAIL_UPDATE;
     int irc = req->install(req->install_ctx, part, req, h, &reason, msg, sizeof msg);
@@ -347,40 +391,7 @@ int engine_run(engine *e, const engine_request *req, const engine_hooks *h) {
   }
   if (req->module[0] && strcmp(req->module, "default") != 0 && !(e->cfg.bugs & BUG_IGNORES_MODULE))
     return install_module(&r, part);
-
-  if (e->cfg.bugs & BUG_DONE_BEFORE_BURN) report(&r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
-  char slot = flash_inactive_slot(e->f);
-  console_log("burning version=%s into slot %c", req->version, slot);
-  report(&r, ENGINE_STEP_BURNING, 0, ENGINE_FAIL_NONE, "");
-  fwimage_info info;
-  if (fwimage_check(part, &info, err, sizeof err) != 0) {
-    errmsg(msg, sizeof msg, "image rejected: %s", err);
-    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
-  if (info.flags & FWIMAGE_FAIL_BURN) {
-    errmsg(msg, sizeof msg, "image %s rejected at burn (flag fail-burn)", info.version);
-    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
-  if (strcmp(info.version, req->version) != 0) {
-    errmsg(msg, sizeof msg, "image holds version %s, the update names %s", info.version,
-             req->version);
-    return fail(&r, ENGINE_FAIL_UPDATE, msg, 1);
-  }
-  char slot_path[4200];
-  flash_slot_path(e->f, slot, slot_path, sizeof slot_path);
-  int brc = burn(&r, part, slot_path, err, sizeof err);
-  if (brc > 0) {
-    console_log("upgrade stopped during burn (slot %c left unused)", slot);
-    return ENGINE_STOPPED;
-  }
-  if (brc < 0) return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
-  if (flash_set_pending(e->f, slot, req->version, err, sizeof err) != 0)
-    return fail(&r, ENGINE_FAIL_UPDATE, err, 1);
-  console_log("slot %c pending, boot attempts 0", slot);
-  if (breakpoint_clear(e->bp, err, sizeof err) != 0) console_log("breakpoint: %s", err);
-  if (!(e->cfg.bugs & BUG_DONE_BEFORE_BURN)) report(&r, ENGINE_STEP_DONE, 0, ENGINE_FAIL_NONE, "");
-  console_log("upgrade done version=%s", req->version);
-  return ENGINE_REBOOT;
+  return burn_firmware(&r, part);
 }
 
 void engine_free(engine *e) {
