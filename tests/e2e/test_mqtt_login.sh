@@ -6,8 +6,10 @@
 #   exit status mosquitto_pub gives; nobody decides: refused with 5 after the 5 s
 #   timeout, never hung;
 #   otadev --secret: scenarios/tls/03_qcloud_login passes, --bug bad-signature FAILs;
+#   the same for Aliyun's signature (aliyun.login);
 #   auth = "foo", or "platform" without a secret: exit 2 at the device's line.
 . "$(dirname "$0")/lib.sh"
+M=${OTAHIL_TIMEOUT_MULTIPLIER:-1} # 2 under the sanitizers
 cat > "$WORK/pub.lua" <<'LUA'
 local function pub(name, mode, version)
   device(name) {
@@ -23,7 +25,8 @@ pub("badpw5", "badpw", "5")
 pub("silent", "good", "mqttv311")
 LUA
 t0=$(date +%s)
-timeout 120 "$OTAHIL" run tests/fixtures/auth/login_mosquitto.lua --lab "$WORK/pub.lua" --report "$WORK/pub" -j 4 \
+timeout $((120 * M)) "$OTAHIL" run tests/fixtures/auth/login_mosquitto.lua --lab "$WORK/pub.lua" --report "$WORK/pub" -j 4 \
+  --timeout-multiplier "$M" \
   > "$WORK/pub.txt" 2>&1
 rc=$?
 secs=$(( $(date +%s) - t0 ))
@@ -39,7 +42,7 @@ check "no decision: CONNACK 5 after the timeout" grep -q "pub: rc=5 Connection e
   "$logs/login_mosquitto@silent.log"
 check "no decision: the reason is logged" grep -q "mqtt.login.result.*action=refuse code=5.*no login decision within [0-9]* ms" \
   "$logs/login_mosquitto@silent.log"
-check "no decision: not hung (the run took $secs s)" [ "$secs" -lt 30 ]
+check "no decision: not hung (the run took $secs s)" [ "$secs" -lt $((30 * M)) ]
 
 cat > "$WORK/emu.lua" <<'LUA'
 device "emu-qcloud-auth" {
@@ -52,18 +55,42 @@ device "emu-qcloud-auth" {
   features = { "power", "console", "auth" },
 }
 LUA
-timeout 120 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/emu.lua" --report "$WORK/emu" > "$WORK/emu.txt" 2>&1
+timeout $((120 * M)) "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/emu.lua" --report "$WORK/emu" \
+  --timeout-multiplier "$M" > "$WORK/emu.txt" 2>&1
 rc=$?
 check "otadev --secret: 03_qcloud_login passes (rc $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$WORK/emu.txt"
 check "otadev: refused on purpose, it tried again" grep -q "CONNECTs in 8 s while refused" \
   "$WORK/emu/logs/tls/03_qcloud_login@emu-qcloud-auth.log"
 sed 's|"--secret", "{secret}" }|"--secret", "{secret}", "--bug", "bad-signature" }|' "$WORK/emu.lua" > "$WORK/bad.lua"
-timeout 120 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/bad.lua" --report "$WORK/bad" > "$WORK/bad.txt" 2>&1
+timeout $((120 * M)) "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/bad.lua" --report "$WORK/bad" \
+  --timeout-multiplier "$M" > "$WORK/bad.txt" 2>&1
 rc=$?
 check "otadev --bug bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
 check "bad-signature: the reason names the signature" grep -q "its MQTT login was refused: qcloud.check_login: wrong hmacsha256 signature" \
   "$WORK/bad.txt"
+
+# Aliyun: otadev signs as the Aliyun docs say (clientId|securemode=3,...|), aliyun.login checks it
+cat > "$WORK/aly.lua" <<'LUA'
+device "emu-aliyun-auth" {
+  dialect = "aliyun", product = "a14Xib5kdYd", device = "light1983432", version = "1.0.0",
+  kind = "process", auth = "platform", secret = "oLyaKqVxtRvjH284LdhqVgVUx1UPy6zq",
+  cmd = { "{bindir}/drivers/emu/otadev", "--dialect", "aliyun", "--host", "{mqtt_host}", "--port", "{mqtt_port}",
+          "--product", "{product}", "--device", "{device}", "--state", "{state_dir}", "--version", "{version}",
+          "--secret", "{secret}" },
+}
+LUA
+"$OTAHIL" run tests/fixtures/auth/login_accepted.lua --lab "$WORK/aly.lua" --report "$WORK/aly" \
+  --timeout-multiplier "$M" > "$WORK/aly.txt" 2>&1
+rc=$?
+check "otadev --dialect aliyun --secret: accepted (rc $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || cat "$WORK/aly.txt"
+sed 's|"--secret", "{secret}" }|"--secret", "{secret}", "--bug", "bad-signature" }|' "$WORK/aly.lua" > "$WORK/alyb.lua"
+"$OTAHIL" run tests/fixtures/auth/login_accepted.lua --lab "$WORK/alyb.lua" --report "$WORK/alyb" \
+  --timeout-multiplier "$M" > "$WORK/alyb.txt" 2>&1
+rc=$?
+check "aliyun, bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
+check "aliyun, bad-signature: the reason" grep -q "refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/alyb.txt"
 
 sed 's/auth = "platform"/auth = "foo"/' "$WORK/emu.lua" > "$WORK/foo.lua"
 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/foo.lua" --report "$WORK/foo" > "$WORK/foo.txt" 2>&1
