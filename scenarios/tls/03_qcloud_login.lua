@@ -3,19 +3,23 @@
 -- CONNECT and qcloud.login decides, with qcloud.check_login and the lab's
 -- secret). A device whose signature is wrong is refused (CONNACK 4) and FAILs
 -- here. Then the platform refuses the device on purpose for a while (CONNACK 5,
--- not authorized, as for a disabled device): it must keep trying, and it should
--- not hammer the broker. Then it is let in again and reports its version.
+-- not authorized, as for a disabled device); let in again, it must log in
+-- again by itself, and meanwhile it should not hammer the broker.
 --
 -- How fast a refused device may retry is no platform rule in the seeds; the
 -- device SDKs wait at least 1 s between reconnects, doubling up to 60 s
 -- (aliyun iotkit-embedded / AliOS-Things linkkit iotx_mqtt_config.h:
 -- IOTX_MC_RECONNECT_INTERVAL_MIN_MS 1000, _MAX_MS 60000). So a gap under 1 s
 -- between two CONNECTs is a warning (the report shows it), and a FAIL only
--- for a lab that asks for it: strict = { "login-backoff" }.
+-- for a lab that asks for it: strict = { "login-backoff" }; the number of
+-- CONNECTs while refused is logged, never judged; and a device let in again
+-- must log in within the SDKs' longest interval (60 s, plus 5). A version
+-- report after the reconnect is not asked (docs/verdicts.md: not a rule).
 local qcloud = require "qcloud"
 
 local WINDOW = 8 -- seconds the platform refuses the device
 local MIN_GAP = 1.0 -- the SDKs' least reconnect interval (above)
+local MAX_GAP = 60 + 5 -- their longest, and a margin
 
 -- The "mqtt.login" events on `stream` from cursor `from` on, as a list of times.
 local function logins(t, stream, from)
@@ -31,7 +35,7 @@ end
 return {
   name = "signed MQTT login accepted; refused, the device backs off and logs in again",
   dialect = "qcloud",
-  timeout = 90,
+  timeout = 120,
   requires = { "power", "auth" },
   run = function(t)
     local s = t.net.mqtt
@@ -50,8 +54,6 @@ return {
     t.sleep(WINDOW)
     local times = logins(t, stream, window)
     t.log(("%d CONNECTs in %g s while refused"):format(#times, WINDOW), { connects = #times })
-    t.expect(#times >= 2, d:who() .. ": refused, it tried to log in " .. #times .. " time(s) in " .. WINDOW ..
-      " s: a refused device must keep trying")
     local least
     for i = 2, #times do least = math.min(least or math.huge, times[i] - times[i - 1]) end
     if least and least < MIN_GAP then
@@ -63,8 +65,8 @@ return {
     local back = t.cursor()
     s:on_login(function(l) return qcloud.login(t, l) end)
     local again = t.next_event({ kind = "mqtt.login.result", stream = stream, action = "accept" },
-                               { from = back, timeout = 30 })
-    t.expect(again, d:who() .. ": did not log in again within 30 s once the platform let it in")
-    d:expect_version(t.device.version)
+                               { from = back, timeout = MAX_GAP })
+    t.expect(again, d:who() .. ": refused for " .. WINDOW .. " s, it did not log in again within " .. MAX_GAP ..
+      " s once the platform let it in")
   end,
 }

@@ -6,7 +6,8 @@
 #   exit status mosquitto_pub gives; nobody decides: refused with 5 after the 5 s
 #   timeout, never hung;
 #   otadev --secret: scenarios/tls/03_qcloud_login passes, --bug bad-signature FAILs;
-#   the same for Aliyun's signature (aliyun.login);
+#   the same for Aliyun's signature (aliyun.login); a device that reconnects every
+#   0.2 s while refused is a warning, a FAIL with strict = { "login-backoff" };
 #   auth = "foo", or "platform" without a secret: exit 2 at the device's line.
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1} # 2 under the sanitizers
@@ -69,6 +70,30 @@ rc=$?
 check "otadev --bug bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
 check "bad-signature: the reason names the signature" grep -q "its MQTT login was refused: qcloud.check_login: wrong hmacsha256 signature" \
   "$WORK/bad.txt"
+
+# a device that does not back off (a new CONNECT every 0.2 s): a warning; a FAIL with
+# strict = { "login-backoff" }
+cat > "$WORK/hammer.lua" <<'LUA'
+device "hammer" {
+  dialect = "qcloud", product = "S3EUVBRJLB", device = "hammer", version = "1.0.0",
+  kind = "process", auth = "platform", secret = "vX6PQqazsGsMyf5SMfs6OA6y",
+  cmd = { "{root}/tests/e2e/auth/tencent_pub.sh", "{mqtt_host}", "{mqtt_port}", "{product}", "{device}",
+          "{secret}", "hammer" },
+  features = { "power", "console", "auth" },
+}
+LUA
+timeout $((120 * M)) "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/hammer.lua" --report "$WORK/ham" \
+  --timeout-multiplier "$M" > "$WORK/ham.txt" 2>&1
+rc=$?
+check "a device that hammers: PASS with a warning (rc $rc)" [ "$rc" -eq 0 ]
+check "the warning names the gap" grep -q "warning.*refused, it logged in again after 0\.[0-9]* s (the device SDKs wait at least 1 s)" \
+  "$WORK/ham/logs/tls/03_qcloud_login@hammer.log"
+sed 's/auth = "platform",/auth = "platform", strict = { "login-backoff" },/' "$WORK/hammer.lua" > "$WORK/hammer_strict.lua"
+timeout $((120 * M)) "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/hammer_strict.lua" --report "$WORK/hams" \
+  --timeout-multiplier "$M" > "$WORK/hams.txt" 2>&1
+rc=$?
+check "strict login-backoff: the hammering device FAILs (rc $rc)" [ "$rc" -eq 1 ]
+check "strict login-backoff: the reason" grep -q "(strict login-backoff)" "$WORK/hams.txt"
 
 # Aliyun: otadev signs as the Aliyun docs say (clientId|securemode=3,...|), aliyun.login checks it
 cat > "$WORK/aly.lua" <<'LUA'
