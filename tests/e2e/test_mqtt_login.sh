@@ -6,8 +6,9 @@
 #   exit status mosquitto_pub gives; nobody decides: refused with 5 after the 5 s
 #   timeout, never hung;
 #   otadev --secret: scenarios/tls/03_qcloud_login passes, --bug bad-signature FAILs;
-#   the same for Aliyun's signature (aliyun.login); a device that reconnects every
-#   0.2 s while refused is a warning, a FAIL with strict = { "login-backoff" };
+#   the same for Aliyun's signature (aliyun.login, scenarios/tls_aliyun/01_aliyun_login);
+#   a device that reconnects every 0.2 s while refused is a warning, a FAIL with
+#   strict = { "login-backoff" };
 #   auth = "foo", or "platform" without a secret: exit 2 at the device's line.
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1} # 2 under the sanitizers
@@ -103,19 +104,20 @@ device "emu-aliyun-auth" {
   cmd = { "{bindir}/drivers/emu/otadev", "--dialect", "aliyun", "--host", "{mqtt_host}", "--port", "{mqtt_port}",
           "--product", "{product}", "--device", "{device}", "--state", "{state_dir}", "--version", "{version}",
           "--secret", "{secret}" },
+  features = { "power", "console", "auth" },
 }
 LUA
-"$OTAHIL" run tests/fixtures/auth/login_accepted.lua --lab "$WORK/aly.lua" --report "$WORK/aly" \
+"$OTAHIL" run scenarios/tls_aliyun/01_aliyun_login.lua --lab "$WORK/aly.lua" --report "$WORK/aly" \
   --timeout-multiplier "$M" > "$WORK/aly.txt" 2>&1
 rc=$?
-check "otadev --dialect aliyun --secret: accepted (rc $rc)" [ "$rc" -eq 0 ]
+check "otadev --dialect aliyun --secret: tls_aliyun/01_aliyun_login passes (rc $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$WORK/aly.txt"
 sed 's|"--secret", "{secret}" }|"--secret", "{secret}", "--bug", "bad-signature" }|' "$WORK/aly.lua" > "$WORK/alyb.lua"
-"$OTAHIL" run tests/fixtures/auth/login_accepted.lua --lab "$WORK/alyb.lua" --report "$WORK/alyb" \
+"$OTAHIL" run scenarios/tls_aliyun/01_aliyun_login.lua --lab "$WORK/alyb.lua" --report "$WORK/alyb" \
   --timeout-multiplier "$M" > "$WORK/alyb.txt" 2>&1
 rc=$?
 check "aliyun, bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
-check "aliyun, bad-signature: the reason" grep -q "refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/alyb.txt"
+check "aliyun, bad-signature: the reason" grep -q "its MQTT login was refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/alyb.txt"
 
 sed 's/auth = "platform"/auth = "foo"/' "$WORK/emu.lua" > "$WORK/foo.lua"
 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/foo.lua" --report "$WORK/foo" > "$WORK/foo.txt" 2>&1
