@@ -340,10 +340,10 @@ end
 
 -- ---- cloud.Dev: the MQTT login (the lab's auth = "platform", docs/tls.md) ------
 
--- How fast a refused device may retry is no platform rule in the seeds; the
--- device SDKs wait at least 1 s between reconnects, doubling up to 60 s
--- (aliyun iotkit-embedded / AliOS-Things linkkit iotx_mqtt_config.h:
--- IOTX_MC_RECONNECT_INTERVAL_MIN_MS 1000, _MAX_MS 60000).
+-- How fast a refused device may retry is no platform rule in the seeds or the
+-- vendors' pages; Aliyun's C SDK waits at least 1 s between reconnects and at
+-- most 60 s (alibaba/AliOS-Things middleware/linkkit/sdk-c/src/protocol/mqtt/
+-- iotx_mqtt_config.h: IOTX_MC_RECONNECT_INTERVAL_MIN_MS 1000, _MAX_MS 60000).
 local LOGIN_MIN_GAP, LOGIN_MAX_GAP = 1.0, 60 + 5
 
 local function login_net(self)
