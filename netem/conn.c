@@ -188,6 +188,7 @@ void conn__close(struct conn *c, int reset, const char *why) {
   proxy__body_unacked(p, c);
   for (struct fault *f = p->faults; f; f = f->next) stage_corrupt_conn_closed(f, c);
   stage_mqtt_conn_closed(c);
+  stage_login_conn_closed(c);
   splice__release(&c->up); /* its dups would keep the sockets open past the close */
   splice__release(&c->down);
   close_tcp(c, &c->client, reset);

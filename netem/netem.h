@@ -39,7 +39,11 @@ enum netem_event_kind {
   NETEM_EV_BODY_PROGRESS, /* body_offset = body bytes delivered to clients so far (proxy total) */
   NETEM_EV_MQTT_PUBLISH,  /* a PUBLISH seen: topic, packet_len, offset */
   NETEM_EV_FAULT,         /* fault_id, fault (kind name), action, offset, body_offset, old/new byte */
-  NETEM_EV_FRAMING_ERROR  /* detail = what is wrong; the direction then passes bytes unparsed */
+  NETEM_EV_FRAMING_ERROR, /* detail = what is wrong; the direction then passes bytes unparsed */
+  NETEM_EV_MQTT_LOGIN,    /* a CONNECT held (opts.login_hold): client_id, username, password (lengths
+                             given: MQTT strings may hold NUL), protocol_level */
+  NETEM_EV_MQTT_LOGIN_DONE /* its decision: action "accept" or "refuse", status = the CONNACK return
+                             code sent (refuse), detail = the reason given (or the timeout's) */
 };
 
 /* One event. All pointers are borrowed and valid only during the callback. */
@@ -62,6 +66,9 @@ struct netem_event {
   const char *action;      /* FAULT: "fin", "rst", "stall", "release", "corrupt", "drop", ... */
   int old_byte, new_byte;  /* FAULT action "corrupt": the byte before and after, else -1 */
   const char *detail;      /* free text, may be NULL */
+  const char *client_id, *username, *password; /* MQTT_LOGIN (username, password NULL if absent) */
+  size_t username_len, password_len;
+  int protocol_level;      /* MQTT_LOGIN, MQTT_LOGIN_DONE: 3, 4 (3.1.1) or 5 */
 };
 
 typedef void (*netem_event_cb)(const struct netem_event *ev, void *user);
@@ -87,6 +94,9 @@ struct netem_proxy_opts {
   const char *tls_cert;      /* PEM files: the proxy terminates TLS from its clients with this */
   const char *tls_key;       /* certificate (chain) and key; the upstream gets plaintext, views
                                 and faults see plaintext. NULL: plain TCP. */
+  int login_hold;            /* MQTT view: each connection's CONNECT is held (not forwarded) until
+                                netem_proxy_login() decides; an MQTT_LOGIN event announces it */
+  uint64_t login_timeout_ms; /* a held CONNECT nobody decides is refused after this; 0 = 5000 */
 };
 
 /* Starts listening. On success *out is the proxy (owned by the caller until
@@ -153,6 +163,19 @@ int netem_proxy_tls_identity(netem_proxy *p, const char *cert_file, const char *
  * acts on (action "stall", "fin", "rst"). Returns 0 or UV_EINVAL. */
 enum netem_tls_handshake { NETEM_TLS_HS_OK = 0, NETEM_TLS_HS_STALL, NETEM_TLS_HS_FIN, NETEM_TLS_HS_RST };
 int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode);
+
+/* The decision on a held CONNECT (opts.login_hold) of connection conn_id. ACCEPT forwards it
+ * unchanged (and what the client sent after it, without the MQTT faults); a refusal answers
+ * the client with a CONNACK carrying the refusal for its protocol level (3.1/3.1.1: 4 bad user
+ * name or password, 5 not authorized; 5.0: 0x86, 0x87) and closes the connection (FIN after
+ * it). `why` (may be NULL) goes into the MQTT_LOGIN_DONE event. Call it from the loop, not
+ * from inside the event callback. Returns 0, or UV_ENOENT when that connection holds no
+ * CONNECT (closed, decided, or refused by the timeout). */
+enum netem_login { NETEM_LOGIN_ACCEPT = 0, NETEM_LOGIN_BAD_CREDENTIALS, NETEM_LOGIN_NOT_AUTHORIZED };
+int netem_proxy_login(netem_proxy *p, uint64_t conn_id, enum netem_login verdict, const char *why);
+
+/* The CONNACK return code of a refusal at a protocol level (4 or 5; 0x86 or 0x87 for 5.0). */
+int netem_login_code(enum netem_login verdict, int protocol_level);
 
 /* Number of open connections. */
 size_t netem_proxy_conn_count(const netem_proxy *p);

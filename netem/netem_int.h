@@ -107,6 +107,7 @@ struct dir {
 };
 
 struct delayed; /* stage_mqtt.c */
+struct login_hold; /* stage_login.c */
 
 struct conn {
   struct netem_proxy *p;
@@ -119,6 +120,8 @@ struct conn {
   uv_timer_t cut_timer;   /* RST: waits for the send queue to drain; FIN: lingering close */
   struct dir up, down;
   struct delayed *delayed;
+  struct login_hold *login; /* the CONNECT held until a decision (opts.login_hold), or NULL */
+  int login_done;           /* the login was decided: packets pass */
   int handles;            /* open handles; freed at 0 */
   int closing, connected, cutting;
   int cut_rst;
@@ -195,6 +198,8 @@ struct netem_proxy {
   int splice_ok;          /* the zero-copy path may be used (see splice_path.c) */
   struct tls_ctx *tls;    /* TLS termination towards clients (tls_conn.h), or NULL */
   int tls_hs;             /* enum netem_tls_handshake */
+  int login_hold;         /* hold CONNECTs for netem_proxy_login() */
+  uint64_t login_timeout_ms;
   uint64_t spliced;       /* bytes it forwarded */
   int handles;
   int closing;
@@ -301,5 +306,10 @@ void stage_latency_removed(struct netem_proxy *p);
 void stage_mqtt_packet(struct dir *d, struct mqtt_packet *pkt);
 void stage_mqtt_flush_delayed(struct conn *c, uint32_t fault_id);
 void stage_mqtt_conn_closed(struct conn *c);
+
+/* stage_login.c: with login_hold, takes the up direction's packets until the login is decided
+ * (1: taken, the caller forwards nothing), else 0. */
+int stage_login_take(struct dir *d, const struct mqtt_packet *pkt);
+void stage_login_conn_closed(struct conn *c);
 
 #endif

@@ -41,6 +41,8 @@ static const char *kind_name(enum netem_event_kind k) {
   case NETEM_EV_MQTT_PUBLISH: return "publish";
   case NETEM_EV_FAULT: return "fault";
   case NETEM_EV_FRAMING_ERROR: return "framing-error";
+  case NETEM_EV_MQTT_LOGIN: return "login";
+  case NETEM_EV_MQTT_LOGIN_DONE: return "login-done";
   }
   return "?";
 }
@@ -74,6 +76,14 @@ char *netem_event_format(const struct netem_event *ev, char *buf, size_t size) {
     if (ev->body_offset >= 0) PUT(" msg=%u body_offset=%lld", ev->msg_index, (long long)ev->body_offset);
     if (ev->old_byte >= 0) PUT(" old=0x%02x new=0x%02x", (unsigned)ev->old_byte, (unsigned)ev->new_byte);
     if (ev->topic) PUT(" topic=%s", ev->topic);
+    break;
+  case NETEM_EV_MQTT_LOGIN:
+    PUT(" client_id=%s username=%.*s", ev->client_id ? ev->client_id : "", (int)ev->username_len,
+        ev->username ? ev->username : "");
+    break;
+  case NETEM_EV_MQTT_LOGIN_DONE:
+    PUT(" %s", ev->action ? ev->action : "?");
+    if (ev->status) PUT(" code=%d", ev->status);
     break;
   case NETEM_EV_FRAMING_ERROR: break;
   }
@@ -280,6 +290,8 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
   p->user = o->user;
   p->high_water = o->high_water ? o->high_water : 1024 * 1024;
   p->progress_step = o->progress_step;
+  p->login_hold = o->login_hold && o->view == NETEM_VIEW_MQTT;
+  p->login_timeout_ms = o->login_timeout_ms ? o->login_timeout_ms : 5000;
   p->next_progress = o->progress_step;
   p->splice_ok = !o->no_splice && !p->tls && splice__allowed(); /* TLS: every byte is copied */
   uv_tcp_init(loop, &p->listener);

@@ -59,6 +59,10 @@ static void cut_event(struct dir *d, struct conn *c, uint32_t fault_id, enum net
 }
 
 void stage_cut_exec(struct dir *d, const struct qent *m) {
+  if (m->fault_id == 0) { /* not a fault: the close after a refused login (stage_login.c) */
+    conn__cut(d->c, m->rst);
+    return;
+  }
   cut_event(d, d->c, m->fault_id, m->fault_kind, m->rst, m->ev_off, m->ev_body_off, m->ev_msg);
   conn__cut(d->c, m->rst);
 }

@@ -138,6 +138,7 @@ void stage_mqtt_packet(struct dir *d, struct mqtt_packet *pkt) {
   struct conn *c = d->c;
   struct netem_proxy *p = c->p;
   if (pkt->type == MQTT_CONNECT && d->which == NETEM_DIR_UP) mqtt_frame_set_version(c->down.mf, pkt->protocol_level);
+  if (d->which == NETEM_DIR_UP && p->login_hold && !c->login_done && stage_login_take(d, pkt)) return;
   struct chunk *ch = chunk_new(pkt->len);
   if (!ch) {
     conn__close(c, 1, "out of memory");

@@ -42,6 +42,7 @@ static const struct {
      "installs, unverified, an image with an unknown signMethod"},
     {"no-cert-verify", BUG_NO_CERT_VERIFY, "all", "accepts any server certificate (no chain check)"},
     {"no-hostname-check", BUG_NO_HOSTNAME_CHECK, "all", "accepts a trusted certificate issued for another host"},
+    {"bad-signature", BUG_BAD_SIGNATURE, "qcloud,aliyun,haas", "signs its MQTT login (--secret) with a wrong HMAC"},
 };
 
 void bugs_help(FILE *f) {

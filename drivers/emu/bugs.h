@@ -41,6 +41,7 @@
 #define BUG_ACCEPTS_UNKNOWN_SIGN (1u << 27)   /* an unknown signMethod: installed unverified */
 #define BUG_NO_CERT_VERIFY (1u << 28)         /* TLS: any server certificate is accepted (MQTT, HTTPS) */
 #define BUG_NO_HOSTNAME_CHECK (1u << 29)      /* TLS: the chain is verified, not the name in it */
+#define BUG_BAD_SIGNATURE (1u << 30)          /* --secret: the login's HMAC is wrong (login.h) */
 
 /* Returns the BUG_* bit for `name` (e.g. "no-md5"), or 0 if it is unknown. */
 unsigned bugs_by_name(const char *name);

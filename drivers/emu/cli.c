@@ -13,7 +13,7 @@
 enum {
   OPT_DIALECT = 256, OPT_HOST, OPT_PORT, OPT_PRODUCT, OPT_DEVICE, OPT_STATE, OPT_VERSION,
   OPT_BOOT_MS, OPT_BURN_MS, OPT_DL_TIMEOUT, OPT_RETRIES, OPT_PROGRESS_STEP, OPT_REPORT_INTERVAL,
-  OPT_BUG, OPT_HELP, OPT_VERSION_INFO, OPT_CA,
+  OPT_BUG, OPT_HELP, OPT_VERSION_INFO, OPT_CA, OPT_SECRET,
   OPT_MODULE, OPT_PROGRESS_INTERVAL_MS, OPT_BLOCK_SIZE, OPT_BLOCK_TIMEOUT_MS,
   OPT_BATTERY, OPT_SIGNAL, OPT_DISK, OPT_MCU, OPT_MCU_VERSION, OPT_MCU_TTY, OPT_MCU_PEER_TTY, OPT_MCU_EXEC,
 };
@@ -22,6 +22,7 @@ static const struct option options[] = {
     {"dialect", required_argument, NULL, OPT_DIALECT},
     {"host", required_argument, NULL, OPT_HOST},
     {"ca", required_argument, NULL, OPT_CA},
+    {"secret", required_argument, NULL, OPT_SECRET},
     {"port", required_argument, NULL, OPT_PORT},
     {"product", required_argument, NULL, OPT_PRODUCT},
     {"device", required_argument, NULL, OPT_DEVICE},
@@ -56,7 +57,7 @@ void cli_usage(FILE *f) {
   dialect_names(dialects, sizeof dialects);
   fprintf(f,
           "usage: otadev --dialect D --host H --port P --product PK --device DN --state DIR\n"
-          "              [--ca CA.pem] [--version 1.0.0] [--boot-ms 100] [--burn-ms 300]\n"
+          "              [--ca CA.pem] [--secret DEVICE_SECRET] [--version 1.0.0] [--boot-ms 100] [--burn-ms 300]\n"
           "              [--download-timeout 5] [--retries 3] [--progress-step 10]\n"
           "              [--report-interval 0] [--bug NAME]... [--help] [--version-info]\n"
           "              [--module NAME=VERSION]... [--progress-interval-ms 3000]\n"
@@ -131,6 +132,13 @@ int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen)
         return CLI_USAGE_ERROR;
       }
       c->ca_file = optarg;
+      break;
+    case OPT_SECRET:
+      if (!*optarg) {
+        errmsg(err, errlen, "otadev: --secret must not be empty");
+        return CLI_USAGE_ERROR;
+      }
+      c->secret = optarg;
       break;
     case OPT_PORT:
       if (parse_long("port", optarg, 1, 65535, &v, err, errlen)) return CLI_USAGE_ERROR;

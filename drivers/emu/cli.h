@@ -12,6 +12,7 @@ typedef struct otadev_config {
   const char *host;
   int port;
   const char *ca_file;    /* --ca: TLS (MQTT over TLS, https:// downloads) trusting this CA */
+  const char *secret;     /* --secret: the device secret its MQTT login is signed with (login.h) */
   const char *product;
   const char *device;
   const char *state;      /* the flash directory */

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "flash.h"
 #include "fsutil.h"
+#include "login.h"
 #include "mqtt_link.h"
 
 #define KEEPALIVE_S 10
@@ -177,7 +178,19 @@ static int online(device *dev) {
   char cid[160], err[512];
   dev->ops->client_id(&dc, cid, sizeof cid);
   mqtt_link_opts lo = {c->host, c->port, cid, KEEPALIVE_S, 1u << 20, c->ca_file, (c->bugs & BUG_NO_CERT_VERIFY) != 0,
-                       (c->bugs & BUG_NO_HOSTNAME_CHECK) != 0};
+                       (c->bugs & BUG_NO_HOSTNAME_CHECK) != 0, NULL, NULL};
+  login_creds creds; /* --secret: the login signed as the platform's SDK signs it */
+  if (c->secret) {
+    if (login_sign(c->dialect, c->product, c->device, c->secret, time(NULL), (c->bugs & BUG_BAD_SIGNATURE) != 0,
+                   &creds, err, sizeof err) != 0) {
+      console_log("%s", err);
+      return 0;
+    }
+    lo.client_id = creds.client_id;
+    lo.username = creds.username;
+    lo.password = creds.password;
+    console_log("mqtt login signed as %s", creds.username);
+  }
   dev->link = mqtt_link_open(&lo, err, sizeof err);
   if (!dev->link) {
     console_log("%s", err);

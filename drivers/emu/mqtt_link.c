@@ -138,6 +138,14 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
     free(l);
     return NULL;
   }
+  if (o->username && mosquitto_username_pw_set(l->mosq, o->username, o->password) != MOSQ_ERR_SUCCESS) {
+    errmsg(err, errlen, "mqtt: libmosquitto refused the user name %s", o->username);
+    mosquitto_destroy(l->mosq);
+    evqueue_free(l->q);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    return NULL;
+  }
   mosquitto_connect_callback_set(l->mosq, on_connect);
   mosquitto_disconnect_callback_set(l->mosq, on_disconnect);
   mosquitto_publish_callback_set(l->mosq, on_publish);

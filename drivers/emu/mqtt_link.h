@@ -24,6 +24,7 @@ typedef struct mqtt_link_opts {
   const char *ca_file; /* MQTT over TLS, the broker's certificate verified against it; NULL: TCP */
   int no_verify;       /* with ca_file: accept any certificate (the no-cert-verify defect) */
   int no_hostname;     /* with ca_file: verify the chain but not the name (no-hostname-check) */
+  const char *username, *password; /* the CONNECT's credentials (login.h), NULL: none */
 } mqtt_link_opts;
 
 /* Starts connecting in the background (a broker that is not up yet is

@@ -21,6 +21,7 @@
 #include "lab_deploy.h"
 #include "lab_network.h"
 #include "lab_placeholders.h"
+#include "lab_auth.h"
 #include "lab_tls.h"
 #include "lab_power.h"
 
@@ -65,7 +66,8 @@ static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
                                           "env", "power", "console", "network", "deploy",
-                                          "base_image", "modules", "strict", "secret", "tls", "lines", NULL};
+                                          "base_image", "modules", "strict", "secret", "tls", "auth", "lines",
+                                          NULL};
 
 static loader *get_loader(lua_State *L);
 
@@ -286,6 +288,7 @@ static void check_device(lua_State *L, loader *ld, const char *name, int line, c
     cJSON_AddItemToArray(features, cJSON_CreateString("console"));
   }
   check_extras(L, name, line, spec);
+  if (lab_auth_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
   cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
   if (env) {
     if (!cJSON_IsObject(env)) dev_error(L, name, line, "env must be a table of strings");

@@ -1,7 +1,8 @@
 /* Lua module `digest`: md5, sha256 and crc32 of strings and files (libcrypto, zlib).
  * digest.md5(s) / digest.sha256(s) -> lowercase hex; digest.crc32(s) -> integer;
  * digest.file(path) -> {size=, md5=, sha256=, crc32=} | nil, "why";
- * digest.hmac("sha1" | "sha256", key, s) -> lowercase hex (the platforms' login signatures);
+ * digest.hmac("sha1" | "sha256" | "md5", key, s) -> lowercase hex (the platforms' login signatures:
+ *   Aliyun's signmethod may be hmacmd5 too);
  * digest.base64_decode(s) -> bytes | nil, "why" (device secrets are base64). */
 #include <errno.h>
 #include <lauxlib.h>
@@ -38,14 +39,15 @@ static int l_md5(lua_State *L) { return digest_str(L, EVP_md5()); }
 static int l_sha256(lua_State *L) { return digest_str(L, EVP_sha256()); }
 
 static int l_hmac(lua_State *L) {
-  static const char *const algs[] = {"sha1", "sha256", NULL};
+  static const char *const algs[] = {"sha1", "sha256", "md5", NULL};
   int alg = luaL_checkoption(L, 1, NULL, algs);
+  const EVP_MD *md = alg == 0 ? EVP_sha1() : alg == 1 ? EVP_sha256() : EVP_md5();
   size_t klen, len;
   const char *key = luaL_checklstring(L, 2, &klen);
   const char *s = luaL_checklstring(L, 3, &len);
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned n = 0;
-  if (!HMAC(alg ? EVP_sha256() : EVP_sha1(), key, (int)klen, (const unsigned char *)s, len, d, &n))
+  if (!HMAC(md, key, (int)klen, (const unsigned char *)s, len, d, &n))
     return luaL_error(L, "hmac failed");
   char out[2 * EVP_MAX_MD_SIZE + 1];
   hex(d, n, out);

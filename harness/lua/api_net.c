@@ -5,32 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netem.h"
+#include "api_net_int.h"
 #include "tls_pki.h"
-
-#define MT_STREAM "otahil.netstream"
-#define MT_NET "otahil.net"
-#define MT_FAULT "otahil.netfault"
-
-typedef struct nstream {
-  netdev *owner;
-  netem_proxy *p;
-  char name[96];
-  int http;
-  int tls;
-} nstream;
-
-struct netdev {
-  evlog *log; /* NULL once closing: nothing is logged after the case */
-  nstream mqtt, http;
-  int closing_left;
-  char pki[4096]; /* the test PKI's folder, "" if none */
-};
-
-typedef struct stream_ud {
-  nstream *s;
-  size_t cursor;
-} stream_ud;
 
 static const char *dir_name(enum netem_dir d) {
   return d == NETEM_DIR_UP ? "up" : d == NETEM_DIR_DOWN ? "down" : NULL;
@@ -54,6 +30,8 @@ static void on_event(const struct netem_event *e, void *user) {
     break;
   case NETEM_EV_FRAMING_ERROR: kind = "net.error"; break;
   case NETEM_EV_MQTT_PUBLISH: return; /* the cloud's clients log MQTT already */
+  case NETEM_EV_MQTT_LOGIN: api_net__login_event(s, e); return;
+  case NETEM_EV_MQTT_LOGIN_DONE: kind = "mqtt.login.result"; break;
   }
   cJSON *ev = evlog_add(log, kind);
   cJSON_AddStringToObject(ev, "stream", s->name);
@@ -80,6 +58,13 @@ static void on_event(const struct netem_event *e, void *user) {
     cJSON_AddNumberToObject(ev, "bytes", (double)e->body_offset);
     cJSON_AddNumberToObject(ev, "offset", 0);
     break;
+  case NETEM_EV_MQTT_LOGIN_DONE:
+    cJSON_AddStringToObject(ev, "action", e->action ? e->action : "?");
+    if (e->status) cJSON_AddNumberToObject(ev, "code", e->status);
+    cJSON_AddNumberToObject(ev, "protocol", e->protocol_level);
+    cJSON_AddStringToObject(ev, "reason", e->detail ? e->detail : "");
+    evlog_commit(log);
+    return;
   case NETEM_EV_FAULT:
     if (e->fault) cJSON_AddStringToObject(ev, "fault", e->fault);
     if (e->fault_id) cJSON_AddNumberToObject(ev, "id", e->fault_id);
@@ -118,6 +103,8 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
   o.tls_cert = at->tls_cert;
   o.tls_key = at->tls_key;
   s->tls = at->tls_cert != NULL;
+  o.login_hold = s->login_hold = !http && at->login_hold;
+  o.login_timeout_ms = (uint64_t)((at->login_timeout_s > 0 ? at->login_timeout_s : 5) * 1000.0);
   int rc = netem_proxy_open(loop, &o, &s->p, err, errlen);
   return rc == 0 ? 0 : -1;
 }
@@ -125,7 +112,7 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
 int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const netdev_listen *at,
                 const char *mqtt_host, int mqtt_port, int http_port, uint64_t seed, netdev **out,
                 char *err, size_t errlen) {
-  static const netdev_listen loopback = {"127.0.0.1", 0, 0, NULL, NULL, NULL};
+  static const netdev_listen loopback = {"127.0.0.1", 0, 0, NULL, NULL, NULL, 0, 0};
   if (!at) at = &loopback;
   netdev *n = calloc(1, sizeof *n);
   if (!n) abort();
@@ -165,7 +152,7 @@ void netdev_close(netdev *n) {
 
 /* ---- Lua ----------------------------------------------------------------- */
 
-static nstream *check(lua_State *L) {
+nstream *api_net__check(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   if (!u->s->owner->log) luaL_error(L, "net: the case has ended");
   return u->s;
@@ -240,7 +227,7 @@ static void push_fault(lua_State *L, nstream *s, uint32_t id, size_t from) {
 }
 
 static int l_fault(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   const char *spec = luaL_checkstring(L, 2);
   char err[512];
   uint32_t id = 0;
@@ -261,13 +248,13 @@ static int l_fault(lua_State *L) {
 
 /* s:reset(): every open connection is reset now (a "fault" event each, fault "reset"). */
 static int l_reset(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   lua_pushinteger(L, (lua_Integer)netem_proxy_reset(s->p));
   return 1;
 }
 
 static int l_clear(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   netem_fault_clear(s->p);
   cJSON *ev = evlog_add(s->owner->log, "fault.clear");
   cJSON_AddStringToObject(ev, "stream", s->name);
@@ -276,13 +263,13 @@ static int l_clear(lua_State *L) {
 }
 
 static int l_body_bytes(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   lua_pushinteger(L, (lua_Integer)netem_proxy_body_delivered(s->p));
   return 1;
 }
 
 static int l_port(lua_State *L) {
-  lua_pushinteger(L, netem_proxy_port(check(L)->p));
+  lua_pushinteger(L, netem_proxy_port(api_net__check(L)->p));
   return 1;
 }
 
@@ -319,7 +306,7 @@ static void body_reached(netem_proxy *p, uint64_t delivered, void *user) {
 }
 
 static int l_wait_body_bytes(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   lua_Integer n = luaL_checkinteger(L, 2);
   API_KEYS(L, 3, "wait_body_bytes", "timeout");
   double timeout = api_optnumfield(L, 3, "timeout", 30);
@@ -336,7 +323,7 @@ static int l_wait_body_bytes(lua_State *L) {
 
 static int l_next_request(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
-  check(L);
+  api_net__check(L);
   API_KEYS(L, 2, "next_request", "timeout");
   double timeout = api_optnumfield(L, 2, "timeout", 10);
   api_match *m = api_match_new();
@@ -346,7 +333,7 @@ static int l_next_request(lua_State *L) {
 }
 
 static int l_tls_cert(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   static const char *const which[] = {"server", "expired", "wrong-name", "untrusted", NULL};
   static const enum tls_pki_leaf leaves[] = {TLS_PKI_SERVER, TLS_PKI_EXPIRED, TLS_PKI_WRONGNAME, TLS_PKI_UNTRUSTED};
   int i = luaL_checkoption(L, 2, NULL, which);
@@ -360,7 +347,7 @@ static int l_tls_cert(lua_State *L) {
 }
 
 static int l_tls_handshake(lua_State *L) {
-  nstream *s = check(L);
+  nstream *s = api_net__check(L);
   static const char *const modes[] = {"ok", "stall", "cut", "reset", NULL};
   int m = luaL_checkoption(L, 2, NULL, modes);
   if (!s->tls) return luaL_error(L, "%s: tls_handshake needs the device's lab key tls", s->name);
@@ -421,7 +408,7 @@ static int l_is_http(lua_State *L) {
 static void push_stream(lua_State *L, nstream *s) {
   stream_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
   u->s = s;
-  u->cursor = 0;
+  u->cursor = u->login_cursor = 0;
   if (luaL_newmetatable(L, MT_STREAM)) {
     static const luaL_Reg methods[] = {{"fault", l_fault},
                                        {"clear", l_clear},
@@ -439,6 +426,7 @@ static void push_stream(lua_State *L, nstream *s) {
     lua_pushvalue(L, -2);
     lua_pushcfunction(L, api_l_check_keys);
     lua_call(L, 2, 0);
+    api_net__login_methods(L, lua_gettop(L));
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_tostring);
     lua_setfield(L, -2, "__tostring");

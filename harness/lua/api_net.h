@@ -27,6 +27,15 @@
  *                                    connections the device opens from now on
  *   s:tls_handshake(mode)            with TLS: "stall" (read, never answer, until "ok"),
  *                                    "cut" / "reset" (FIN / RST at the ClientHello), "ok"
+ * The MQTT stream with the lab's auth = "platform" holds each CONNECT ("mqtt.login" event:
+ * conn, client_id, username, password, protocol) until one of these decides ("mqtt.login.result":
+ * action accept | refuse, code, reason), or the hold's timeout refuses it:
+ *   s:on_login(fn | nil)             fn(login) -> true [, why] (accept) | false, why [, "bad_credentials" |
+ *                                    "not_authorized"] (refuse) | nil (no decision), called from a task
+ *                                    for every held CONNECT; nil: nobody decides
+ *   s:next_login{timeout=}           -> the next "mqtt.login" event | nil, "timeout"
+ *   s:login_accept(conn [, why])     -> true | nil, why (no CONNECT held on that connection)
+ *   s:login_refuse(conn [, "bad_credentials" | "not_authorized" [, why]]) -> true | nil, why
  * Adding a fault is a "fault.add" event; every fault acting is a "fault" event with connection, direction, offsets and,
  * for corruption, the old and new byte. */
 #ifndef OTAHIL_API_NET_H
@@ -42,6 +51,8 @@ typedef struct netdev_listen {
   int mqtt_port, http_port;
   const char *tls_cert, *tls_key; /* PEM files: both proxies terminate TLS (NULL: plain TCP) */
   const char *tls_pki;            /* the test PKI's folder (tls_pki.h), for s:tls_cert(); may be NULL */
+  int login_hold;                 /* the MQTT proxy holds each CONNECT for a decision (lab auth) */
+  double login_timeout_s;         /* a held CONNECT nobody decides is refused after this; 0 = 5 */
 } netdev_listen;
 
 /* Opens both proxies where `at` says (NULL: 127.0.0.1, free ports), forwarding

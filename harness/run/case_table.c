@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api_fw.h"
+#include "lab_auth.h"
 #include "lab_network.h"
 #include "run_internal.h"
 
@@ -48,4 +49,30 @@ void case_table_push(kase *k) {
     lua_settable(L, -5);
   }
   lua_pop(L, 1);
+}
+
+/* The lab's auth = "platform": the dialect library's login(t, l) decides every CONNECT the
+ * MQTT proxy holds (C holds and answers, the library judges: docs/tls.md). A library with
+ * no login policy is an ERROR of the case, naming both. */
+static const char auth_lua[] =
+    "local t, dialect = ...\n"
+    "local lib = require(dialect)\n"
+    "if type(lib) ~= 'table' or type(lib.login) ~= 'function' then\n"
+    "  error(('device \\'%s\\' has auth = \"platform\", and the dialect library \\'%s\\' has no '\n"
+    "        .. 'login(t, l) policy'):format(t.device.name, dialect), 0)\n"
+    "end\n"
+    "t.net.mqtt:on_login(function(l) return lib.login(t, l) end)\n";
+
+int case_auth_wire(kase *k, char *err, size_t errlen) {
+  const lab_device *ld = device_lab(k->dev);
+  if (!lab_auth_platform(ld->spec)) return 0;
+  lua_State *L = rt_lua(k->R);
+  if (luaL_loadbuffer(L, auth_lua, sizeof auth_lua - 1, "=auth") != LUA_OK) {
+    snprintf(err, errlen, "auth: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_pushvalue(L, -2); /* t */
+  lua_pushstring(L, lab_str(ld, "dialect"));
+  return rt_pcall(k->R, 2, 0, err, errlen);
 }

@@ -11,6 +11,7 @@
 #include "api_fw.h"
 #include "lab_network.h"
 #include "live.h"
+#include "lab_auth.h"
 #include "run_internal.h"
 
 /* A case's message is one line for people: a scenario's 10 MB error text is
@@ -277,7 +278,9 @@ static int case_links(kase *k, char *err, size_t errlen) {
   uint64_t seed = k->seed;
   for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
   lab_net net = lab_network_of(device_lab(k->dev)->spec);
-  netdev_listen at = {net.listen, net.mqtt_port, net.http_port, NULL, NULL, NULL};
+  /* lab auth = "platform": the MQTT proxy holds each CONNECT for the dialect's decision (case_auth_wire) */
+  netdev_listen at = {net.listen, net.mqtt_port, net.http_port, NULL, NULL, NULL,
+                      lab_auth_platform(device_lab(k->dev)->spec), 5.0 * rn->o->timeout_multiplier};
   (void)tls_files(device_lab(k->dev), &at); /* lab `tls`: the proxies terminate TLS */
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
@@ -351,6 +354,11 @@ static void case_begin(kase *k) {
   else lua_newtable(L);
   lua_setfield(L, -2, "params");
   lua_remove(L, -2); /* run, t */
+  if (case_auth_wire(k, err, sizeof err) != 0) {
+    lua_pop(L, 2);
+    set_outcome(k, O_ERROR, err);
+    return;
+  }
   uv_timer_start(k->timer, on_deadline,
                  (uint64_t)(k->sc.timeout * rn->o->timeout_multiplier * 1000.0), 0);
   rt_start(k->R, 1, on_done, k);

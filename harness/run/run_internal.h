@@ -129,6 +129,9 @@ void run_cases(runner *rn);                           /* until every case is don
 
 /* case_table.c: pushes the `t` of a case's run(t) */
 void case_table_push(kase *k);
+/* With the lab's auth = "platform": the dialect library's login(t, l) decides the logins the
+ * MQTT proxy holds (t on top of the stack). Returns 0, or -1 with err (the case is an ERROR). */
+int case_auth_wire(kase *k, char *err, size_t errlen);
 
 /* collect.c */
 void collect_files(runner *rn, const cJSON *images); /* files scenarios may read */

@@ -25,6 +25,11 @@ device "b1" {
   console = { transport = "serial", port = "/dev/serial/by-id/usb-FTDI_b1-if00-port0",
               baud = 115200, death = { "Kernel panic", "Guru Meditation" } },
   network = { listen = "192.168.7.1" },
+  -- the board's firmware signs its MQTT login with its device secret, and the
+  -- cloud checks it as Tencent does (docs/tls.md); with tls = { dir = "pki" }
+  -- too it connects exactly as in the field. Add "auth" to features for
+  -- scenarios/tls/03_qcloud_login.
+  -- auth = "platform", secret = "the board's base64 device secret",
   -- an STM32 behind an ST-LINK: argv, no shell; the process group is killed
   -- at the timeout. Placeholders as for a process device's cmd, plus {image}
   deploy = { cmd = { "st-flash", "--reset", "write", "{image}", "0x08000000" }, timeout = 120 },

@@ -49,6 +49,8 @@ return {
       .. "upgraded one by one",
     tls = "the device reaches the cloud over TLS (the lab's tls key: MQTT over TLS, https:// firmware URLs) "
       .. "and verifies the server's certificate against the lab's CA",
+    auth = "the device signs its MQTT login with the lab's secret as its platform does, and the lab's "
+      .. "auth = \"platform\" has the cloud check it (docs/tls.md)",
     sota = "QuecThing: an MCU behind the module (the lab's modules = { STM32 = \"1.0.0\" }), "
       .. "upgraded over a serial line (SOTA)",
   },
@@ -56,6 +58,8 @@ return {
     ["progress-rate"] = "Aliyun, HaaS: at most one intermediate progress report per interval "
       .. "(seed 003's recommendation, 3 s; the lab's timing.progress_interval_ms)",
     ["block-order"] = "Aliyun: each block request continues the last one or asks for it again (no gaps, no overlaps)",
+    ["login-backoff"] = "a refused device waits at least 1 s between two MQTT logins (the device SDKs' least "
+      .. "reconnect interval; otherwise a warning)",
     ["diff-source"] = "QuecThing: a differential package for another source version, should it reach the "
       .. "device, is refused (otaAction 0); the platform never pushes one",
   },

@@ -378,6 +378,71 @@ function Dev:download_starts(img, from, fn, upto)
   end
 end
 
+-- ---- cloud.Dev: the MQTT login (the lab's auth = "platform", docs/tls.md) ------
+
+-- How fast a refused device may retry is no platform rule in the seeds or the
+-- vendors' pages; Aliyun's C SDK waits at least 1 s between reconnects and at
+-- most 60 s (alibaba/AliOS-Things middleware/linkkit/sdk-c/src/protocol/mqtt/
+-- iotx_mqtt_config.h: IOTX_MC_RECONNECT_INTERVAL_MIN_MS 1000, _MAX_MS 60000).
+local LOGIN_MIN_GAP, LOGIN_MAX_GAP = 1.0, 60 + 5
+
+local function login_net(self)
+  local s = M.net(self.t).mqtt
+  if not s:login_hold() then error("lab: the feature 'auth' needs auth = \"platform\" on the device", 3) end
+  return s, self.lab_name .. "/mqtt"
+end
+
+-- Waits for the decision on the device's first MQTT login after event-log
+-- cursor `from` (take it before attach powers the device on) and FAILs when
+-- the platform's policy refused it, with the reason, or when none came within
+-- boot_wait.
+function Dev:expect_login(from)
+  local _, stream = login_net(self)
+  local r = otahil.next_event({ kind = "mqtt.login.result", stream = stream }, { from = from, timeout = self.boot_wait })
+  if not r then self:fail(2, "sent no MQTT CONNECT within %g s", self.boot_wait) end
+  if r.action ~= "accept" then self:fail(2, "its MQTT login was refused: %s", tostring(r.reason)) end
+  return r
+end
+
+-- The platform refuses the device's logins for opts.seconds (default 8; CONNACK
+-- 5, not authorized, as for a disabled device) after dropping its connection,
+-- then lets it in again with opts.policy (the dialect's login(t, l)). The
+-- CONNECTs meanwhile are counted (a "log" event), never judged; two less than
+-- 1 s apart are a warning (a FAIL with strict login-backoff); let in again, the
+-- device must log in by itself within the SDKs' longest interval (65 s).
+-- Returns how many CONNECTs it made while refused.
+function Dev:refuse_logins(opts)
+  opts = M.opts(opts, "refuse_logins", { "seconds", "policy" })
+  local s, stream = login_net(self)
+  local window, policy = opts.seconds or 8, assert(opts.policy, "refuse_logins: policy = the dialect's login")
+  s:on_login(function() return false, "refused on purpose (is the device backing off?)", "not_authorized" end)
+  local from = otahil.cursor()
+  s:reset()
+  otahil.sleep(window)
+  local times = {}
+  while true do
+    local ev, cur = otahil.next_event({ kind = "mqtt.login", stream = stream }, { from = from, timeout = 0 })
+    if not ev then break end
+    times[#times + 1], from = ev.t, cur
+  end
+  otahil.log(("%d CONNECTs in %g s while refused"):format(#times, window), { connects = #times })
+  local least
+  for i = 2, #times do least = math.min(least or math.huge, times[i] - times[i - 1]) end
+  if least and least < LOGIN_MIN_GAP then
+    local why = ("refused, it logged in again after %.2f s (the device SDKs wait at least %g s)"):format(least, LOGIN_MIN_GAP)
+    if self.strict["login-backoff"] then self:fail(2, "%s (strict login-backoff)", why) end
+    self:warn("%s", why)
+  end
+  local back = otahil.cursor()
+  s:on_login(function(l) return policy(self.t, l) end)
+  local again = otahil.next_event({ kind = "mqtt.login.result", stream = stream, action = "accept" },
+                                  { from = back, timeout = LOGIN_MAX_GAP })
+  if not again then
+    self:fail(2, "refused for %g s, it did not log in again within %g s once the platform let it in", window, LOGIN_MAX_GAP)
+  end
+  return #times
+end
+
 -- ---- cloud.Dev: faults on the download ------------------------------------------
 
 -- The next response for `img` is cut after `at` body bytes, once.

@@ -4,26 +4,34 @@
 # --ca {ca_file} passes the qcloud suite over TLS, and the defects no-cert-verify
 # and no-hostname-check are caught by scenarios/tls/01_qcloud_untrusted_certificate
 # (they download from a server whose certificate is expired, names another host,
-# or comes from another CA).
+# or comes from another CA). The otadev lab signs its MQTT login too (auth =
+# "platform", --secret {secret}): scenarios/tls/03_qcloud_login runs over TLS, and the
+# whole suite with every CONNECT judged by qcloud.login.
 . "$(dirname "$0")/lib.sh"
 # the qcloud device of lab/emulated.lua, over TLS
 tls_lab() { # tls_lab OUT [EXTRA_ARG]
   local extra=""; [ -n "${2:-}" ] && extra=", \"$2\""
   awk '/^device "emu-qcloud"/,/^}/' lab/emulated.lua |
     sed -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}"'"$extra"' }|' \
-        -e 's|kind = "process",|kind = "process", tls = true,|' \
-        -e 's|features = { "power",|features = { "tls", "power",|' > "$1"
-  grep -q 'tls = true' "$1" && grep -q '{ca_file}' "$1" && grep -q '"tls", "power"' "$1"
+        -e 's|"--ca", "{ca_file}"|"--ca", "{ca_file}", "--secret", "{secret}"|' \
+        -e 's|kind = "process",|kind = "process", tls = true, auth = "platform", secret = "vX6PQqazsGsMyf5SMfs6OA6y",|' \
+        -e 's|features = { "power",|features = { "tls", "auth", "power",|' > "$1"
+  grep -q 'tls = true' "$1" && grep -q '{ca_file}' "$1" && grep -q '"tls", "auth", "power"' "$1" && grep -q '{secret}' "$1"
 }
 check "the TLS lab is made from lab/emulated.lua" tls_lab "$WORK/tls.lua"
 "$OTAHIL" run scenarios/qcloud scenarios/tls --lab "$WORK/tls.lua" --report "$WORK/good" > "$WORK/good.txt" 2>&1
 rc=$?
 check "qcloud suite over TLS: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || tail -30 "$WORK/good.txt"
-check "qcloud over TLS: 16 + 2 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 18 ]
+check "qcloud over TLS: 16 + 3 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 19 ]
 check "qcloud over TLS: no case failed" bash -c "! grep -qw -e FAIL -e ERROR <<< \"$(outcome "$WORK/good" '*')\""
 check "the untrusted-certificate scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/01_*')" = PASS ]
 check "the handshake-faults scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/02_*')" = PASS ]
+check "the signed-login scenario ran and passed over TLS" [ "$(outcome "$WORK/good" 'tls/03_*')" = PASS ]
+accepted=$(cat "$WORK"/good/logs/qcloud/*.log | grep -c 'mqtt.login.result.*action=accept')
+check "every case of the suite logged in through the hold ($accepted accepted)" [ "$accepted" -ge 16 ]
+check "no CONNECT of the suite was refused or left to the timeout" \
+  bash -c "! grep -h 'mqtt.login.result' $WORK/good/logs/qcloud/*.log | grep -v 'action=accept' | grep -q ."
 check "a stalled handshake was held, a cut one closed" \
   bash -c "grep -q 'tls-handshake action=stall' '$WORK/good/logs/tls/02_qcloud_handshake_faults@emu-qcloud.log' &&
            grep -q 'cut during the handshake' '$WORK/good/logs/tls/02_qcloud_handshake_faults@emu-qcloud.log'"
@@ -66,7 +74,7 @@ sed -e "s|\"tests/devices/qcloud_device.py\"|\"$DEV\"|" \
 rc=$?
 check "the Python device over TLS: qcloud suite and the TLS scenario pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/py.txt" | head -20
-check "the Python device over TLS: 18 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 18 ]
+check "the Python device over TLS: 19 cases (03_qcloud_login SKIP: no auth)" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 19 ]
 
 # a plain lab still has plain URLs and skips the TLS scenario
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1

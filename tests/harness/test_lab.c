@@ -9,6 +9,7 @@
 #include "../common/lab_text.h"
 #include "../common/tmpdir.h"
 #include "lab.h"
+#include "lab_auth.h"
 #include "lab_console.h"
 
 static char dir[256];
@@ -110,6 +111,24 @@ START_TEST(unknown_placeholder) {
   int rc = load(GOOD_HEAD "  cmd = {\"x\", \"{boot_ms}\", \"{secret}\"}, secret = \"k\", timing = { boot_ms = 5 } }\n",
                 &l, err, sizeof err);
   ck_assert_msg(rc == 0, "a timing knob and a declared secret are placeholders: %s", err);
+  lab_free(l);
+}
+END_TEST
+
+/* auth = "none" | "platform" (lab_auth.h): platform needs the secret; anything else is exit 2. */
+START_TEST(auth_key) {
+  expect_error("\n" GOOD_HEAD "  cmd = {\"x\"}, auth = \"foo\" }\n", "lab.lua:2: device 'b1'",
+               "auth must be \"none\" or \"platform\"");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, auth = true }\n", "lab.lua:1: device 'b1'", "auth must be \"none\" or \"platform\"");
+  expect_error(GOOD_HEAD "  cmd = {\"x\"}, auth = \"platform\" }\n", "lab.lua:1: device 'b1'",
+               "auth = \"platform\" needs secret");
+  lab *l = NULL;
+  char err[1024] = "";
+  ck_assert_msg(load(GOOD_HEAD "  cmd = {\"x\"}, auth = \"platform\", secret = \"k\" }\n"
+                     "device \"b2\" {\n  dialect = \"qcloud\", product = \"P\", device = \"e\", version = \"1\",\n"
+                     "  cmd = {\"x\"}, auth = \"none\" }\n", &l, err, sizeof err) == 0, "%s", err);
+  ck_assert_int_eq(lab_auth_platform(l->devices[0].spec), 1);
+  ck_assert_int_eq(lab_auth_platform(l->devices[1].spec), 0);
   lab_free(l);
 }
 END_TEST
@@ -245,6 +264,7 @@ int main(void) {
   tcase_add_test(tc, unknown_placeholder);
   tcase_add_test(tc, console_lines);
   tcase_add_test(tc, board_power_driver_unknown);
+  tcase_add_test(tc, auth_key);
   tcase_add_test(tc, missing_image_file);
   tcase_add_test(tc, twice_and_syntax);
   tcase_add_test(tc, missing_lab_file);
