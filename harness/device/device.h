@@ -9,7 +9,7 @@
  *   dev:power_cycle{delay=0, timeout=} off, delay seconds, on
  *   dev:power_state{timeout=}          "on" | "off" | "unknown" (a board's driver may not tell)
  *   dev:is_on()
- *   (power of process devices and boards: device_power.h)
+ *   (the power methods: harness/lua/api_power.h; the state machine: device_power.h)
  *   dev:console_next{re= | contains=, timeout=10} -> event | nil, "timeout"
  *   dev:send(text)                     write to its console
  *   dev.uart                           its console as a raw stream (api_uart.h)
