@@ -7,6 +7,12 @@
  * loop through rt_wait_yield() and is resumed by its event or its timeout
  * (the lua-nginx-module pattern). Misuse raises a Lua error with file:line;
  * an expectation the device did not meet raises a FAIL object (rt_fail).
+ *
+ * Its files: rt.c (the state, made and freed), rt_limits.c (memory cap,
+ * instruction budget, watchdog), rt_sandbox.c (globals, require, the locked
+ * global table), rt_task.c (tasks, resumptions, waits), rt_error.c (one-line
+ * messages at the author's line, FAIL, unknown keys); rt_internal.h is what
+ * they share.
  */
 #ifndef OTAHIL_RT_H
 #define OTAHIL_RT_H
