@@ -18,7 +18,8 @@ rt *rt_new(const rt_config *cfg, char *err, size_t errlen) {
   if (!R->cfg.instr_budget) R->cfg.instr_budget = 200000000ull;
   if (!(R->cfg.watchdog_s > 0)) R->cfg.watchdog_s = 5.0 * (R->cfg.timeout_multiplier > 0 ? R->cfg.timeout_multiplier : 1);
   if (R->cfg.timeout_multiplier <= 0) R->cfg.timeout_multiplier = 1;
-  R->L = lua_newstate(rt__alloc, R);
+  R->mem.limit = R->cfg.mem_limit;
+  R->L = lua_newstate(rt_mem_alloc, &R->mem);
   if (!R->L) {
     snprintf(err, errlen, "cannot create a Lua state");
     free(R);

@@ -121,6 +121,17 @@ void rt_where_author(lua_State *L);
  * has a string key not in `keys` (NULL-terminated), or a non-string key. */
 void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys);
 
+/* A Lua allocator (lua_Alloc) with a cap, for rt's states and for states of
+ * their own (the lab file's): ud is an rt_mem; an allocation that would take
+ * `used` past `limit` fails (LUA_ERRMEM). */
+typedef struct rt_mem {
+  size_t used, limit;
+} rt_mem;
+void *rt_mem_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* Monotonic seconds: the watchdogs' clock. */
+double rt_mono(void);
+
 /* Registers a cleanup run when the scenario's state is freed (in reverse order):
  * the way API modules close clients and servers the scenario opened. */
 void rt_on_close(rt *R, void (*fn)(void *arg), void *arg);

@@ -44,7 +44,7 @@ typedef struct rt_closer {
 struct rt {
   rt_config cfg;
   lua_State *L;
-  size_t mem_used;
+  rt_mem mem; /* its limit is cfg.mem_limit */
   uint64_t instr;
   int runaway;            /* over the instruction budget: every instruction raises */
   double resume_t0;       /* monotonic seconds when the running resumption began */
@@ -59,12 +59,9 @@ struct rt {
   rt_closer *closers;
 };
 
-/* rt_limits.c: the memory cap (the state's allocator), the instruction hook
- * (installed every HOOK_EVERY instructions) and the monotonic clock of the
- * watchdog. */
-void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+/* rt_limits.c: the instruction hook (installed every HOOK_EVERY
+ * instructions; the memory cap is rt_mem_alloc, in rt.h). */
 void rt__hook(lua_State *L, lua_Debug *ar);
-double rt__mono(void);
 
 /* rt_sandbox.c: installs the allowed globals, require and the loaded table. */
 void rt__sandbox(lua_State *L);

@@ -8,23 +8,23 @@
 
 /* ---- memory cap ---------------------------------------------------------- */
 
-void *rt__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  rt *R = ud;
+void *rt_mem_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  rt_mem *m = ud;
   size_t old = ptr ? osize : 0;
   if (nsize == 0) {
     free(ptr);
-    R->mem_used -= old;
+    m->used -= old;
     return NULL;
   }
-  if (nsize > old && R->mem_used - old + nsize > R->cfg.mem_limit) return NULL;
+  if (nsize > old && m->used - old + nsize > m->limit) return NULL;
   void *p = realloc(ptr, nsize);
-  if (p) R->mem_used = R->mem_used - old + nsize;
+  if (p) m->used = m->used - old + nsize;
   return p;
 }
 
 /* ---- instruction budget and watchdog --------------------------------------- */
 
-double rt__mono(void) {
+double rt_mono(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
@@ -73,7 +73,7 @@ static void rt__runaway(lua_State *L, rt *R, const char *what) {
 void rt_watchdog(lua_State *L) {
   rt *R = rt_from_lua(L);
   if (!R || R->resume_t0 <= 0) return;
-  double held = rt__mono() - R->resume_t0;
+  double held = rt_mono() - R->resume_t0;
   if (!R->runaway && held > R->cfg.watchdog_s) {
     char what[160];
     snprintf(what, sizeof what, "held the loop %.1f s without waiting (at most %.1f s: a slow pattern or a long C call?)",

@@ -40,7 +40,7 @@ int rt_pcall(rt *R, int nargs, int nres, char *err, size_t errlen) {
   lua_pushcfunction(L, rt__msgh);
   lua_insert(L, base);
   R->instr = 0;
-  R->resume_t0 = rt__mono();
+  R->resume_t0 = rt_mono();
   int st = lua_pcall(L, nargs, nres, base);
   R->resume_t0 = 0;
   lua_remove(L, base);
@@ -92,7 +92,7 @@ static void rt__resume(rt_task *t, int nargs) {
   if (R->aborted) return;
   int nres = 0;
   R->instr = 0;
-  R->resume_t0 = rt__mono();
+  R->resume_t0 = rt_mono();
   R->running = t;
   int st = lua_resume(t->co, R->L, nargs, &nres);
   R->running = NULL;
