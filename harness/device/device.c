@@ -305,7 +305,6 @@ void device_push(lua_State *L, device *d) {
                                        {"send", l_send},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
-    api_power_wrap(L, -1);
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, l_index);
     lua_setfield(L, -2, "__index");

@@ -92,7 +92,7 @@ static int board_call(lua_State *L, device_power *pw, device_power_op op, double
   /* the queue may hold a cleanup's call before this one: wait for both */
   double wait = (timeout > 0 ? timeout : device_power_timeout(pw)) * 2 + delay + WAIT_MARGIN;
   w->timeout = wait;
-  return rt_wait_yield(L, op == DEVICE_POWER_STATE ? state_check : board_check, w, waiter_free, wait);
+  return rt_wait_yield_raise(L, op == DEVICE_POWER_STATE ? state_check : board_check, w, waiter_free, wait);
 }
 
 /* ---- the methods ---------------------------------------------------------- */
@@ -107,11 +107,8 @@ int api_power_on(lua_State *L, device_power *pw) {
   }
   if (device_power_is_on(pw)) return push_true(L);
   char err[512];
-  if (device_power_start(pw, err, sizeof err) != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "device '%s': power on: %s", device_power_name(pw), err);
-    return 2;
-  }
+  if (device_power_start(pw, err, sizeof err) != 0)
+    return luaL_error(L, "device '%s': power on: %s", device_power_name(pw), err);
   return push_true(L);
 }
 
@@ -139,7 +136,7 @@ int api_power_off(lua_State *L, device_power *pw) {
   double timeout = opt_timeout(L, PROCESS_OFF_TIMEOUT);
   if (!device_power_is_on(pw)) return push_true(L);
   device_power_stop(pw, graceful);
-  return rt_wait_yield(L, process_off_check, pw, NULL, timeout);
+  return rt_wait_yield_raise(L, process_off_check, pw, NULL, timeout);
 }
 
 /* A process device's cycle: cut, wait until reaped, the delay, start again. */
@@ -205,7 +202,7 @@ int api_power_cycle(lua_State *L, device_power *pw) {
   c->R = rt_from_lua(L);
   c->delay = delay;
   if (device_power_is_on(pw)) device_power_stop(pw, 0);
-  return rt_wait_yield(L, pcycle_check, c, pcycle_free, timeout + delay);
+  return rt_wait_yield_raise(L, pcycle_check, c, pcycle_free, timeout + delay);
 }
 
 int api_power_state(lua_State *L, device_power *pw) {
@@ -221,22 +218,4 @@ int api_power_state(lua_State *L, device_power *pw) {
 int api_power_is_on(lua_State *L, device_power *pw) {
   lua_pushboolean(L, device_power_is_on(pw));
   return 1;
-}
-
-static const char wrap_lua[] =
-    "local methods = ...\n"
-    "for _, name in ipairs { 'power_on', 'power_off', 'power_cycle', 'power_state' } do\n"
-    "  local raw = methods[name]\n"
-    "  methods[name] = function(self, opts)\n"
-    "    local ok, why = raw(self, opts)\n"
-    "    if ok == nil then error(why, 2) end\n"
-    "    return ok\n"
-    "  end\n"
-    "end\n";
-
-void api_power_wrap(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (luaL_loadbuffer(L, wrap_lua, sizeof wrap_lua - 1, "=device_power") != LUA_OK) lua_error(L);
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 0);
 }

@@ -20,16 +20,12 @@
 #include "device_power.h"
 
 /* The methods; each takes the device's power as found by device.c (argument 1
- * is the device, argument 2 the options). They return true or nil, why; the
- * wrap below turns the nil, why into a raise. */
+ * is the device, argument 2 the options). A failed call raises its message at
+ * the scenario's line (rt_wait_yield_raise), also after a wait. */
 int api_power_on(lua_State *L, device_power *pw);
 int api_power_off(lua_State *L, device_power *pw);
 int api_power_cycle(lua_State *L, device_power *pw);
 int api_power_state(lua_State *L, device_power *pw);
 int api_power_is_on(lua_State *L, device_power *pw);
-
-/* Wraps the power methods of the methods table at idx so that a failed call
- * raises its message at the scenario's line. */
-void api_power_wrap(lua_State *L, int idx);
 
 #endif

@@ -95,6 +95,14 @@ typedef int (*rt_check_fn)(rt_wait *w, lua_State *co, int timed_out);
  * free_data when the wait ends or is cancelled. */
 int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
                   double timeout_s);
+/* rt_wait_yield for a call whose failure is a Lua error: when the check's
+ * values are nil, why (at once or when resumed, a timeout's too), why is raised
+ * at the caller's line (luaL_error); other values are the call's results. */
+int rt_wait_yield_raise(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
+                        double timeout_s);
+/* The same for a call that ends at once: with n results on top, nil, why raises
+ * why at the caller's line; else returns n. */
+int rt_return_or_raise(lua_State *L, int n);
 void *rt_wait_data(rt_wait *w);
 rt *rt_wait_rt(rt_wait *w);
 

@@ -214,8 +214,22 @@ void rt_poke(rt *R) {
   uv_timer_start(R->kick, rt__kick_cb, 0, 0);
 }
 
-int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
-                  double timeout_s) {
+int rt_return_or_raise(lua_State *L, int n) {
+  if (n >= 2 && lua_isnil(L, -n)) {
+    const char *why = lua_tostring(L, -n + 1);
+    return luaL_error(L, "%s", why ? why : "error");
+  }
+  return n;
+}
+
+/* A raising wait resumed: its check's values are above the stack it yielded with (ctx). */
+static int rt__raise_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  return rt_return_or_raise(L, lua_gettop(L) - (int)ctx);
+}
+
+static int rt__wait(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *), double timeout_s,
+                    int raise) {
   rt *R = rt_from_lua(L);
   rt_task *t = *(rt_task **)lua_getextraspace(L);
   if (!lua_isyieldable(L) || !t || t->co != L) {
@@ -235,7 +249,7 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
   if (n > 0) {
     w->task = NULL;
     rt__wait_end(w);
-    return n;
+    return raise ? rt_return_or_raise(L, n) : n;
   }
   t->wait = w;
   /* +inf waits for ever (until the scenario's deadline); a negative or NaN
@@ -249,5 +263,16 @@ int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)
     uv_update_time(R->cfg.loop);
     uv_timer_start(&w->timer, rt__timer_cb, (uint64_t)ms, 0);
   }
+  if (raise) return lua_yieldk(L, 0, (lua_KContext)lua_gettop(L), rt__raise_k);
   return lua_yield(L, 0);
+}
+
+int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
+                  double timeout_s) {
+  return rt__wait(L, check, data, free_data, timeout_s, 0);
+}
+
+int rt_wait_yield_raise(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
+                        double timeout_s) {
+  return rt__wait(L, check, data, free_data, timeout_s, 1);
 }
