@@ -35,18 +35,6 @@ typedef struct dev_ud {
   size_t cursor; /* console reads of this handle */
 } dev_ud;
 
-void device_vars_set(device_vars *v, const char *key, const char *value) {
-  for (int i = 0; i < v->n; i++)
-    if (strcmp(v->keys[i], key) == 0) {
-      v->values[i] = value;
-      return;
-    }
-  if (v->n < 64) {
-    v->keys[v->n] = key;
-    v->values[v->n++] = value;
-  }
-}
-
 static void on_line(void *arg, const char *line, size_t len) {
   device *d = arg;
   (void)len;

@@ -22,18 +22,12 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "device_vars.h"
 #include "evlog.h"
 #include "lab.h"
 
 typedef struct device device;
 
-/* Placeholder values for the device's cmd ({name} -> value); NULL-terminated pairs. */
-typedef struct device_vars {
-  const char *keys[64]; /* 20 fixed placeholders + up to 32 timing knobs */
-  const char *values[64];
-  int n;
-} device_vars;
-void device_vars_set(device_vars *v, const char *key, const char *value);
 
 device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t errlen);
 

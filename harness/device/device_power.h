@@ -23,7 +23,7 @@
 
 #include <uv.h>
 
-#include "device.h"
+#include "device_vars.h"
 #include "evlog.h"
 #include "lab.h"
 #include "power.h"
