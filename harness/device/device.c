@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_power.h"
 #include "api_uart.h"
 #include "lab_console.h"
 #include "uart_console.h"
@@ -33,18 +34,6 @@ typedef struct dev_ud {
   device *d;
   size_t cursor; /* console reads of this handle */
 } dev_ud;
-
-void device_vars_set(device_vars *v, const char *key, const char *value) {
-  for (int i = 0; i < v->n; i++)
-    if (strcmp(v->keys[i], key) == 0) {
-      v->values[i] = value;
-      return;
-    }
-  if (v->n < 64) {
-    v->keys[v->n] = key;
-    v->values[v->n++] = value;
-  }
-}
 
 static void on_line(void *arg, const char *line, size_t len) {
   device *d = arg;
@@ -200,12 +189,12 @@ void device_free(device *d) {
 
 static dev_ud *check(lua_State *L) { return luaL_checkudata(L, 1, MT); }
 
-/* power: see device_power.h */
-static int l_power_on(lua_State *L) { return device_power_l_on(L, check(L)->d->pw); }
-static int l_power_off(lua_State *L) { return device_power_l_off(L, check(L)->d->pw); }
-static int l_power_cycle(lua_State *L) { return device_power_l_cycle(L, check(L)->d->pw); }
-static int l_power_state(lua_State *L) { return device_power_l_state(L, check(L)->d->pw); }
-static int l_is_on(lua_State *L) { return device_power_l_is_on(L, check(L)->d->pw); }
+/* power: see api_power.h */
+static int l_power_on(lua_State *L) { return api_power_on(L, check(L)->d->pw); }
+static int l_power_off(lua_State *L) { return api_power_off(L, check(L)->d->pw); }
+static int l_power_cycle(lua_State *L) { return api_power_cycle(L, check(L)->d->pw); }
+static int l_power_state(lua_State *L) { return api_power_state(L, check(L)->d->pw); }
+static int l_is_on(lua_State *L) { return api_power_is_on(L, check(L)->d->pw); }
 
 static int l_console_next(lua_State *L) {
   dev_ud *u = check(L);
@@ -304,7 +293,6 @@ void device_push(lua_State *L, device *d) {
                                        {"send", l_send},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
-    device_power_wrap(L, -1);
     lua_setfield(L, -2, "methods");
     lua_pushcfunction(L, l_index);
     lua_setfield(L, -2, "__index");

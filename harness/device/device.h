@@ -9,7 +9,7 @@
  *   dev:power_cycle{delay=0, timeout=} off, delay seconds, on
  *   dev:power_state{timeout=}          "on" | "off" | "unknown" (a board's driver may not tell)
  *   dev:is_on()
- *   (power of process devices and boards: device_power.h)
+ *   (the power methods: harness/lua/api_power.h; the state machine: device_power.h)
  *   dev:console_next{re= | contains=, timeout=10} -> event | nil, "timeout"
  *   dev:send(text)                     write to its console
  *   dev.uart                           its console as a raw stream (api_uart.h)
@@ -22,18 +22,12 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "device_vars.h"
 #include "evlog.h"
 #include "lab.h"
 
 typedef struct device device;
 
-/* Placeholder values for the device's cmd ({name} -> value); NULL-terminated pairs. */
-typedef struct device_vars {
-  const char *keys[64]; /* 20 fixed placeholders + up to 32 timing knobs */
-  const char *values[64];
-  int n;
-} device_vars;
-void device_vars_set(device_vars *v, const char *key, const char *value);
 
 device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t errlen);
 

@@ -1,47 +1,34 @@
+/* device_power: a device's power state machine (process or board driver), see device_power.h. */
 #include "device_power.h"
 
-#include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "power.h"
 #include "power_process.h"
-#include "rt.h"
 
 #define GRACE_MS 2000
-#define PROCESS_OFF_TIMEOUT 5.0
-#define WAIT_MARGIN 5.0 /* a Lua wait outlives its driver call by this much */
 
-typedef enum { OP_ON, OP_OFF, OP_CYCLE, OP_STATE } op_t;
+typedef device_power_op op_t;
 static const char *const op_names[] = {"on", "off", "cycle", "state"};
 
 typedef enum { AT_BEFORE, AT_ON, AT_OFF, AT_LEAVE } at_exit_t;
 
-typedef struct waiter waiter;
+typedef struct device_power_call job;
 
-typedef struct job {
+struct device_power_call {
   uv_work_t req;
   device_power *pw;
   op_t op;
   double timeout, delay;
   char **vars; /* key, value, ..., NULL: a copy, the thread reads it */
   const char *why; /* NULL: a scenario's call; else "start", "cleanup", "exit" */
-  waiter *w;       /* the Lua call waiting for it, or NULL */
+  device_power_done_cb done; /* the caller waiting for it, or NULL */
+  void *done_arg;
   int rc;
   power_state_t st;
   char err[1024];
-  struct job *next;
-} job;
-
-struct waiter {
-  job *j; /* NULL once done */
-  rt *R;
-  int done, rc;
-  power_state_t st;
-  char err[1024];
-  double timeout;
+  job *next;
 };
 
 struct device_power {
@@ -161,7 +148,7 @@ static job *submit(device_power *pw, op_t op, double timeout, double delay, cons
   j->delay = delay;
   j->vars = vars_copy(pw->vars);
   j->why = why;
-  if (op != OP_STATE) pw->touched = 1;
+  if (op != DEVICE_POWER_STATE) pw->touched = 1;
   if (pw->tail) pw->tail->next = j;
   else pw->head = j;
   pw->tail = j;
@@ -174,10 +161,10 @@ static void job_run(uv_work_t *req) {
   power *p = j->pw->drv;
   power_opts o = {.timeout_s = j->timeout, .delay_s = j->delay, .vars = (const char *const *)j->vars};
   switch (j->op) {
-  case OP_ON: j->rc = power_on(p, &o, j->err, sizeof j->err); break;
-  case OP_OFF: j->rc = power_off(p, &o, j->err, sizeof j->err); break;
-  case OP_CYCLE: j->rc = power_cycle(p, &o, j->err, sizeof j->err); break;
-  case OP_STATE: j->rc = power_state(p, &o, &j->st, j->err, sizeof j->err); break;
+  case DEVICE_POWER_ON: j->rc = power_on(p, &o, j->err, sizeof j->err); break;
+  case DEVICE_POWER_OFF: j->rc = power_off(p, &o, j->err, sizeof j->err); break;
+  case DEVICE_POWER_CYCLE: j->rc = power_cycle(p, &o, j->err, sizeof j->err); break;
+  case DEVICE_POWER_STATE: j->rc = power_state(p, &o, &j->st, j->err, sizeof j->err); break;
   }
 }
 
@@ -197,7 +184,7 @@ static void job_done(uv_work_t *req, int status) {
   pw->running = 0;
   const char *how = power_driver(pw->drv);
   if (j->rc == 0) {
-    if (j->op == OP_STATE) {
+    if (j->op == DEVICE_POWER_STATE) {
       pw->known = j->st;
       if (j->why && strcmp(j->why, "start") == 0) pw->before = j->st;
       if (pw->log) {
@@ -208,12 +195,12 @@ static void job_done(uv_work_t *req, int status) {
         evlog_commit(pw->log);
       }
     } else {
-      pw->known = j->op == OP_OFF ? POWER_OFF : POWER_ON;
-      event(pw, j->op == OP_OFF ? "off" : "on", how);
+      pw->known = j->op == DEVICE_POWER_OFF ? POWER_OFF : POWER_ON;
+      event(pw, j->op == DEVICE_POWER_OFF ? "off" : "on", how);
     }
   } else {
     /* after a failed switch nobody knows what the relay did */
-    if (j->op != OP_STATE) pw->known = POWER_UNKNOWN;
+    if (j->op != DEVICE_POWER_STATE) pw->known = POWER_UNKNOWN;
     if (pw->log) {
       cJSON *ev = evlog_add(pw->log, "power.error");
       cJSON_AddStringToObject(ev, "device", pw->name);
@@ -225,15 +212,7 @@ static void job_done(uv_work_t *req, int status) {
     if (j->why && strcmp(j->why, "start") != 0)
       fprintf(stderr, "otahil: power %s at %s failed: %s\n", op_names[j->op], j->why, j->err);
   }
-  if (j->w) {
-    waiter *w = j->w;
-    w->done = 1;
-    w->rc = j->rc;
-    w->st = j->st;
-    w->j = NULL;
-    snprintf(w->err, sizeof w->err, "%s", j->err);
-    rt_poke(w->R);
-  }
+  if (j->done) j->done(j->done_arg, j->rc, j->st, j->err);
   vars_free(j->vars);
   free(j);
   if (pw->head) next_job(pw);
@@ -277,11 +256,11 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
     pw->vars = pairs;
     pw->log = log;
     /* remember the state before the run, then start the case from off */
-    if (!pw->asked_before && !pw->touched && power_can_tell(pw->drv)) submit(pw, OP_STATE, 0, 0, "start");
+    if (!pw->asked_before && !pw->touched && power_can_tell(pw->drv)) submit(pw, DEVICE_POWER_STATE, 0, 0, "start");
     pw->asked_before = 1;
     if (pw->known != POWER_OFF || pw->running) {
       job *last = pw->tail;
-      if (!last || last->op != OP_OFF) submit(pw, OP_OFF, 0, 0, "start");
+      if (!last || last->op != DEVICE_POWER_OFF) submit(pw, DEVICE_POWER_OFF, 0, 0, "start");
     }
     return 0;
   }
@@ -329,8 +308,8 @@ void device_power_cleanup(device_power *pw) {
     return;
   }
   if (pw->known == POWER_OFF && !pw->running) return;
-  if (pw->tail && pw->tail->op == OP_OFF) return;
-  submit(pw, OP_OFF, 0, 0, "cleanup");
+  if (pw->tail && pw->tail->op == DEVICE_POWER_OFF) return;
+  submit(pw, DEVICE_POWER_OFF, 0, 0, "cleanup");
 }
 
 int device_power_settled(const device_power *pw) {
@@ -370,237 +349,44 @@ void device_power_free(device_power *pw) {
     at_exit_t at = pw->at_exit;
     if (at == AT_BEFORE) at = pw->before == POWER_OFF ? AT_OFF : AT_ON;
     /* a failed call leaves the state unknown: then switch anyway */
-    if (at == AT_ON && (pw->known != POWER_ON || pw->running)) submit(pw, OP_ON, 0, 0, "exit");
-    if (at == AT_OFF && (pw->known != POWER_OFF || pw->running)) submit(pw, OP_OFF, 0, 0, "exit");
+    if (at == AT_ON && (pw->known != POWER_ON || pw->running)) submit(pw, DEVICE_POWER_ON, 0, 0, "exit");
+    if (at == AT_OFF && (pw->known != POWER_OFF || pw->running)) submit(pw, DEVICE_POWER_OFF, 0, 0, "exit");
   }
   pw->freeing = 1;
   if (!pw->head) free_board(pw);
 }
 
-/* ---- Lua ----------------------------------------------------------------- */
+/* ---- for callers that switch power -------------------------------------- */
 
-static double opt_timeout(lua_State *L, double def) {
-  double t = api_optnumfield(L, 2, "timeout", def);
-  if (t <= 0) luaL_error(L, "option 'timeout' must be > 0");
-  return t;
-}
+const char *device_power_name(const device_power *pw) { return pw->name; }
+int device_power_is_board(const device_power *pw) { return pw->board; }
+int device_power_attached(const device_power *pw) { return pw->log != NULL; }
+uv_loop_t *device_power_loop(const device_power *pw) { return pw->loop; }
+double device_power_timeout(const device_power *pw) { return power_timeout(pw->drv); }
 
-static int not_attached(lua_State *L, device_power *pw) {
-  return luaL_error(L, "device '%s' is not attached to this scenario", pw->name);
-}
-
-/* A board's call: submitted now, the Lua call yields until it is done. */
-static int board_check(rt_wait *w_, lua_State *co, int timed_out) {
-  waiter *w = rt_wait_data(w_);
-  if (!w->done) {
-    if (!timed_out) return 0;
-    lua_pushnil(co);
-    lua_pushfstring(co, "power call still running after %d s (the driver's own timeout did not end it)",
-                    (int)w->timeout);
-    return 2;
-  }
-  if (w->rc != 0) {
-    lua_pushnil(co);
-    lua_pushstring(co, w->err);
-    return 2;
-  }
-  lua_pushboolean(co, 1);
-  return 1;
-}
-
-static void waiter_free(void *p) {
-  waiter *w = p;
-  if (w->j) w->j->w = NULL; /* the call goes on without anyone waiting */
-  free(w);
-}
-
-static int state_check(rt_wait *w_, lua_State *co, int timed_out) {
-  waiter *w = rt_wait_data(w_);
-  if (!w->done || w->rc != 0) return board_check(w_, co, timed_out);
-  lua_pushstring(co, power_state_name(w->st));
-  return 1;
-}
-
-static int board_call(lua_State *L, device_power *pw, op_t op, double timeout, double delay) {
-  rt *R = rt_from_lua(L);
-  waiter *w = calloc(1, sizeof *w);
-  if (!w) abort();
-  w->R = R;
-  w->st = POWER_UNKNOWN;
+device_power_call *device_power_submit(device_power *pw, device_power_op op, double timeout, double delay,
+                                       device_power_done_cb done, void *arg) {
   job *j = submit(pw, op, timeout, delay, NULL);
-  j->w = w;
-  w->j = j;
-  /* the queue may hold a cleanup's call before this one: wait for both */
-  double wait = (timeout > 0 ? timeout : power_timeout(pw->drv)) * 2 + delay + WAIT_MARGIN;
-  w->timeout = wait;
-  return rt_wait_yield(L, op == OP_STATE ? state_check : board_check, w, waiter_free, wait);
+  j->done = done;
+  j->done_arg = arg;
+  return j;
 }
 
-int device_power_l_on(lua_State *L, device_power *pw) {
-  API_KEYS(L, 2, "power_on", "timeout");
-  if (!pw->log) return not_attached(L, pw);
-  if (pw->board) {
-    double timeout = opt_timeout(L, power_timeout(pw->drv));
-    if (pw->known == POWER_ON && !pw->head) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-    return board_call(L, pw, OP_ON, timeout, 0);
-  }
-  if (power_process_is_on(pw->pp)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  char err[512];
-  if (power_process_on(pw->pp, err, sizeof err) != 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "device '%s': power on: %s", pw->name, err);
-    return 2;
-  }
+void device_power_forget(device_power_call *c) {
+  c->done = NULL;
+  c->done_arg = NULL;
+}
+
+int device_power_start(device_power *pw, char *err, size_t errlen) {
+  if (power_process_on(pw->pp, err, errlen) != 0) return -1;
   event(pw, "on", "process");
-  lua_pushboolean(L, 1);
-  return 1;
+  return 0;
 }
 
-static int process_off_check(rt_wait *w, lua_State *co, int timed_out) {
-  device_power *pw = rt_wait_data(w);
-  if (!power_process_is_on(pw->pp)) {
-    lua_pushboolean(co, 1);
-    return 1;
-  }
-  if (!timed_out) return 0;
-  lua_pushnil(co);
-  lua_pushfstring(co, "device '%s': power off: the process (pid %d) is still running", pw->name,
-                  power_process_pid(pw->pp));
-  return 2;
-}
-
-int device_power_l_off(lua_State *L, device_power *pw) {
-  API_KEYS(L, 2, "power_off", "graceful", "timeout");
-  if (!pw->log) return not_attached(L, pw);
-  if (pw->board) return board_call(L, pw, OP_OFF, opt_timeout(L, power_timeout(pw->drv)), 0);
-  int graceful = 0;
-  if (lua_istable(L, 2)) {
-    lua_getfield(L, 2, "graceful");
-    graceful = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-  }
-  double timeout = opt_timeout(L, PROCESS_OFF_TIMEOUT);
-  if (!pw->pp || !power_process_is_on(pw->pp)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
+void device_power_stop(device_power *pw, int graceful) {
   pw->cutting = 1;
   event(pw, "cutting", graceful ? "graceful" : "cut");
   power_process_off(pw->pp, graceful, GRACE_MS);
-  return rt_wait_yield(L, process_off_check, pw, NULL, timeout);
 }
 
-/* A process device's cycle: cut, wait until reaped, the delay, start again. */
-typedef struct pcycle {
-  device_power *pw;
-  rt *R;
-  uv_timer_t *timer;
-  double delay;
-  int stage; /* 0 waiting for the exit, 1 in the delay, 2 delay over */
-} pcycle;
-
-static void pcycle_timer(uv_timer_t *t) {
-  pcycle *c = t->data;
-  c->stage = 2;
-  rt_poke(c->R);
-}
-
-static void free_timer(uv_handle_t *h) { free(h); }
-
-static void pcycle_free(void *p) {
-  pcycle *c = p;
-  uv_close((uv_handle_t *)c->timer, free_timer);
-  free(c);
-}
-
-static int pcycle_check(rt_wait *w, lua_State *co, int timed_out) {
-  pcycle *c = rt_wait_data(w);
-  device_power *pw = c->pw;
-  if (c->stage == 0 && !power_process_is_on(pw->pp)) {
-    c->stage = c->delay > 0 ? 1 : 2;
-    if (c->stage == 1) uv_timer_start(c->timer, pcycle_timer, (uint64_t)(c->delay * 1000.0), 0);
-  }
-  if (c->stage == 2) {
-    char err[512];
-    if (power_process_on(pw->pp, err, sizeof err) != 0) {
-      lua_pushnil(co);
-      lua_pushfstring(co, "device '%s': power cycle (on): %s", pw->name, err);
-      return 2;
-    }
-    event(pw, "on", "process");
-    lua_pushboolean(co, 1);
-    return 1;
-  }
-  if (!timed_out) return 0;
-  lua_pushnil(co);
-  lua_pushfstring(co, "device '%s': power cycle: %s", pw->name,
-                  c->stage == 0 ? "the process is still running after the cut" : "timed out");
-  return 2;
-}
-
-static double opt_delay(lua_State *L) {
-  double d = api_optnumfield(L, 2, "delay", 0);
-  if (d < 0) luaL_error(L, "option 'delay' must be >= 0 (seconds off)");
-  return d;
-}
-
-int device_power_l_cycle(lua_State *L, device_power *pw) {
-  API_KEYS(L, 2, "power_cycle", "delay", "timeout");
-  if (!pw->log) return not_attached(L, pw);
-  double delay = opt_delay(L);
-  if (pw->board) return board_call(L, pw, OP_CYCLE, opt_timeout(L, power_timeout(pw->drv)), delay);
-  double timeout = opt_timeout(L, PROCESS_OFF_TIMEOUT);
-  pcycle *c = calloc(1, sizeof *c);
-  c->timer = malloc(sizeof *c->timer);
-  if (!c || !c->timer) abort();
-  uv_timer_init(pw->loop, c->timer);
-  c->timer->data = c;
-  c->pw = pw;
-  c->R = rt_from_lua(L);
-  c->delay = delay;
-  if (power_process_is_on(pw->pp)) {
-    pw->cutting = 1;
-    event(pw, "cutting", "cut");
-    power_process_off(pw->pp, 0, 0);
-  }
-  return rt_wait_yield(L, pcycle_check, c, pcycle_free, timeout + delay);
-}
-
-int device_power_l_state(lua_State *L, device_power *pw) {
-  API_KEYS(L, 2, "power_state", "timeout");
-  if (!pw->board) {
-    lua_pushstring(L, pw->pp && power_process_is_on(pw->pp) ? "on" : "off");
-    return 1;
-  }
-  if (!pw->log) return not_attached(L, pw);
-  return board_call(L, pw, OP_STATE, opt_timeout(L, power_timeout(pw->drv)), 0);
-}
-
-int device_power_l_is_on(lua_State *L, device_power *pw) {
-  lua_pushboolean(L, device_power_is_on(pw));
-  return 1;
-}
-
-static const char wrap_lua[] =
-    "local methods = ...\n"
-    "for _, name in ipairs { 'power_on', 'power_off', 'power_cycle', 'power_state' } do\n"
-    "  local raw = methods[name]\n"
-    "  methods[name] = function(self, opts)\n"
-    "    local ok, why = raw(self, opts)\n"
-    "    if ok == nil then error(why, 2) end\n"
-    "    return ok\n"
-    "  end\n"
-    "end\n";
-
-void device_power_wrap(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (luaL_loadbuffer(L, wrap_lua, sizeof wrap_lua - 1, "=device_power") != LUA_OK) lua_error(L);
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 0);
-}
+int device_power_pid(const device_power *pw) { return pw->pp ? power_process_pid(pw->pp) : 0; }

@@ -1,11 +1,12 @@
-/* device_power: a device's power during a run, and its Lua methods.
+/* device_power: a device's power during a run (the C state machine; its Lua
+ * methods, dev:power_on and the rest, are harness/lua/api_power.h).
  *
  * kind = "process": power is the device's process (power_process.h, on the
- * loop), exactly as before: on = spawn the cmd, off = SIGKILL (or SIGTERM then
- * SIGKILL with graceful).
+ * loop): on = spawn the cmd, off = SIGKILL (or SIGTERM then SIGKILL with
+ * graceful).
  * kind = "board": a driver of drivers/power/power.h. Its calls block, so they
- * run on libuv's thread pool, one at a time per device and in order; a Lua call
- * yields until its call is done (or its wait times out).
+ * run on libuv's thread pool, one at a time per device and in order; a caller
+ * learns of its call's end through a callback (device_power_submit).
  *
  * Over a run: a case starts with the board off (so power_on boots it, as a
  * process device starts), the case's cleanup cuts power, and when the run ends
@@ -14,25 +15,18 @@
  * where it can tell, else "on"). A board whose power was never switched is left
  * alone.
  *
- * Lua, on t.device (each raises an error naming the device and driver when the
- * driver fails; options are optional):
- *   dev:power_on{timeout=}              -> true
- *   dev:power_off{graceful=false, timeout=} -> true (graceful: process devices)
- *   dev:power_cycle{delay=0, timeout=}  -> true: off, delay seconds, on
- *   dev:power_state{timeout=}           -> "on" | "off" | "unknown"
- *   dev:is_on()                         -> the last known state is on
  * Events: "power" {device, state = "cutting"|"on"|"off", how}, "power.state"
  * {device, state}, "power.error" {device, op, error}.
  */
 #ifndef OTAHIL_DEVICE_POWER_H
 #define OTAHIL_DEVICE_POWER_H
 
-#include <lua.h>
 #include <uv.h>
 
-#include "device.h"
+#include "device_vars.h"
 #include "evlog.h"
 #include "lab.h"
+#include "power.h"
 
 typedef struct device_power device_power;
 
@@ -68,15 +62,36 @@ unsigned device_power_cleanup_ms(const device_power *pw);
  * call is done; the loop must run afterwards. */
 void device_power_free(device_power *pw);
 
-/* The Lua methods; each takes the device's power as found by device.c. */
-int device_power_l_on(lua_State *L, device_power *pw);
-int device_power_l_off(lua_State *L, device_power *pw);
-int device_power_l_cycle(lua_State *L, device_power *pw);
-int device_power_l_state(lua_State *L, device_power *pw);
-int device_power_l_is_on(lua_State *L, device_power *pw);
+/* ---- for callers that switch power (api_power.c) ------------------------ */
 
-/* Wraps the power methods of the methods table at idx so that a failed call
- * raises its message at the scenario's line (the C functions return nil, why). */
-void device_power_wrap(lua_State *L, int idx);
+const char *device_power_name(const device_power *pw);
+/* 1 for kind = "board" (a driver), 0 for a process device. */
+int device_power_is_board(const device_power *pw);
+/* 1 while bound to a case (between attach and detach). */
+int device_power_attached(const device_power *pw);
+uv_loop_t *device_power_loop(const device_power *pw);
+/* A board's driver timeout in seconds (power_timeout). Boards only. */
+double device_power_timeout(const device_power *pw);
+
+/* Boards: a driver call, queued behind the calls before it. */
+typedef enum { DEVICE_POWER_ON, DEVICE_POWER_OFF, DEVICE_POWER_CYCLE, DEVICE_POWER_STATE } device_power_op;
+typedef struct device_power_call device_power_call;
+/* done(arg, rc, state, err) when the call is over: rc 0 or -1 with err (the
+ * driver's message); state is what a DEVICE_POWER_STATE call read. */
+typedef void (*device_power_done_cb)(void *arg, int rc, power_state_t state, const char *err);
+/* Queues op (timeout <= 0: the driver's; delay: seconds off in a cycle) and
+ * returns the call, owned by pw until it is done. The event is logged either way. */
+device_power_call *device_power_submit(device_power *pw, device_power_op op, double timeout, double delay,
+                                       device_power_done_cb done, void *arg);
+/* The caller stops waiting: done will not be called; the call itself goes on. */
+void device_power_forget(device_power_call *c);
+
+/* Process devices: starts the cmd and logs "on". Returns 0 or -1 with err. */
+int device_power_start(device_power *pw, char *err, size_t errlen);
+/* Process devices: logs "cutting" and cuts (SIGKILL, or SIGTERM then SIGKILL
+ * with graceful); the "off" event follows when the process is reaped. */
+void device_power_stop(device_power *pw, int graceful);
+/* Process devices: the pid of the running process, or 0. */
+int device_power_pid(const device_power *pw);
 
 #endif

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -24,6 +23,7 @@
 #include "lab_auth.h"
 #include "lab_tls.h"
 #include "lab_power.h"
+#include "rt.h"
 
 #define LAB_KEY "otahil.lab"
 /* A lab file declares; it gets the limits of a scenario so that a mistake in
@@ -37,31 +37,11 @@ typedef struct loader {
   lab *l;
   const char *image_dir;
   char dir[PATH_MAX]; /* the lab file's folder: relative paths start there */
-  size_t mem_used;
+  rt_mem mem;
   uint64_t instr;
   double t0;
   int runaway;
 } loader;
-
-static double lab__mono(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void *lab__alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  loader *ld = ud;
-  size_t old = ptr ? osize : 0;
-  if (nsize == 0) {
-    free(ptr);
-    ld->mem_used -= old;
-    return NULL;
-  }
-  if (nsize > old && ld->mem_used - old + nsize > LAB_MEM_LIMIT) return NULL;
-  void *p = realloc(ptr, nsize);
-  if (p) ld->mem_used = ld->mem_used - old + nsize;
-  return p;
-}
 
 static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
                                           "cmd", "graceful", "images", "timing", "features",
@@ -76,7 +56,7 @@ static loader *get_loader(lua_State *L);
 static void lab__hook(lua_State *L, lua_Debug *ar) {
   loader *ld = get_loader(L);
   ld->instr += LAB_HOOK_EVERY;
-  if (!ld->runaway && (ld->instr > LAB_INSTR_BUDGET || lab__mono() - ld->t0 > LAB_SECONDS)) {
+  if (!ld->runaway && (ld->instr > LAB_INSTR_BUDGET || rt_mono() - ld->t0 > LAB_SECONDS)) {
     ld->runaway = 1;
     lua_sethook(L, lab__hook, LUA_MASKCOUNT, 1);
   }
@@ -465,14 +445,14 @@ static int read_libs(lua_State *L, lab *l, const char *dir, char *err, size_t er
 
 int lab_load(const char *path, const char *image_dir, lab **out, char *err, size_t errlen) {
   lab *l = calloc(1, sizeof *l);
-  loader ld = {.l = l, .image_dir = image_dir};
+  loader ld = {.l = l, .image_dir = image_dir, .mem = {.limit = LAB_MEM_LIMIT}};
   l->file = strdup(path);
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s", path);
   snprintf(ld.dir, sizeof ld.dir, "%s", dirname(tmp));
   if (ld.dir[0] != '/' && realpath(ld.dir, tmp)) memcpy(ld.dir, tmp, sizeof ld.dir);
-  ld.t0 = lab__mono();
-  lua_State *L = lua_newstate(lab__alloc, &ld);
+  ld.t0 = rt_mono();
+  lua_State *L = lua_newstate(rt_mem_alloc, &ld.mem);
   if (!L) {
     snprintf(err, errlen, "%s: cannot create a Lua state", path);
     lab_free(l);

@@ -97,7 +97,9 @@ static int check_death(cJSON *death, char *err, size_t errlen) {
   return 0;
 }
 
-int lab_console_check(cJSON *spec, char *err, size_t errlen) {
+/* The console table of spec (made when absent, an empty Lua table turned from
+ * JSON's [] into {}), holding only known keys: *out, or -1 with err. */
+static int console_table(cJSON *spec, cJSON **out, char *err, size_t errlen) {
   cJSON *con = cJSON_GetObjectItemCaseSensitive(spec, "console");
   if (!con) con = cJSON_AddObjectToObject(spec, "console");
   /* an empty Lua table becomes an empty JSON array */
@@ -115,6 +117,13 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
       return -1;
     }
   }
+  *out = con;
+  return 0;
+}
+
+/* console.transport, guessed from the keys when absent: *out, or -1 with err. */
+static int check_transport(cJSON *con, const char **out, char *err, size_t errlen) {
+  char names[256];
   cJSON *tr = cJSON_GetObjectItemCaseSensitive(con, "transport");
   if (!tr) {
     const char *guess = cJSON_GetObjectItemCaseSensitive(con, "port") ? "serial"
@@ -127,10 +136,14 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
     snprintf(err, errlen, "console.transport '%s' is unknown (%s)", tr->valuestring, names);
     return -1;
   }
-  const char *t = tr->valuestring;
+  *out = tr->valuestring;
+  return 0;
+}
+
+/* A key of another transport is a mistake worth naming; telnet takes the tcp
+ * keys, and baud for RFC 2217. */
+static int check_foreign_keys(cJSON *con, const char *t, char *err, size_t errlen) {
   int telnet = strcmp(t, "telnet") == 0;
-  /* a key of another transport is a mistake worth naming; telnet takes the
-   * tcp keys, and baud for RFC 2217 */
   for (cJSON *k = con->child; k; k = k->next) {
     int is_baud = strcmp(k->string, "baud") == 0;
     if (in_list(serial_keys, k->string) && strcmp(t, "serial") != 0 && !(telnet && is_baud)) {
@@ -143,29 +156,40 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
       return -1;
     }
   }
-  if (strcmp(t, "serial") == 0) {
-    cJSON *port = cJSON_GetObjectItemCaseSensitive(con, "port");
-    if (!port) return fail(err, errlen, "console.port is missing (the serial device, e.g. \"/dev/ttyUSB0\")");
-    if (!cJSON_IsString(port) || !*port->valuestring)
-      return fail(err, errlen, "console.port must be a path such as \"/dev/ttyUSB0\"");
-    if (check_int(con, "baud", 50, 4000000, 115200, err, errlen) ||
-        check_int(con, "data_bits", 5, 8, 8, err, errlen) ||
-        check_int(con, "stop_bits", 1, 2, 1, err, errlen) ||
-        check_choice(con, "parity", parities, err, errlen) || check_choice(con, "flow", flows, err, errlen))
-      return -1;
-  } else if (strcmp(t, "tcp") == 0 || telnet) {
-    cJSON *host = cJSON_GetObjectItemCaseSensitive(con, "host");
-    if (!host) return fail(err, errlen, "console.host is missing (the console server, e.g. \"127.0.0.1\")");
-    if (!cJSON_IsString(host) || !*host->valuestring)
-      return fail(err, errlen, "console.host must be a host name or address");
-    if (!cJSON_GetObjectItemCaseSensitive(con, "tcp_port"))
-      return fail(err, errlen, "console.tcp_port is missing (the console server's port)");
-    if (check_int(con, "tcp_port", 1, 65535, 0, err, errlen)) return -1;
-    /* no default: without baud a telnet console leaves the rate to the server */
-    if (telnet && cJSON_GetObjectItemCaseSensitive(con, "baud") &&
-        check_int(con, "baud", 50, 4000000, 0, err, errlen))
-      return -1;
-  }
+  return 0;
+}
+
+static int check_serial(cJSON *con, char *err, size_t errlen) {
+  cJSON *port = cJSON_GetObjectItemCaseSensitive(con, "port");
+  if (!port) return fail(err, errlen, "console.port is missing (the serial device, e.g. \"/dev/ttyUSB0\")");
+  if (!cJSON_IsString(port) || !*port->valuestring)
+    return fail(err, errlen, "console.port must be a path such as \"/dev/ttyUSB0\"");
+  if (check_int(con, "baud", 50, 4000000, 115200, err, errlen) ||
+      check_int(con, "data_bits", 5, 8, 8, err, errlen) ||
+      check_int(con, "stop_bits", 1, 2, 1, err, errlen) ||
+      check_choice(con, "parity", parities, err, errlen) || check_choice(con, "flow", flows, err, errlen))
+    return -1;
+  return 0;
+}
+
+/* transport "tcp" or "telnet" */
+static int check_tcp(cJSON *con, int telnet, char *err, size_t errlen) {
+  cJSON *host = cJSON_GetObjectItemCaseSensitive(con, "host");
+  if (!host) return fail(err, errlen, "console.host is missing (the console server, e.g. \"127.0.0.1\")");
+  if (!cJSON_IsString(host) || !*host->valuestring)
+    return fail(err, errlen, "console.host must be a host name or address");
+  if (!cJSON_GetObjectItemCaseSensitive(con, "tcp_port"))
+    return fail(err, errlen, "console.tcp_port is missing (the console server's port)");
+  if (check_int(con, "tcp_port", 1, 65535, 0, err, errlen)) return -1;
+  /* no default: without baud a telnet console leaves the rate to the server */
+  if (telnet && cJSON_GetObjectItemCaseSensitive(con, "baud") &&
+      check_int(con, "baud", 50, 4000000, 0, err, errlen))
+    return -1;
+  return 0;
+}
+
+/* What every transport takes: retry, the flood guard, death patterns. */
+static int check_common(cJSON *con, char *err, size_t errlen) {
   cJSON *retry = cJSON_GetObjectItemCaseSensitive(con, "retry");
   if (retry && (!cJSON_IsNumber(retry) || retry->valuedouble <= 0 || retry->valuedouble > 60))
     return fail(err, errlen, "console.retry must be a number of seconds above 0 and at most 60");
@@ -180,6 +204,18 @@ int lab_console_check(cJSON *spec, char *err, size_t errlen) {
   cJSON *death = cJSON_GetObjectItemCaseSensitive(con, "death");
   if (death && check_death(death, err, errlen) != 0) return -1;
   return 0;
+}
+
+int lab_console_check(cJSON *spec, char *err, size_t errlen) {
+  cJSON *con;
+  const char *t;
+  if (console_table(spec, &con, err, errlen) || check_transport(con, &t, err, errlen) ||
+      check_foreign_keys(con, t, err, errlen))
+    return -1;
+  int telnet = strcmp(t, "telnet") == 0;
+  if (strcmp(t, "serial") == 0 && check_serial(con, err, errlen)) return -1;
+  if ((strcmp(t, "tcp") == 0 || telnet) && check_tcp(con, telnet, err, errlen)) return -1;
+  return check_common(con, err, errlen);
 }
 
 static const char *str(const cJSON *con, const char *key) {

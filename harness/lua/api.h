@@ -1,6 +1,7 @@
 /* api: the Lua modules of the scenario API and the helpers they share.
  * One C file per Lua module (api_json.c, api_digest.c, api_core.c, api_mqtt.c,
- * api_fw.c, api_device.c). Each api_open_* follows luaL_requiref's signature. */
+ * api_fw.c, api_net.c, api_serial.c, api_uart.c, api_power.c; t.device itself is
+ * harness/device/device.c). Each api_open_* follows luaL_requiref's signature. */
 #ifndef OTAHIL_API_H
 #define OTAHIL_API_H
 

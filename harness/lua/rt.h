@@ -7,6 +7,12 @@
  * loop through rt_wait_yield() and is resumed by its event or its timeout
  * (the lua-nginx-module pattern). Misuse raises a Lua error with file:line;
  * an expectation the device did not meet raises a FAIL object (rt_fail).
+ *
+ * Its files: rt.c (the state, made and freed), rt_limits.c (memory cap,
+ * instruction budget, watchdog), rt_sandbox.c (globals, require, the locked
+ * global table), rt_task.c (tasks, resumptions, waits), rt_error.c (one-line
+ * messages at the author's line, FAIL, unknown keys); rt_internal.h is what
+ * they share.
  */
 #ifndef OTAHIL_RT_H
 #define OTAHIL_RT_H
@@ -89,6 +95,14 @@ typedef int (*rt_check_fn)(rt_wait *w, lua_State *co, int timed_out);
  * free_data when the wait ends or is cancelled. */
 int rt_wait_yield(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
                   double timeout_s);
+/* rt_wait_yield for a call whose failure is a Lua error: when the check's
+ * values are nil, why (at once or when resumed, a timeout's too), why is raised
+ * at the caller's line (luaL_error); other values are the call's results. */
+int rt_wait_yield_raise(lua_State *L, rt_check_fn check, void *data, void (*free_data)(void *),
+                        double timeout_s);
+/* The same for a call that ends at once: with n results on top, nil, why raises
+ * why at the caller's line; else returns n. */
+int rt_return_or_raise(lua_State *L, int n);
 void *rt_wait_data(rt_wait *w);
 rt *rt_wait_rt(rt_wait *w);
 
@@ -114,6 +128,17 @@ void rt_where_author(lua_State *L);
 /* Raises "<author's line>: what: unknown key 'k' (a, b, ...)" if the table at idx
  * has a string key not in `keys` (NULL-terminated), or a non-string key. */
 void rt_check_keys(lua_State *L, int idx, const char *what, const char *const *keys);
+
+/* A Lua allocator (lua_Alloc) with a cap, for rt's states and for states of
+ * their own (the lab file's): ud is an rt_mem; an allocation that would take
+ * `used` past `limit` fails (LUA_ERRMEM). */
+typedef struct rt_mem {
+  size_t used, limit;
+} rt_mem;
+void *rt_mem_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* Monotonic seconds: the watchdogs' clock. */
+double rt_mono(void);
 
 /* Registers a cleanup run when the scenario's state is freed (in reverse order):
  * the way API modules close clients and servers the scenario opened. */

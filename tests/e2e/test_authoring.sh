@@ -38,6 +38,11 @@ check "an ERROR inside scenarios/lib: at the scenario's line, the library's in b
   grep -qE "lib_error.lua:8: expect_progress: state = \.\.\. is required \(in [^ ]*scenarios/lib/qcloud.lua:[0-9]+\)" "$WORK/liberr.txt"
 grep -q "lib_error.lua:8:" "$WORK/liberr.txt" || cat "$WORK/liberr.txt"
 
+run powopt power_option.lua
+check "a power call's bad option: at the scenario's line (old code: 'device_power:5:')" grep -q \
+  "power_option.lua:9: option 'timeout' must be > 0" "$WORK/powopt.txt"
+grep -q "power_option.lua:9:" "$WORK/powopt.txt" || cat "$WORK/powopt.txt"
+
 run devfields device_fields.lua
 check "pairs(t.device), t.device.cmd expanded (old code: 'table expected', '{state_dir}')" \
   [ "$(outcome "$WORK/devfields" '*')" = PASS ]

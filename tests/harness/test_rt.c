@@ -24,6 +24,34 @@ static void on_done(void *arg, rt_status st, const char *msg) {
 
 static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
 
+/* wait_raise(at_once, fail): a waiting call made with rt_wait_yield_raise; its
+ * check ends it at once or at its 10 ms timeout, with "ok", 42 or nil, why. */
+typedef struct wait_raise_data {
+  int at_once, fail;
+} wait_raise_data;
+
+static int wait_raise_check(rt_wait *w, lua_State *co, int timed_out) {
+  wait_raise_data *d = rt_wait_data(w);
+  if (!d->at_once && !timed_out) return 0;
+  if (d->fail) {
+    lua_pushnil(co);
+    lua_pushstring(co, "the device said no");
+  } else {
+    lua_pushstring(co, "ok");
+    lua_pushinteger(co, 42);
+  }
+  return 2;
+}
+
+static int l_wait_raise(lua_State *L) {
+  wait_raise_data *d = malloc(sizeof *d);
+  ck_assert_ptr_nonnull(d);
+  d->at_once = lua_toboolean(L, 1);
+  d->fail = lua_toboolean(L, 2);
+  lua_pushinteger(L, 99); /* the call's own value below the results: never returned */
+  return rt_wait_yield_raise(L, wait_raise_check, d, free, 0.01);
+}
+
 /* Runs `code` as a scenario body named "t.lua" with the given limits, for at
  * most `deadline_ms` of loop time. Returns 1 if it ended, 0 if the deadline hit. */
 static const char *lib_dir = "/nonexistent";
@@ -42,6 +70,7 @@ static int run_code(const char *code, size_t mem_limit, result *r, unsigned dead
   lua_pop(L, 1);
   luaL_requiref(L, "json", api_open_json, 1);
   lua_pop(L, 1);
+  lua_register(L, "wait_raise", l_wait_raise);
   rt_lock_globals(R);
   memset(r, 0, sizeof *r);
   ck_assert_int_eq(luaL_loadbuffer(L, code, strlen(code), "@t.lua"), LUA_OK);
@@ -226,6 +255,23 @@ START_TEST(error_in_background_task_ends_the_scenario) {
 }
 END_TEST
 
+START_TEST(a_raising_wait_raises_at_the_callers_line) {
+  result r;
+  /* rt_wait_yield_raise: results as they are; nil, why raised at the caller's
+   * line, at once and after the wait (the continuation) alike */
+  ck_assert(run_code("local a, b = wait_raise(false, false)\n"
+                     "otahil.expect(a == 'ok' and b == 42, 'after a wait: ' .. tostring(a) .. ' ' .. tostring(b))\n"
+                     "local c, d = wait_raise(true, false)\n"
+                     "otahil.expect(c == 'ok' and d == 42, 'at once: ' .. tostring(c) .. ' ' .. tostring(d))\n"
+                     "local ok, err = pcall(function() local x = wait_raise(false, true) return x end)\n"
+                     "otahil.expect(not ok and err == 't.lua:5: the device said no', 'after a wait: ' .. tostring(err))\n"
+                     "local ok2, err2 = pcall(function() local x = wait_raise(true, true) return x end)\n"
+                     "otahil.expect(not ok2 and err2 == 't.lua:7: the device said no', 'at once: ' .. tostring(err2))\n",
+                     0, &r, 3000));
+  ck_assert_msg(r.st == RT_PASS, "%s", r.msg);
+}
+END_TEST
+
 Suite *rt_suite(void) {
   Suite *s = suite_create("rt");
   TCase *tc = tcase_create("core");
@@ -246,6 +292,7 @@ Suite *rt_suite(void) {
   tcase_add_test(tc, waits_time_out_and_see_later_events);
   tcase_add_test(tc, endless_wait_does_not_end_by_itself);
   tcase_add_test(tc, error_in_background_task_ends_the_scenario);
+  tcase_add_test(tc, a_raising_wait_raises_at_the_callers_line);
   suite_add_tcase(s, tc);
   return s;
 }
