@@ -69,13 +69,13 @@ check "a timing knob of 0/0: located" grep -q "nanlab.lua:[0-9]*: device 'emu-qc
 
 # 4. every case skipped (the device lacks the feature the scenario requires);
 # a feature name no catalogue knows is a lab error instead
-sed 's/features = { "power", "console", "resume", "rollback", "burn-check" }/features = { "Power", "console" }/' lab/emulated.lua > "$WORK/typo.lua"
+sed 's/features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" }/features = { "Power", "console" }/' lab/emulated.lua > "$WORK/typo.lua"
 timeout 60 "$OTAHIL" run scenarios/qcloud/02_*.lua --lab "$WORK/typo.lua" --report "$WORK/ty" > "$WORK/ty.txt" 2>&1
 rc=$?
 check "an unknown feature in the lab: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "an unknown feature: located and the known ones listed" \
   grep -q "typo.lua:[0-9]*: device 'emu-qcloud': feature 'Power' is unknown (known: .*power" "$WORK/ty.txt"
-sed 's/features = { "power", "console", "resume", "rollback", "burn-check" }/features = { "console" }/' lab/emulated.lua > "$WORK/nopower.lua"
+sed 's/features = { "power", "console", "console-lines", "resume", "rollback", "burn-check" }/features = { "console" }/' lab/emulated.lua > "$WORK/nopower.lua"
 timeout 60 "$OTAHIL" run scenarios/qcloud/02_*.lua --lab "$WORK/nopower.lua" --report "$WORK/sk" > "$WORK/sk.txt" 2>&1
 rc=$?
 check "every case skipped: exit 1 (got $rc)" [ "$rc" -eq 1 ]

@@ -116,7 +116,7 @@ read -r P1 P2 < <(python3 -c 'import socket
 s=[socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1", 0)) for x in s]
 print(*[x.getsockname()[1] for x in s])')
-sed "s|  features = { \"power\", \"console\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.1\", host = \"localhost\", mqtt_port = $P1, http_port = $P2 },|" \
+sed "s|  features = { \"power\", \"console\", \"console-lines\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.1\", host = \"localhost\", mqtt_port = $P1, http_port = $P2 },|" \
   lab/emulated.lua > "$WORK/netlab.lua"
 "$OTAHIL" run scenarios/qcloud --lab "$WORK/netlab.lua" --filter 'qcloud/0[23]_*@emu-qcloud' \
   --report "$WORK/net" > "$WORK/net.txt" 2>&1
@@ -131,7 +131,7 @@ check "firmware URLs point at localhost:<fixed HTTP port>" \
 # clients often parse no host:port); port 80 needs root, and 127.0.0.2 (loopback)
 # keeps it clear of anything on 127.0.0.1:80
 if [ "$(id -u)" -eq 0 ]; then
-  sed "s|  features = { \"power\", \"console\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.2\", mqtt_port = $P1, http_port = 80 },|" \
+  sed "s|  features = { \"power\", \"console\", \"console-lines\", \"resume\", \"rollback\", \"burn-check\" },|&\n  network = { listen = \"127.0.0.2\", mqtt_port = $P1, http_port = 80 },|" \
     lab/emulated.lua > "$WORK/port80.lua"
   "$OTAHIL" run scenarios/qcloud --lab "$WORK/port80.lua" --filter 'qcloud/02_*@emu-qcloud' \
     --report "$WORK/p80" > "$WORK/p80.txt" 2>&1
