@@ -62,3 +62,19 @@ int lab_placeholders_check(const cJSON *spec, char *err, size_t errlen) {
   const cJSON *deploy = cJSON_GetObjectItemCaseSensitive(spec, "deploy");
   return check_strings(cJSON_GetObjectItemCaseSensitive(deploy, "cmd"), "deploy.cmd", pairs, err, errlen);
 }
+
+/* Some string of `list` (an array, or a table's values) holds "{name}". */
+static int strings_use(const cJSON *list, const char *braced) {
+  for (const cJSON *a = list ? list->child : NULL; a; a = a->next)
+    if (cJSON_IsString(a) && strstr(a->valuestring, braced)) return 1;
+  return 0;
+}
+
+int lab_placeholders_uses(const cJSON *spec, const char *name) {
+  char braced[80];
+  snprintf(braced, sizeof braced, "{%s}", name);
+  const cJSON *deploy = cJSON_GetObjectItemCaseSensitive(spec, "deploy");
+  return strings_use(cJSON_GetObjectItemCaseSensitive(spec, "cmd"), braced) ||
+         strings_use(cJSON_GetObjectItemCaseSensitive(spec, "env"), braced) ||
+         strings_use(cJSON_GetObjectItemCaseSensitive(deploy, "cmd"), braced);
+}

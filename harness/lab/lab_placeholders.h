@@ -18,4 +18,8 @@ extern const char *const lab_placeholder_names[];
  * (lab.c adds the location). Call after the timing, env and deploy keys are checked. */
 int lab_placeholders_check(const cJSON *spec, char *err, size_t errlen);
 
+/* 1 when the device's cmd, env or deploy.cmd names {name} (e.g. mcu_tty: the
+ * device asks for the module-MCU serial relay), else 0. */
+int lab_placeholders_uses(const cJSON *spec, const char *name);
+
 #endif

@@ -165,6 +165,10 @@ static int l_tostring(lua_State *L) {
 }
 
 void serialdev_push(lua_State *L, serialdev *s) {
+  if (!s) { /* the device asked for no serial line */
+    lua_pushnil(L);
+    return;
+  }
   serialdev **u = lua_newuserdatauv(L, sizeof *u, 0);
   *u = s;
   if (luaL_newmetatable(L, MT)) {

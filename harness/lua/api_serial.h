@@ -31,7 +31,7 @@ const char *serialdev_mcu_path(const serialdev *s);
 /* Removes every fault and closes the relay; nothing is logged after this. */
 void serialdev_close(serialdev *s);
 
-/* Pushes t.serial. */
+/* Pushes t.serial: nil for NULL (a device whose lab entry names no {mcu_tty} / {mcu_peer_tty}). */
 void serialdev_push(lua_State *L, serialdev *s);
 
 #endif

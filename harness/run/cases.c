@@ -12,6 +12,7 @@
 #include "lab_network.h"
 #include "live.h"
 #include "lab_auth.h"
+#include "lab_placeholders.h"
 #include "run_internal.h"
 
 /* A case's message is one line for people: a scenario's 10 MB error text is
@@ -242,8 +243,10 @@ static void vars_fill(kase *k, case_vars *cv) {
   device_vars_set(v, "http_scheme", ca_file ? "https" : "http");
   if (ca_file) device_vars_set(v, "ca_file", ca_file); /* the CA the device must trust */
   device_vars_set(v, "state_dir", cv->state_dir);
-  device_vars_set(v, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
-  device_vars_set(v, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
+  if (k->serial) {
+    device_vars_set(v, "mcu_tty", serialdev_module_path(k->serial));   /* the module's UART */
+    device_vars_set(v, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
+  }
   device_vars_set(v, "name", ld->name);
   static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
   for (int i = 0; fields[i]; i++) device_vars_set(v, fields[i], lab_str(ld, fields[i]));
@@ -285,6 +288,9 @@ static int case_links(kase *k, char *err, size_t errlen) {
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
     return -1;
+  /* the module-MCU serial relay (QuecThing SOTA) only for a device that asks for it */
+  const cJSON *spec = device_lab(k->dev)->spec;
+  if (!lab_placeholders_uses(spec, "mcu_tty") && !lab_placeholders_uses(spec, "mcu_peer_tty")) return 0;
   return serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err, errlen);
 }
 

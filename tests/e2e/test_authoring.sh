@@ -20,7 +20,10 @@ check "unknown key: named with the accepted ones at the scenario's line" grep -q
   "unknown_key.lua:5: cut: unknown key 'at_body_bytes' (at_body_byte, at_byte, after_ms, rst, times, dir)" "$WORK/keys.txt"
 grep -q "unknown key" "$WORK/keys.txt" || cat "$WORK/keys.txt"
 
-run allkeys keys_all.lua
+# keys_all uses t.serial: the device asks for the module-MCU line through its env
+sed 's|^  device = "emu-qcloud",|&\n  env = { OTAHIL_MCU_TTY = "{mcu_tty}" },|' lab/emulated.lua > "$WORK/serial-lab.lua"
+timeout -k 5 $((120 * M)) "$OTAHIL" run "$SC/keys_all.lua" --lab "$WORK/serial-lab.lua" --filter '*@emu-qcloud' \
+  --report "$WORK/allkeys" > "$WORK/allkeys.txt" 2>&1
 check "unknown keys: every table-taking call (old code: silently ignored)" [ "$(outcome "$WORK/allkeys" '*')" = PASS ]
 [ "$(outcome "$WORK/allkeys" '*')" = PASS ] || grep -A3 FAIL "$WORK/allkeys.txt"
 
@@ -44,7 +47,7 @@ check "a power call's bad option: at the scenario's line (old code: 'device_powe
 grep -q "power_option.lua:9:" "$WORK/powopt.txt" || cat "$WORK/powopt.txt"
 
 run devfields device_fields.lua
-check "pairs(t.device), t.device.cmd expanded (old code: 'table expected', '{state_dir}')" \
+check "pairs(t.device), t.device.cmd expanded, no t.serial without {mcu_tty} (old code: 'table expected', '{state_dir}', a relay)" \
   [ "$(outcome "$WORK/devfields" '*')" = PASS ]
 [ "$(outcome "$WORK/devfields" '*')" = PASS ] || grep -A3 -E "FAIL|ERROR" "$WORK/devfields.txt"
 

@@ -12,5 +12,7 @@ return {
     local cmd = table.concat(t.device.cmd, " ")
     t.expect(not cmd:find("{", 1, true), "t.device.cmd has placeholders: " .. cmd)
     t.expect(cmd:find("--device " .. t.device.device, 1, true), "t.device.cmd lacks the device's name: " .. cmd)
+    -- the module-MCU relay only for a device that names {mcu_tty}: otadev's qcloud device does not
+    t.expect(t.serial == nil, "t.serial for a device whose cmd names no {mcu_tty}")
   end,
 }
