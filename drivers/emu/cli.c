@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -101,7 +102,7 @@ static int check_name(const char *opt, const char *s, char *err, size_t errlen) 
   return 0;
 }
 
-int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen) {
+static void defaults(otadev_config *c) {
   memset(c, 0, sizeof *c);
   c->version = "1.0.0";
   c->boot_ms = 100;
@@ -118,154 +119,139 @@ int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen)
   c->signal = -70;
   c->disk = 16L << 20;
   c->mcu_version = "1.0.0";
-  long v = 0;
+}
+
+/* The numeric options: name, range, and the field (an int or a long). */
+static const struct number_opt {
+  int opt;
+  const char *name;
+  long lo, hi;
+  size_t off;
+  int is_int;
+} numbers[] = {
+    {OPT_PORT, "port", 1, 65535, offsetof(otadev_config, port), 1},
+    {OPT_BOOT_MS, "boot-ms", 0, 600000, offsetof(otadev_config, boot_ms), 0},
+    {OPT_BURN_MS, "burn-ms", 0, 600000, offsetof(otadev_config, burn_ms), 0},
+    {OPT_DL_TIMEOUT, "download-timeout", 1, 3600, offsetof(otadev_config, download_timeout), 0},
+    {OPT_RETRIES, "retries", 1, 1000, offsetof(otadev_config, retries), 1},
+    {OPT_PROGRESS_STEP, "progress-step", 1, 100, offsetof(otadev_config, progress_step), 1},
+    {OPT_REPORT_INTERVAL, "report-interval", 0, 86400, offsetof(otadev_config, report_interval), 0},
+    {OPT_PROGRESS_INTERVAL_MS, "progress-interval-ms", 0, 600000, offsetof(otadev_config, progress_interval_ms), 0},
+    {OPT_BLOCK_SIZE, "block-size", 256, 131072, offsetof(otadev_config, block_size), 0},
+    {OPT_BLOCK_TIMEOUT_MS, "block-timeout-ms", 10, 600000, offsetof(otadev_config, block_timeout_ms), 0},
+    {OPT_BATTERY, "battery", 0, 100, offsetof(otadev_config, battery), 0},
+    {OPT_SIGNAL, "signal", -200, 0, offsetof(otadev_config, signal), 0},
+    {OPT_DISK, "disk", 0, 1L << 40, offsetof(otadev_config, disk), 0},
+};
+
+/* A numeric option: 1 taken, 0 not one, -1 out of range (err set). */
+static int take_number(int opt, otadev_config *c, char *err, size_t errlen) {
+  for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+    const struct number_opt *n = &numbers[i];
+    if (n->opt != opt) continue;
+    long v;
+    if (parse_long(n->name, optarg, n->lo, n->hi, &v, err, errlen)) return -1;
+    if (n->is_int) *(int *)((char *)c + n->off) = (int)v;
+    else *(long *)((char *)c + n->off) = v;
+    return 1;
+  }
+  return 0;
+}
+
+/* An option whose value is checked by hand: 0, or -1 with err. */
+static int take_checked(int opt, otadev_config *c, char *err, size_t errlen) {
+  switch (opt) {
+  case OPT_CA:
+    if (!*optarg || access(optarg, R_OK) != 0) return errmsg(err, errlen, "otadev: --ca '%s': cannot read the CA file", optarg), -1;
+    c->ca_file = optarg;
+    return 0;
+  case OPT_SECRET:
+    if (!*optarg) return errmsg(err, errlen, "otadev: --secret must not be empty"), -1;
+    c->secret = optarg;
+    return 0;
+  case OPT_BUG: {
+    unsigned bit = bugs_by_name(optarg);
+    if (!bit) {
+      char names[1024];
+      bugs_list(names, sizeof names);
+      return errmsg(err, errlen, "otadev: unknown --bug '%s' (known: %s)", optarg, names), -1;
+    }
+    c->bugs |= bit;
+    return 0;
+  }
+  case OPT_MODULE: {
+    const char *eq = strchr(optarg, '=');
+    if (!eq || eq == optarg || !eq[1] || eq - optarg > 32 || strlen(eq + 1) > FLASH_VERSION_MAX ||
+        c->nmodules >= CLI_MODULES_MAX)
+      return errmsg(err, errlen, "otadev: --module '%s' is not NAME=VERSION (name 1..32, at most %d modules)",
+                    optarg, CLI_MODULES_MAX), -1;
+    c->modules[c->nmodules++] = optarg;
+    return 0;
+  }
+  case OPT_MCU:
+    if (check_name("mcu", optarg, err, errlen) || strlen(optarg) > 32)
+      return errmsg(err, errlen, "otadev: --mcu '%s' must be a component id of 1..32 characters", optarg), -1;
+    c->mcu = optarg;
+    return 0;
+  case OPT_MCU_VERSION:
+    if (!*optarg || strlen(optarg) > FLASH_VERSION_MAX)
+      return errmsg(err, errlen, "otadev: --mcu-version must be 1..%u characters", FLASH_VERSION_MAX), -1;
+    c->mcu_version = optarg;
+    return 0;
+  }
+  return 1; /* not one of these */
+}
+
+/* A string option taken as it is: 1, or 0 when `opt` is not one. */
+static int take_string(int opt, otadev_config *c) {
+  const char **field = opt == OPT_DIALECT ? &c->dialect : opt == OPT_HOST ? &c->host : opt == OPT_PRODUCT ? &c->product
+                     : opt == OPT_DEVICE ? &c->device : opt == OPT_STATE ? &c->state : opt == OPT_VERSION ? &c->version
+                     : opt == OPT_MCU_TTY ? &c->mcu_tty : opt == OPT_MCU_PEER_TTY ? &c->mcu_peer_tty
+                     : opt == OPT_MCU_EXEC ? &c->mcu_exec : NULL;
+  if (field) *field = optarg;
+  return field != NULL;
+}
+
+/* What a run needs, once every option is read: 0, or -1 with err. */
+static int check_config(const otadev_config *c, char *err, size_t errlen) {
+  const char *missing = !c->dialect ? "--dialect" : !c->host ? "--host" : c->port < 0 ? "--port"
+                      : !c->product ? "--product" : !c->device ? "--device" : !c->state ? "--state"
+                                                                                          : NULL;
+  if (missing) return errmsg(err, errlen, "otadev: %s is required (see --help)", missing), -1;
+  if (!dialect_find(c->dialect)) {
+    char names[128];
+    dialect_names(names, sizeof names);
+    return errmsg(err, errlen, "otadev: unknown --dialect '%s' (known: %s)", c->dialect, names), -1;
+  }
+  if (!*c->host || !*c->state) return errmsg(err, errlen, "otadev: --host and --state must not be empty"), -1;
+  if (check_name("product", c->product, err, errlen) || check_name("device", c->device, err, errlen)) return -1;
+  if (!*c->version || strlen(c->version) > FLASH_VERSION_MAX)
+    return errmsg(err, errlen, "otadev: --version must be 1..%u characters", FLASH_VERSION_MAX), -1;
+  return 0;
+}
+
+int cli_parse(int argc, char **argv, otadev_config *c, char *err, size_t errlen) {
+  defaults(c);
   opterr = 0;
   optind = 1;
   int opt;
   while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-    switch (opt) {
-    case OPT_DIALECT: c->dialect = optarg; break;
-    case OPT_HOST: c->host = optarg; break;
-    case OPT_CA:
-      if (!*optarg || access(optarg, R_OK) != 0) {
-        errmsg(err, errlen, "otadev: --ca '%s': cannot read the CA file", optarg);
-        return CLI_USAGE_ERROR;
-      }
-      c->ca_file = optarg;
-      break;
-    case OPT_SECRET:
-      if (!*optarg) {
-        errmsg(err, errlen, "otadev: --secret must not be empty");
-        return CLI_USAGE_ERROR;
-      }
-      c->secret = optarg;
-      break;
-    case OPT_PORT:
-      if (parse_long("port", optarg, 1, 65535, &v, err, errlen)) return CLI_USAGE_ERROR;
-      c->port = (int)v;
-      break;
-    case OPT_PRODUCT: c->product = optarg; break;
-    case OPT_DEVICE: c->device = optarg; break;
-    case OPT_STATE: c->state = optarg; break;
-    case OPT_VERSION: c->version = optarg; break;
-    case OPT_BOOT_MS:
-      if (parse_long("boot-ms", optarg, 0, 600000, &c->boot_ms, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_BURN_MS:
-      if (parse_long("burn-ms", optarg, 0, 600000, &c->burn_ms, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_DL_TIMEOUT:
-      if (parse_long("download-timeout", optarg, 1, 3600, &c->download_timeout, err, errlen))
-        return CLI_USAGE_ERROR;
-      break;
-    case OPT_RETRIES:
-      if (parse_long("retries", optarg, 1, 1000, &v, err, errlen)) return CLI_USAGE_ERROR;
-      c->retries = (int)v;
-      break;
-    case OPT_PROGRESS_STEP:
-      if (parse_long("progress-step", optarg, 1, 100, &v, err, errlen)) return CLI_USAGE_ERROR;
-      c->progress_step = (int)v;
-      break;
-    case OPT_REPORT_INTERVAL:
-      if (parse_long("report-interval", optarg, 0, 86400, &c->report_interval, err, errlen))
-        return CLI_USAGE_ERROR;
-      break;
-    case OPT_BUG: {
-      unsigned bit = bugs_by_name(optarg);
-      if (!bit) {
-        char names[1024];
-        bugs_list(names, sizeof names);
-        errmsg(err, errlen, "otadev: unknown --bug '%s' (known: %s)", optarg, names);
-        return CLI_USAGE_ERROR;
-      }
-      c->bugs |= bit;
-      break;
-    }
-    case OPT_MODULE: {
-      const char *eq = strchr(optarg, '=');
-      if (!eq || eq == optarg || !eq[1] || eq - optarg > 32 || strlen(eq + 1) > FLASH_VERSION_MAX ||
-          c->nmodules >= CLI_MODULES_MAX) {
-        errmsg(err, errlen, "otadev: --module '%s' is not NAME=VERSION (name 1..32, at most %d modules)",
-               optarg, CLI_MODULES_MAX);
-        return CLI_USAGE_ERROR;
-      }
-      c->modules[c->nmodules++] = optarg;
-      break;
-    }
-    case OPT_PROGRESS_INTERVAL_MS:
-      if (parse_long("progress-interval-ms", optarg, 0, 600000, &c->progress_interval_ms, err, errlen))
-        return CLI_USAGE_ERROR;
-      break;
-    case OPT_BLOCK_SIZE:
-      if (parse_long("block-size", optarg, 256, 131072, &c->block_size, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_BLOCK_TIMEOUT_MS:
-      if (parse_long("block-timeout-ms", optarg, 10, 600000, &c->block_timeout_ms, err, errlen))
-        return CLI_USAGE_ERROR;
-      break;
-    case OPT_BATTERY:
-      if (parse_long("battery", optarg, 0, 100, &c->battery, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_SIGNAL:
-      if (parse_long("signal", optarg, -200, 0, &c->signal, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_DISK:
-      if (parse_long("disk", optarg, 0, 1L << 40, &c->disk, err, errlen)) return CLI_USAGE_ERROR;
-      break;
-    case OPT_MCU:
-      if (check_name("mcu", optarg, err, errlen) || strlen(optarg) > 32) {
-        errmsg(err, errlen, "otadev: --mcu '%s' must be a component id of 1..32 characters", optarg);
-        return CLI_USAGE_ERROR;
-      }
-      c->mcu = optarg;
-      break;
-    case OPT_MCU_VERSION:
-      if (!*optarg || strlen(optarg) > FLASH_VERSION_MAX) {
-        errmsg(err, errlen, "otadev: --mcu-version must be 1..%u characters", FLASH_VERSION_MAX);
-        return CLI_USAGE_ERROR;
-      }
-      c->mcu_version = optarg;
-      break;
-    case OPT_MCU_TTY: c->mcu_tty = optarg; break;
-    case OPT_MCU_PEER_TTY: c->mcu_peer_tty = optarg; break;
-    case OPT_MCU_EXEC: c->mcu_exec = optarg; break;
-    case OPT_HELP: return CLI_HELP;
-    case OPT_VERSION_INFO: return CLI_VERSION;
-    default:
-      if (optopt)
-        errmsg(err, errlen, "otadev: option '%s' needs a value (see --help)",
-                 argv[optind - 1]);
-      else
-        errmsg(err, errlen, "otadev: unknown option '%s' (see --help)", argv[optind - 1]);
-      return CLI_USAGE_ERROR;
-    }
+    if (opt == OPT_HELP) return CLI_HELP;
+    if (opt == OPT_VERSION_INFO) return CLI_VERSION;
+    if (take_string(opt, c)) continue;
+    int r = take_number(opt, c, err, errlen);
+    if (r < 0) return CLI_USAGE_ERROR;
+    if (r > 0) continue;
+    r = take_checked(opt, c, err, errlen);
+    if (r < 0) return CLI_USAGE_ERROR;
+    if (r == 0) continue;
+    if (optopt) errmsg(err, errlen, "otadev: option '%s' needs a value (see --help)", argv[optind - 1]);
+    else errmsg(err, errlen, "otadev: unknown option '%s' (see --help)", argv[optind - 1]);
+    return CLI_USAGE_ERROR;
   }
   if (optind < argc) {
     errmsg(err, errlen, "otadev: unexpected argument '%s' (see --help)", argv[optind]);
     return CLI_USAGE_ERROR;
   }
-  const char *missing = !c->dialect ? "--dialect" : !c->host ? "--host" : c->port < 0 ? "--port"
-                      : !c->product ? "--product" : !c->device ? "--device" : !c->state ? "--state"
-                                                                                          : NULL;
-  if (missing) {
-    errmsg(err, errlen, "otadev: %s is required (see --help)", missing);
-    return CLI_USAGE_ERROR;
-  }
-  if (!dialect_find(c->dialect)) {
-    char names[128];
-    dialect_names(names, sizeof names);
-    errmsg(err, errlen, "otadev: unknown --dialect '%s' (known: %s)", c->dialect, names);
-    return CLI_USAGE_ERROR;
-  }
-  if (!*c->host || !*c->state) {
-    errmsg(err, errlen, "otadev: --host and --state must not be empty");
-    return CLI_USAGE_ERROR;
-  }
-  if (check_name("product", c->product, err, errlen) || check_name("device", c->device, err, errlen))
-    return CLI_USAGE_ERROR;
-  if (!*c->version || strlen(c->version) > FLASH_VERSION_MAX) {
-    errmsg(err, errlen, "otadev: --version must be 1..%u characters", FLASH_VERSION_MAX);
-    return CLI_USAGE_ERROR;
-  }
-  return CLI_RUN;
+  return check_config(c, err, errlen) ? CLI_USAGE_ERROR : CLI_RUN;
 }
