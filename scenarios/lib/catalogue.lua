@@ -8,7 +8,7 @@
 -- scenarios of its own adds its names here (or in its own library folder).
 --
 -- A scenario `requires` exactly what it exercises; a device that lacks one of
--- them gets SKIP with the reason (docs/lab.md lists which scenarios need what).
+-- them gets SKIP with the reason (docs/verdicts.md lists which scenarios need what).
 --
 -- timing: the lab's timing knobs the libraries read, with the least value
 -- that makes sense (`above`: strictly greater); a lab value outside is exit

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Keeps the scenario author's documentation honest:
 #  1. every example in scenarios/examples/ PASSes against the emulated lab;
-#  2. every API name docs/lua-api.md mentions (t.fw:serve, otahil.expect,
+#  2. every API name the docs mention (docs/lua-api.md, lab.md, dialects.md:
+#     t.fw:serve, otahil.expect,
 #     c:next, qc:push_update, ...) exists, looked up by a scenario in a real
 #     case, and every function the C side gives a scenario is mentioned;
 #  3. the check can fail: a made-up name in the list makes it FAIL.
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1}
-DOC=docs/lua-api.md
+DOC=$WORK/api-docs.md # the scenario API, the lab file and the dialect libraries, read as one
+cat docs/lua-api.md docs/lab.md docs/dialects.md > "$DOC"
 
 # 1. the examples
 n=$(ls scenarios/examples/*.lua 2>/dev/null | wc -l)
@@ -38,7 +40,7 @@ make_checker() {
     cat <<'LUA'
 }
 return {
-  name = "every API name in docs/lua-api.md exists, every C function is there",
+  name = "every API name in the docs exists, every C function is there",
   dialect = "quecthing", -- its emulated device has the module-MCU line (t.serial)
   timeout = 60,
   run = function(t)
@@ -69,7 +71,7 @@ return {
       local v = obj ~= nil and obj[key] or nil
       if v == nil or (sep == ":" and type(v) ~= "function") then missing[#missing + 1] = n end
     end
-    t.expect(#missing == 0, "docs/lua-api.md names what does not exist: " .. table.concat(missing, ", "))
+    t.expect(#missing == 0, "the docs name what does not exist: " .. table.concat(missing, ", "))
     -- backward: every function and field the C side gives a scenario is on the page
     local function named(prefix, k) return doc[prefix .. "." .. k] or doc[prefix .. ":" .. k] end
     local absent = {}
@@ -93,7 +95,7 @@ return {
     all("t.fw", getmetatable(t.fw).__index)
     all("t.serial", getmetatable(t.serial).__index)
     table.sort(absent)
-    t.expect(#absent == 0, "docs/lua-api.md does not mention: " .. table.concat(absent, ", "))
+    t.expect(#absent == 0, "the docs do not mention: " .. table.concat(absent, ", "))
     c:close()
   end,
 }
