@@ -526,6 +526,28 @@ function Dev:expect_result(p, code, opts)
   return r
 end
 
+-- The shared vocabulary of the dialect libraries (docs/dialects.md): the
+-- platform's own words mapped onto expect_progress / expect_fail.
+-- expect_progress{plan = p, state = "downloading" | ... | "done", timeout =}
+-- is expect_step; expect_fail{plan = p, code = -N | "failure", timeout =} is
+-- expect_result with a failure code.
+function Dev:expect_progress(opts)
+  cloud.opts(opts, "expect_progress", { "plan", "state", "timeout" })
+  local p = assert(opts.plan, "expect_progress: plan = (what activate returned) is required")
+  local r = self:expect_step(p, assert(opts.state, "expect_progress: state = ... is required"),
+    { timeout = opts.timeout, level = 3 })
+  return r
+end
+
+function Dev:expect_fail(opts)
+  cloud.opts(opts, "expect_fail", { "plan", "code", "timeout" })
+  local p = assert(opts.plan, "expect_fail: plan = (what activate returned) is required")
+  local code = assert(opts.code, "expect_fail: code = ... is required")
+  if code == 0 then error("expect_fail: code 0 is success (expect_result(p, 0))", 2) end
+  local r = self:expect_result(p, code, { timeout = opts.timeout, level = 3 })
+  return r
+end
+
 -- A FOTA plan from accept to the new version after the reboot: seed 000's
 -- three steps (received, downloading, then the result, which comes after the
 -- reboot when the device is connected again, with the target version).

@@ -102,6 +102,13 @@ run allowx allow_unknown.lua
 check "allow with an unknown name: error at the scenario's line, naming the rules" \
   grep -q "allow_unknown.lua:8: allow: unknown rule 'progress-restart' (done-after-burning, percent-range, progress-backwards, resume-percent)" "$WORK/allowx.txt"
 grep -q "allow_unknown.lua:8:" "$WORK/allowx.txt" || cat "$WORK/allowx.txt"
+# QuecThing's shared names (issue 14: one vocabulary for the dialect libraries)
+timeout -k 5 $((120 * M)) "$OTAHIL" run "$SC/quecthing_shared_names.lua" --lab lab/emulated.lua --filter '*@emu-quecthing' \
+  --report "$WORK/qtnames" > "$WORK/qtnames.txt" 2>&1
+check "quecthing: expect_progress / expect_fail are expect_step / expect_result (old code: nil methods)" \
+  [ "$(outcome "$WORK/qtnames" '*')" = PASS ]
+[ "$(outcome "$WORK/qtnames" '*')" = PASS ] || grep -A3 -E "FAIL|ERROR" "$WORK/qtnames.txt"
+
 # every rule a library lets a scenario relax is documented in docs/verdicts.md
 undocumented=""
 for lib in "$OTAHIL_SRC"/scenarios/lib/*.lua; do
