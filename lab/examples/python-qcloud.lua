@@ -20,7 +20,9 @@
 -- sample does; default "self": it retries by itself), "--progress", "rate:1000"
 -- (at most one downloading report a second, no 100 % promised; default
 -- "every"), "--bug", NAME (a defect on purpose), "--ca", "{ca_file}" with the
--- device's tls = true (MQTT over TLS and https downloads, docs/tls.md). tests/e2e/test_pydevice.sh
+-- device's tls = true (MQTT over TLS and https downloads, docs/tls.md),
+-- "--secret", "{secret}" with the device's auth = "platform" and a secret (its
+-- MQTT login signed as Tencent's SDK signs it). tests/e2e/test_pydevice.sh
 -- runs the suite with the defaults and with wait + rate:1000.
 
 device "py-qcloud" {

@@ -62,7 +62,9 @@ Image format ("QCIMG1"), exactly --size bytes:
 """
 
 import argparse
+import base64
 import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -358,9 +360,26 @@ class Device:
 
     # ------------------------------------------------------------ MQTT
 
+    def login(self):
+        """Tencent's key authentication (the vendor's 'MQTT 连接参数生成'): client
+        id productID+deviceName, user name 'productID deviceName;sdkappid;
+        connid;expiry', password hex HMAC-SHA256 of the user name with the
+        base64-decoded device secret, then ';hmacsha256'. Without --secret:
+        an unsigned login and the client id product.device."""
+        if not self.a.secret:
+            return "%s.%s" % (self.a.product, self.a.device), None, None
+        cid = self.a.product + self.a.device
+        connid = "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(5))
+        user = "%s;21010406;%s;%d" % (cid, connid, int(time.time()) + 3600)
+        key = base64.b64decode(self.a.secret)
+        sign = hmac.new(key, user.encode(), hashlib.sha256).hexdigest()
+        return cid, user, sign + ";hmacsha256"
+
     def mqtt_start(self):
-        c = mqtt.Client(client_id="%s.%s" % (self.a.product, self.a.device),
-                        clean_session=True, protocol=mqtt.MQTTv311)
+        cid, user, password = self.login()
+        c = mqtt.Client(client_id=cid, clean_session=True, protocol=mqtt.MQTTv311)
+        if user:
+            c.username_pw_set(user, password)
         c.on_connect = self.on_connect
         c.on_disconnect = self.on_disconnect
         c.on_message = self.on_message
@@ -879,6 +898,8 @@ def main(argv=None):
     r.add_argument("--host", required=True)
     r.add_argument("--port", required=True, type=int)
     r.add_argument("--ca", help="TLS: MQTT over TLS and https downloads, verified against this CA (PEM)")
+    r.add_argument("--secret", help="the device secret (base64): sign the MQTT login as "
+                   "Tencent's SDK does (key authentication)")
     r.add_argument("--product", required=True)
     r.add_argument("--device", required=True)
     r.add_argument("--state", required=True, help="flash directory")

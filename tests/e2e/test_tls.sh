@@ -67,14 +67,22 @@ for v in "2.0.0 262144" "3.0.0 262144" "2.9.0 131072 --fail-boot" "2.8.0 131072 
   $PY "$DEV" mkimage --version "$1" --size "$2" ${3:-} -o "$WORK/py/fw/$f" > /dev/null || not_ok "mkimage $v"
 done
 sed -e "s|\"tests/devices/qcloud_device.py\"|\"$DEV\"|" \
-    -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}" }|' \
-    -e 's|kind = "process",|kind = "process", tls = true,|' \
-    -e 's|features = { "power",|features = { "tls", "power",|' lab/examples/python-qcloud.lua > "$WORK/py/lab.lua"
+    -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}", "--secret", "{secret}" }|' \
+    -e 's|kind = "process",|kind = "process", tls = true, auth = "platform", secret = "cHktcWNsb3VkLXNlY3JldA==",|' \
+    -e 's|features = { "power",|features = { "tls", "auth", "power",|' lab/examples/python-qcloud.lua > "$WORK/py/lab.lua"
 "$OTAHIL" run scenarios/qcloud scenarios/tls --lab "$WORK/py/lab.lua" --report "$WORK/pyout" > "$WORK/py.txt" 2>&1
 rc=$?
 check "the Python device over TLS: qcloud suite and the TLS scenario pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/py.txt" | head -20
-check "the Python device over TLS: 19 cases (03_qcloud_login SKIP: no auth)" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 19 ]
+check "the Python device over TLS: 19 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 19 ]
+check "the Python device signs its login (--secret): 03_qcloud_login PASS (old code: SKIP, no auth)" \
+  [ "$(outcome "$WORK/pyout" 'tls/03_*')" = PASS ]
+check "... and every CONNECT of the other cases was judged and accepted" python3 - "$WORK/pyout/report.json" <<'PY'
+import json, sys
+res = [e for s in json.load(open(sys.argv[1]))["scenarios"] if not s["id"].startswith("tls/03_")
+       for e in s["events"] if e["kind"] == "mqtt.login.result"]
+assert len(res) >= 16 and all(e.get("action") == "accept" for e in res), (len(res), [e for e in res if e.get("action") != "accept"][:3])
+PY
 
 # a plain lab still has plain URLs and skips the TLS scenario
 "$OTAHIL" run scenarios/tls --filter 'tls/01_*@emu-qcloud' --lab lab/emulated.lua --report "$WORK/plain" > "$WORK/plain.txt" 2>&1
