@@ -748,12 +748,6 @@ end
 
 -- The platform's login policy (the lab's auth = "platform", see qcloud.login):
 -- a wrong signature is refused with CONNACK 4 (bad user name or password).
-function M.login(t, l)
-  local d = t.device
-  local ok, why = M.check_login { client_id = l.client_id, username = l.username, password = l.password,
-                                  product = d.product, device = d.device, secret = d.secret }
-  if ok then return true, "aliyun.check_login: signed with the device secret" end
-  return false, "aliyun.check_login: " .. why, "bad_credentials"
-end
+M.login = cloud.login_policy("aliyun", M.check_login)
 
 return M

@@ -392,6 +392,22 @@ local function login_net(self)
   return s, self.lab_name .. "/mqtt"
 end
 
+-- A dialect's login policy (the lab's auth = "platform") from its
+-- check_login(o): the harness holds each CONNECT and calls the policy with the
+-- "mqtt.login" event l (client_id, username, password); a login the check
+-- accepts goes on, any other is refused with CONNACK 4 (bad user name or
+-- password), as the platforms refuse a wrong signature. The decision and why
+-- are the "mqtt.login.result" event.
+function M.login_policy(name, check)
+  return function(t, l)
+    local d = t.device
+    local ok, why = check { client_id = l.client_id, username = l.username, password = l.password,
+                            product = d.product, device = d.device, secret = d.secret }
+    if ok then return true, name .. ".check_login: signed with the device secret" end
+    return false, name .. ".check_login: " .. why, "bad_credentials"
+  end
+end
+
 -- Waits for the decision on the device's first MQTT login after event-log
 -- cursor `from` (take it before attach powers the device on) and FAILs when
 -- the platform's policy refused it, with the reason, or when none came within

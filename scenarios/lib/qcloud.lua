@@ -377,13 +377,7 @@ end
 -- (client_id, username, password); true accepts it, false and why refuse it
 -- with CONNACK 4 (bad user name or password), as IoT Hub refuses a wrong
 -- signature. The decision and why are the "mqtt.login.result" event.
-function M.login(t, l)
-  local d = t.device
-  local ok, why = M.check_login { client_id = l.client_id, username = l.username, password = l.password,
-                                  product = d.product, device = d.device, secret = d.secret }
-  if ok then return true, "qcloud.check_login: signed with the device secret" end
-  return false, "qcloud.check_login: " .. why, "bad_credentials"
-end
+M.login = cloud.login_policy("qcloud", M.check_login)
 
 -- Waits for a report_version; returns the version (FAILs on timeout).
 function Dev:next_version(timeout)
