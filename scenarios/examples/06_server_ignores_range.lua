@@ -24,7 +24,7 @@ return {
     t.fw:fault(img, { ignore_range = true, times = 1 })
     local again = d:next_request(img, { timeout = d.step_wait + d.download_timeout })
     t.expect(again.start > 0, "after the cut the device did not ask to resume (no Range)")
-    t.expect(again.status == 200, ("the server answered %s, not the 200 this scenario set up"):format(tostring(again.status)))
+    assert(again.status == 200, ("the server answered %s, not the 200 this scenario set up"):format(tostring(again.status)))
     d:expect_version(target, { timeout = 3 * (d.step_wait + d.download_timeout) })
   end,
 }

@@ -1,10 +1,11 @@
 -- The same update_firmware twice, back to back: seed 001 says a device may
 -- get the push more than once ("执行第3步，设备端都会收到第4步的消息"). A
--- correct device upgrades once: one burn, one done, the new version.
+-- correct device still ends on the new version; how many times it burnt is
+-- logged (the seed does not say).
 local qcloud = require "qcloud"
 
 return {
-  name = "a duplicated update message: one upgrade",
+  name = "a duplicated update message: the device still ends on the new version",
   dialect = "qcloud",
   timeout = 90,
   requires = { "power" },
@@ -19,16 +20,17 @@ return {
     d:expect_progress { state = "burning", timeout = d.step_wait + d.download_timeout }
     d:expect_progress { state = "done" }
     d:expect_version(target)
-    d:drain(1)
-    local burns = 0
-    local cur = from
+    -- how often it burnt is logged, not judged: the seed does not say what a
+    -- device does with a push for a firmware it is already fetching
+    local burns, cur = 0, from
     while true do
       local ev, nxt = otahil.next_event({ kind = "mqtt.in", client = d.mq_id }, { from = cur, timeout = 0.01 })
       if not ev then break end
       cur = nxt
       local r = json.decode(ev.payload)
-      if type(r) == "table" and r.type == "report_progress" and r.report.progress.state == "burning" then burns = burns + 1 end
+      if type(r) == "table" and type(r.report) == "table" and type(r.report.progress) == "table"
+        and r.report.progress.state == "burning" then burns = burns + 1 end
     end
-    t.expect(burns == 1, ("%d burning reports for one upgrade"):format(burns))
+    otahil.log(("%d burning report(s) for the duplicated update"):format(burns))
   end,
 }
