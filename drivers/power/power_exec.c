@@ -62,20 +62,14 @@ static int cap_read(int fd, capture *c, int *open) {
   return 0;
 }
 
-/* Runs argv; 0 if it exits with status 0 within timeout. stdout is kept in out
- * (NUL-terminated, at most OUT_MAX bytes) when out != NULL. */
-static int run(char *const argv[], double timeout, capture *out, char *err, size_t errlen) {
-  int po[2] = {-1, -1}, pe[2] = {-1, -1};
-  if (pipe2(po, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    snprintf(err, errlen, "pipe: %s", strerror(errno));
-    if (po[0] >= 0) close(po[0]), close(po[1]);
-    return -1;
-  }
+/* Starts argv in its own process group, stdin /dev/null, stdout and stderr to
+ * the pipes' write ends (closed here). Returns the pid, or -1 with err. */
+static pid_t spawn_cmd(char *const argv[], int out_w, int err_w, char *err, size_t errlen) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+  posix_spawn_file_actions_adddup2(&fa, err_w, 2);
   /* nothing of the harness (sockets, the console's terminal) leaks into it */
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t at;
@@ -95,61 +89,90 @@ static int run(char *const argv[], double timeout, capture *out, char *err, size
   int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  close(po[1]);
-  close(pe[1]);
+  close(out_w);
+  close(err_w);
   if (rc != 0) {
     snprintf(err, errlen, "cannot run '%s': %s", argv[0], strerror(rc));
-    close(po[0]);
-    close(pe[0]);
     return -1;
   }
+  return pid;
+}
+
+/* Reads the command's stdout and stderr until it exits or `timeout` passes.
+ * Returns 1 if it exited (its wait status in *status), 0 at the timeout. */
+static int await_exit(pid_t pid, int fo, int fe, double timeout, capture *so, capture *se, int *status) {
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  capture so = {calloc(1, OUT_MAX + 1), 0}, se = {calloc(1, OUT_MAX + 1), 0};
-  if (!so.buf || !se.buf) abort();
-  int oo = 1, eo = 1, exited = 0, status = 0;
+  int oo = 1, eo = 1, exited = 0;
   double deadline = power__now() + timeout;
   while (!exited) {
     double left = deadline - power__now();
     if (left <= 0) break;
-    struct pollfd fds[3] = {{oo ? po[0] : -1, POLLIN, 0}, {eo ? pe[0] : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    struct pollfd fds[3] = {{oo ? fo : -1, POLLIN, 0}, {eo ? fe : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
     /* without a pidfd (old kernels) look for the exit every 20 ms */
     int ms = pidfd >= 0 ? (int)(left * 1000) + 1 : 20;
     if (poll(fds, 3, ms) < 0 && errno != EINTR) break;
-    if (fds[0].revents) cap_read(po[0], &so, &oo);
-    if (fds[1].revents) cap_read(pe[0], &se, &eo);
+    if (fds[0].revents) cap_read(fo, so, &oo);
+    if (fds[1].revents) cap_read(fe, se, &eo);
     if (pidfd < 0 || fds[2].revents) {
-      pid_t w = waitpid(pid, &status, WNOHANG);
+      pid_t w = waitpid(pid, status, WNOHANG);
       if (w == pid) exited = 1;
     }
   }
   if (exited) { /* what it wrote before exiting; a background child may keep the pipe open */
-    while (oo && cap_read(po[0], &so, &oo)) {
+    while (oo && cap_read(fo, so, &oo)) {
     }
-    while (eo && cap_read(pe[0], &se, &eo)) {
+    while (eo && cap_read(fe, se, &eo)) {
     }
   }
   if (pidfd >= 0) close(pidfd);
-  close(po[0]);
-  close(pe[0]);
-  int result = -1;
+  return exited;
+}
+
+/* 0 for a command that exited with status 0; otherwise -1 and err says how it
+ * ended, with the last line of its stderr. A command still running is killed. */
+static int judge_exit(char *const argv[], pid_t pid, int exited, int status, double timeout,
+                      const capture *se, char *err, size_t errlen) {
   char last[256];
-  power__last_line(se.buf, se.len, last, sizeof last);
+  power__last_line(se->buf, se->len, last, sizeof last);
+  const char *sep = last[0] ? ": " : "";
   if (!exited) {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    snprintf(err, errlen, "'%s' did not finish within %.3g s (killed)%s%s", argv[0], timeout,
-             last[0] ? ": " : "", last);
+    snprintf(err, errlen, "'%s' did not finish within %.3g s (killed)%s%s", argv[0], timeout, sep, last);
   } else if (WIFSIGNALED(status)) {
-    snprintf(err, errlen, "'%s' was killed by signal %d%s%s", argv[0], WTERMSIG(status), last[0] ? ": " : "",
-             last);
+    snprintf(err, errlen, "'%s' was killed by signal %d%s%s", argv[0], WTERMSIG(status), sep, last);
   } else if (WEXITSTATUS(status) != 0) {
-    snprintf(err, errlen, "'%s' exited with status %d%s%s", argv[0], WEXITSTATUS(status),
-             last[0] ? ": " : "", last);
+    snprintf(err, errlen, "'%s' exited with status %d%s%s", argv[0], WEXITSTATUS(status), sep, last);
   } else {
-    result = 0;
+    return 0;
   }
+  return -1;
+}
+
+/* Runs argv; 0 if it exits with status 0 within timeout. stdout is kept in out
+ * (NUL-terminated, at most OUT_MAX bytes) when out != NULL. */
+static int run(char *const argv[], double timeout, capture *out, char *err, size_t errlen) {
+  int po[2] = {-1, -1}, pe[2] = {-1, -1};
+  if (pipe2(po, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(pe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    snprintf(err, errlen, "pipe: %s", strerror(errno));
+    if (po[0] >= 0) close(po[0]), close(po[1]);
+    return -1;
+  }
+  pid_t pid = spawn_cmd(argv, po[1], pe[1], err, errlen);
+  if (pid < 0) {
+    close(po[0]);
+    close(pe[0]);
+    return -1;
+  }
+  capture so = {calloc(1, OUT_MAX + 1), 0}, se = {calloc(1, OUT_MAX + 1), 0};
+  if (!so.buf || !se.buf) abort();
+  int status = 0;
+  int exited = await_exit(pid, po[0], pe[0], timeout, &so, &se, &status);
+  close(po[0]);
+  close(pe[0]);
+  int result = judge_exit(argv, pid, exited, status, timeout, &se, err, errlen);
   if (out && result == 0) {
     *out = so;
   } else {
