@@ -1,45 +1,44 @@
-/* case_table: the table t given to a scenario's run(t) (docs/lua-api.md): the device,
- * its firmware images (t.fw), network (t.net) and serial line (t.serial), the
- * case's id, name and seed, and the otahil module's functions (t.expect, ...). */
+/* case_table: the table t given to a scenario's run(t) (case_table.h), and the
+ * lab's login decider wired onto its t.net.mqtt (case_auth_wire). */
 #include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api_fw.h"
+#include "case_table.h"
 #include "lab_auth.h"
-#include "lab_network.h"
 #include "run_internal.h"
 
-void case_table_push(kase *k) {
-  runner *rn = k->rn;
-  lua_State *L = rt_lua(k->R);
-  lua_newtable(L);
-  device_push(L, k->dev);
-  lua_setfield(L, -2, "device");
-  char base[128];
-  /* firmware URLs point at the HTTP proxy, as the device reaches it */
-  const char *host = lab_network_of(device_lab(k->dev)->spec).host;
+void case_fw_base(const char *host, int tls, int port, char *out, size_t outlen) {
   int v6 = strchr(host, ':') != NULL;
-  /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
-  int tls = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "tls") != NULL; /* lab_tls.h */
-  char port[16] = "";
-  if (netdev_http_port(k->net) != (tls ? 443 : 80)) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
-  snprintf(base, sizeof base, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", port);
-  if (!k->imgs) k->imgs = fw_images_new(rn->fw_router, k->log); /* freed by case_finish */
-  api_fw_push(L, k->imgs, base);
+  char p[16] = "";
+  if (port != (tls ? 443 : 80)) snprintf(p, sizeof p, ":%d", port);
+  snprintf(out, outlen, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", p);
+}
+
+static void set_str(lua_State *L, const char *key, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, key);
+}
+
+void case_table_push(lua_State *L, const case_parts *p) {
+  lua_newtable(L);
+  device_push(L, p->dev);
+  lua_setfield(L, -2, "device");
+  api_fw_push(L, p->fw, p->fw_base);
   lua_setfield(L, -2, "fw");
-  netdev_push(L, k->net);
+  netdev_push(L, p->net);
   lua_setfield(L, -2, "net");
-  serialdev_push(L, k->serial);
+  serialdev_push(L, p->serial);
   lua_setfield(L, -2, "serial");
-  lua_pushstring(L, k->id);
-  lua_setfield(L, -2, "id");
-  lua_pushstring(L, k->sc.name);
-  lua_setfield(L, -2, "name");
-  lua_pushinteger(L, (lua_Integer)k->seed);
+  set_str(L, "id", p->id);
+  set_str(L, "name", p->name);
+  lua_pushinteger(L, (lua_Integer)p->seed);
   lua_setfield(L, -2, "seed");
-  lua_pushnumber(L, rn->o->timeout_multiplier);
+  lua_pushnumber(L, p->timeout_multiplier);
   lua_setfield(L, -2, "timeout_multiplier");
+  if (p->params_at && p->param) lua_rawgeti(L, p->params_at, p->param); /* scenario.h */
+  else lua_newtable(L);
+  lua_setfield(L, -2, "params");
   /* the otahil module's functions, as t.expect, t.fail, t.sleep, ... */
   lua_getglobal(L, "otahil");
   lua_pushnil(L);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_fw.h"
+#include "case_table.h"
 #include "lab_network.h"
 #include "live.h"
 #include "lab_auth.h"
@@ -330,6 +331,22 @@ static void case_start(kase *k) {
   if (deploying <= 0) return;
   case_begin(k);
 }
+/* Pushes the case's t (case_table.h) above the scenario's params list at the top. */
+static void push_t(kase *k) {
+  runner *rn = k->rn;
+  lua_State *L = rt_lua(k->R);
+  const lab_device *ld = device_lab(k->dev);
+  int tls = cJSON_GetObjectItemCaseSensitive(ld->spec, "tls") != NULL; /* lab_tls.h */
+  char base[128];
+  case_fw_base(lab_network_of(ld->spec).host, tls, netdev_http_port(k->net), base, sizeof base);
+  if (!k->imgs) k->imgs = fw_images_new(rn->fw_router, k->log); /* freed by case_finish */
+  case_parts p = {.dev = k->dev, .net = k->net, .serial = k->serial, .fw = k->imgs, .fw_base = base,
+                  .id = k->id, .name = k->sc.name, .seed = k->seed,
+                  .timeout_multiplier = rn->o->timeout_multiplier, .params_at = lua_absindex(L, -1),
+                  .param = k->param};
+  case_table_push(L, &p);
+}
+
 
 /* The scenario's part of a case start: its state, its body, its deadline. */
 static void case_begin(kase *k) {
@@ -355,10 +372,7 @@ static void case_begin(kase *k) {
   lua_getfield(L, -1, "run");
   lua_getfield(L, -2, "params");
   lua_remove(L, -3); /* run, params */
-  case_table_push(k);
-  if (k->param) lua_rawgeti(L, -2, k->param); /* t.params: this case's set (scenario.h) */
-  else lua_newtable(L);
-  lua_setfield(L, -2, "params");
+  push_t(k);
   lua_remove(L, -2); /* run, t */
   if (case_auth_wire(k, err, sizeof err) != 0) {
     lua_pop(L, 2);

@@ -3,7 +3,7 @@
  *   runner.c    the run's phases: folders, lab, cloud, signals, summary, teardown
  *   collect.c   scenarios -> cases (dialect, filter, shard, features), the plan
  *   cases.c     a case's life: start, deploy, scenario, deadline, cleanup, finish
- *   case_table.c the `t` table a scenario's run(t) gets
+ *   case_table.c the `t` table a scenario's run(t) gets (case_table.h: the contract)
  *   run_doc.c   the run document and the reports it is written to (throttled)
  *   run_util.c  clock and folders
  *   list.c      otahil list
@@ -127,8 +127,6 @@ int load_scenario(rt *R, const char *file, char *err, size_t errlen);
 void set_outcome(kase *k, outcome o, const char *msg); /* a running case ends: cleanup */
 void run_cases(runner *rn);                           /* until every case is done */
 
-/* case_table.c: pushes the `t` of a case's run(t) */
-void case_table_push(kase *k);
 /* With the lab's auth = "platform": the dialect library's login(t, l) decides the logins the
  * MQTT proxy holds (t on top of the stack). Returns 0, or -1 with err (the case is an ERROR). */
 int case_auth_wire(kase *k, char *err, size_t errlen);

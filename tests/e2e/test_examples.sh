@@ -31,6 +31,13 @@ names=$(grep -oP '(?<![\w/.$"'"'"'-])(?:t(?:\.(?:device|uart|net|http|mqtt|fw|se
 count=$(printf '%s\n' "$names" | grep -c .)
 check "the page names many API functions ($count)" [ "$count" -ge 100 ]
 
+# the C side's contract (harness/run/case_table.h) and the page's table of t
+# name the same fields
+hdr=$(grep -oP '(?<![\w.])t\.[a-z_]+(?:\.[a-z_]+)?' harness/run/case_table.h | LC_ALL=C sort -u)
+tbl=$(sed -n '/^## `t`: the case/,/^## /p' docs/lua-api.md | grep -oP '^\| `\Kt\.[a-z_.]+' | LC_ALL=C sort -u)
+check "case_table.h names every field of the page's t table" [ -z "$(comm -13 <(echo "$hdr") <(echo "$tbl"))" ]
+check "every t field case_table.h names is on the page" [ -z "$(comm -23 <(echo "$hdr") <(printf '%s\n' $names | LC_ALL=C sort -u))" ]
+
 # make_checker FILE NAME... : a scenario that looks every NAME up
 make_checker() {
   local out=$1; shift
