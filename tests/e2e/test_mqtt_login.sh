@@ -6,7 +6,8 @@
 #   exit status mosquitto_pub gives; nobody decides: refused with 5 after the 5 s
 #   timeout, never hung;
 #   otadev --secret: scenarios/tls/03_qcloud_login passes, --bug bad-signature FAILs;
-#   the same for Aliyun's signature (aliyun.login, scenarios/tls_aliyun/01_aliyun_login);
+#   the same for Aliyun's signature (aliyun.login, scenarios/tls_aliyun/01_aliyun_login)
+#   and HaaS's, which is Aliyun's (scenarios/tls_haas/01_haas_login);
 #   a device that reconnects every 0.2 s while refused is a warning, a FAIL with
 #   strict = { "login-backoff" };
 #   auth = "foo", or "platform" without a secret, or on a QuecThing device (no documented
@@ -119,6 +120,19 @@ sed 's|"--secret", "{secret}" }|"--secret", "{secret}", "--bug", "bad-signature"
 rc=$?
 check "aliyun, bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
 check "aliyun, bad-signature: the reason" grep -q "its MQTT login was refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/alyb.txt"
+
+# HaaS signs in as Aliyun (seed 004; haas.login is aliyun.login): a wrong signature FAILs
+# tls_haas/01_haas_login at its first login (its passing run is in test_tls_suites)
+sed -e '/^device "emu-haas"/,/^}/ s|kind = "process",|kind = "process", auth = "platform", secret = "oLyaKqVxtRvjH284LdhqVgVUx1UPy6zq",|' \
+    -e '/^device "emu-haas"/,/^}/ s|features = { "power",|features = { "auth", "power",|' \
+    -e 's#"--dialect", "haas",#"--dialect", "haas", "--secret", "{secret}", "--bug", "bad-signature",#' \
+    lab/emulated.lua > "$WORK/haas.lua"
+"$OTAHIL" run scenarios/tls_haas/01_haas_login.lua --lab "$WORK/haas.lua" --report "$WORK/hs" \
+  --timeout-multiplier "$M" > "$WORK/hs.txt" 2>&1
+rc=$?
+check "haas, bad-signature: tls_haas/01_haas_login FAILs (rc $rc)" [ "$rc" -eq 1 ]
+check "haas, bad-signature: judged by aliyun.check_login" \
+  grep -q "its MQTT login was refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/hs.txt"
 
 sed 's/auth = "platform"/auth = "foo"/' "$WORK/emu.lua" > "$WORK/foo.lua"
 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/foo.lua" --report "$WORK/foo" > "$WORK/foo.txt" 2>&1
