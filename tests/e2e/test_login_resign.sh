@@ -6,23 +6,18 @@
 # old otadev: an hour, once) is refused there at every reconnect.
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1} # 2 under the sanitizers
-cat > "$WORK/lab.lua" <<'LUA'
-device "emu-qcloud-auth" {
-  dialect = "qcloud", product = "OTAHILQC01", device = "emu-qcloud-auth", version = "1.0.0",
-  kind = "process", auth = "platform", secret = "vX6PQqazsGsMyf5SMfs6OA6y",
-  cmd = { "{bindir}/drivers/emu/otadev", "--dialect", "qcloud", "--host", "{mqtt_host}", "--port", "{mqtt_port}",
-          "--product", "{product}", "--device", "{device}", "--state", "{state_dir}", "--version", "{version}",
-          "--secret", "{secret}", "--sign-lifetime", "2" },
-  timing = { boot = 5 },
-  features = { "power", "console", "auth" },
-}
-LUA
+# the emulated lab's Tencent device, signing with a 2 s lifetime
+sed -e '/^device "emu-qcloud"/,/^}/ s|kind = "process",|kind = "process", auth = "platform", secret = "vX6PQqazsGsMyf5SMfs6OA6y",|' \
+    -e '/^device "emu-qcloud"/,/^}/ s|features = { "power",|features = { "auth", "power",|' \
+    -e 's#"--dialect", "qcloud",#"--dialect", "qcloud", "--secret", "{secret}", "--sign-lifetime", "2",#' \
+    lab/emulated.lua > "$WORK/lab.lua"
+check "the lab's Tencent device signs with a 2 s lifetime" grep -q '"--sign-lifetime", "2"' "$WORK/lab.lua"
 timeout $((60 * M)) "$OTAHIL" run tests/fixtures/auth/login_resign.lua --lab "$WORK/lab.lua" --report "$WORK/out" \
   --timeout-multiplier "$M" > "$WORK/out.txt" 2>&1
 rc=$?
 check "a reconnect after the 2 s signature lifetime: PASS (rc $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$WORK/out.txt"
-log=$WORK/out/logs/auth/login_resign@emu-qcloud-auth.log
+log=$WORK/out/logs/auth/login_resign@emu-qcloud.log
 check "both CONNECTs judged and accepted" [ "$(grep -c 'mqtt.login.result.*action=accept' "$log")" -ge 2 ]
 check "none refused" bash -c "! grep 'mqtt.login.result' '$log' | grep -q 'action=refuse'"
 check "the device signed each CONNECT (its console)" [ "$(grep -c 'mqtt login signed as' "$log")" -ge 2 ]
