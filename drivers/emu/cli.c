@@ -14,7 +14,7 @@
 enum {
   OPT_DIALECT = 256, OPT_HOST, OPT_PORT, OPT_PRODUCT, OPT_DEVICE, OPT_STATE, OPT_VERSION,
   OPT_BOOT_MS, OPT_BURN_MS, OPT_DL_TIMEOUT, OPT_RETRIES, OPT_PROGRESS_STEP, OPT_REPORT_INTERVAL,
-  OPT_BUG, OPT_HELP, OPT_VERSION_INFO, OPT_CA, OPT_SECRET,
+  OPT_BUG, OPT_HELP, OPT_VERSION_INFO, OPT_CA, OPT_SECRET, OPT_SIGN_LIFETIME,
   OPT_MODULE, OPT_PROGRESS_INTERVAL_MS, OPT_BLOCK_SIZE, OPT_BLOCK_TIMEOUT_MS,
   OPT_BATTERY, OPT_SIGNAL, OPT_DISK, OPT_MCU, OPT_MCU_VERSION, OPT_MCU_TTY, OPT_MCU_PEER_TTY, OPT_MCU_EXEC,
 };
@@ -24,6 +24,7 @@ static const struct option options[] = {
     {"host", required_argument, NULL, OPT_HOST},
     {"ca", required_argument, NULL, OPT_CA},
     {"secret", required_argument, NULL, OPT_SECRET},
+    {"sign-lifetime", required_argument, NULL, OPT_SIGN_LIFETIME},
     {"port", required_argument, NULL, OPT_PORT},
     {"product", required_argument, NULL, OPT_PRODUCT},
     {"device", required_argument, NULL, OPT_DEVICE},
@@ -58,7 +59,8 @@ void cli_usage(FILE *f) {
   dialect_names(dialects, sizeof dialects);
   fprintf(f,
           "usage: otadev --dialect D --host H --port P --product PK --device DN --state DIR\n"
-          "              [--ca CA.pem] [--secret DEVICE_SECRET] [--version 1.0.0] [--boot-ms 100] [--burn-ms 300]\n"
+          "              [--ca CA.pem] [--secret DEVICE_SECRET [--sign-lifetime 3600]] [--version 1.0.0]\n"
+          "              [--boot-ms 100] [--burn-ms 300]\n"
           "              [--download-timeout 5] [--retries 3] [--progress-step 10]\n"
           "              [--report-interval 0] [--bug NAME]... [--help] [--version-info]\n"
           "              [--module NAME=VERSION]... [--progress-interval-ms 3000]\n"
@@ -109,6 +111,7 @@ static void defaults(otadev_config *c) {
   c->burn_ms = 300;
   c->download_timeout = 5;
   c->retries = 3;
+  c->sign_lifetime = 3600; /* an hour: signed afresh at every CONNECT anyway */
   c->progress_step = 10;
   c->report_interval = 0;
   c->port = -1;
@@ -142,6 +145,7 @@ static const struct number_opt {
     {OPT_BATTERY, "battery", 0, 100, offsetof(otadev_config, battery), 0},
     {OPT_SIGNAL, "signal", -200, 0, offsetof(otadev_config, signal), 0},
     {OPT_DISK, "disk", 0, 1L << 40, offsetof(otadev_config, disk), 0},
+    {OPT_SIGN_LIFETIME, "sign-lifetime", 1, 1L << 31, offsetof(otadev_config, sign_lifetime), 0},
 };
 
 /* A numeric option: 1 taken, 0 not one, -1 out of range (err set). */

@@ -13,6 +13,7 @@ typedef struct otadev_config {
   int port;
   const char *ca_file;    /* --ca: TLS (MQTT over TLS, https:// downloads) trusting this CA */
   const char *secret;     /* --secret: the device secret its MQTT login is signed with (login.h) */
+  long sign_lifetime;     /* --sign-lifetime: seconds a Tencent signature is valid (its expiry) */
   const char *product;
   const char *device;
   const char *state;      /* the flash directory */

@@ -171,6 +171,37 @@ static void wait_ms(long ms) {
   for (long left = ms; left > 0 && !stop_requested; left -= 50) fs_sleep_ms(left < 50 ? left : 50);
 }
 
+/* --secret: the login signed as the platform's SDK signs it, afresh before every CONNECT
+ * (mqtt_link_opts.resign), so that a long run or a reconnect after the last signature
+ * expired is still let in: Tencent's user name gets a new connid and expiry. Aliyun's
+ * timestamp is in the client id, which a libmosquitto handle keeps for its life, so it
+ * stays the one of the link's first signature (Aliyun checks it against no clock). */
+typedef struct signer {
+  const otadev_config *c;
+  time_t first; /* when the link's first CONNECT was signed */
+  login_creds creds;
+} signer;
+
+static int sign(signer *s, time_t now) {
+  const otadev_config *c = s->c;
+  char err[256];
+  if (login_sign(c->dialect, c->product, c->device, c->secret, now, c->sign_lifetime,
+                 (c->bugs & BUG_BAD_SIGNATURE) != 0, &s->creds, err, sizeof err) != 0) {
+    console_log("%s", err);
+    return -1;
+  }
+  console_log("mqtt login signed as %s", s->creds.username);
+  return 0;
+}
+
+static int resign(void *ctx, const char **username, const char **password) {
+  signer *s = ctx;
+  if (sign(s, strcmp(s->c->dialect, "qcloud") == 0 ? time(NULL) : s->first) != 0) return -1;
+  *username = s->creds.username;
+  *password = s->creds.password;
+  return 0;
+}
+
 /* Runs from connect to reboot or shutdown. Returns 1 to reboot, 0 to stop. */
 static int online(device *dev) {
   const otadev_config *c = dev->cfg;
@@ -178,18 +209,15 @@ static int online(device *dev) {
   char cid[160], err[512];
   dev->ops->client_id(&dc, cid, sizeof cid);
   mqtt_link_opts lo = {c->host, c->port, cid, KEEPALIVE_S, 1u << 20, c->ca_file, (c->bugs & BUG_NO_CERT_VERIFY) != 0,
-                       (c->bugs & BUG_NO_HOSTNAME_CHECK) != 0, NULL, NULL};
-  login_creds creds; /* --secret: the login signed as the platform's SDK signs it */
+                       (c->bugs & BUG_NO_HOSTNAME_CHECK) != 0, NULL, NULL, NULL, NULL};
+  signer sg = {c, time(NULL), {{0}, {0}, {0}}}; /* outlives the link: closed below */
   if (c->secret) {
-    if (login_sign(c->dialect, c->product, c->device, c->secret, time(NULL), (c->bugs & BUG_BAD_SIGNATURE) != 0,
-                   &creds, err, sizeof err) != 0) {
-      console_log("%s", err);
-      return 0;
-    }
-    lo.client_id = creds.client_id;
-    lo.username = creds.username;
-    lo.password = creds.password;
-    console_log("mqtt login signed as %s", creds.username);
+    if (sign(&sg, sg.first) != 0) return 0;
+    lo.client_id = sg.creds.client_id;
+    lo.username = sg.creds.username;
+    lo.password = sg.creds.password;
+    lo.resign = resign;
+    lo.resign_ctx = &sg;
   }
   dev->link = mqtt_link_open(&lo, err, sizeof err);
   if (!dev->link) {

@@ -30,8 +30,8 @@ static int b64_decode(const char *s, unsigned char *out, size_t cap) {
   return len;
 }
 
-static int sign_qcloud(const char *pk, const char *dn, const char *secret, time_t now, int bad, login_creds *o,
-                       char *err, size_t errlen) {
+static int sign_qcloud(const char *pk, const char *dn, const char *secret, time_t now, long lifetime, int bad,
+                       login_creds *o, char *err, size_t errlen) {
   unsigned char key[256];
   int klen = b64_decode(secret, key, sizeof key);
   if (klen <= 0) {
@@ -44,8 +44,8 @@ static int sign_qcloud(const char *pk, const char *dn, const char *secret, time_
   for (int i = 0; i < 5; i++) connid[i] = alnum[rand_r(&seed) % (sizeof alnum - 1)];
   connid[5] = 0;
   snprintf(o->client_id, sizeof o->client_id, "%s%s", pk, dn);
-  /* valid for an hour: IoT Hub refuses an expired signature */
-  snprintf(o->username, sizeof o->username, "%s%s;21010406;%s;%lld", pk, dn, connid, (long long)now + 3600);
+  /* valid for `lifetime` seconds from now: IoT Hub refuses an expired signature */
+  snprintf(o->username, sizeof o->username, "%s%s;21010406;%s;%lld", pk, dn, connid, (long long)now + lifetime);
   char hex[65];
   if (hmac_hex(key, (size_t)klen, o->username, bad, hex) != 0) return -1;
   snprintf(o->password, sizeof o->password, "%s;hmacsha256", hex);
@@ -62,9 +62,9 @@ static int sign_aliyun(const char *pk, const char *dn, const char *secret, time_
 }
 
 int login_sign(const char *dialect, const char *product, const char *device, const char *secret, time_t now,
-               int bad, login_creds *out, char *err, size_t errlen) {
+               long lifetime, int bad, login_creds *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  if (!strcmp(dialect, "qcloud")) return sign_qcloud(product, device, secret, now, bad, out, err, errlen);
+  if (!strcmp(dialect, "qcloud")) return sign_qcloud(product, device, secret, now, lifetime, bad, out, err, errlen);
   if (!strcmp(dialect, "aliyun") || !strcmp(dialect, "haas")) {
     if (sign_aliyun(product, device, secret, now, bad, out) == 0) return 0;
     errmsg(err, errlen, "login: HMAC-SHA256 failed");

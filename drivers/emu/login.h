@@ -25,10 +25,12 @@ typedef struct login_creds {
 } login_creds;
 
 /* Signs the login of device `device` of `product` for `dialect` ("qcloud", "aliyun",
- * "haas"; others: -1) with `secret` at time `now`. `bad` makes the HMAC wrong (one hex
- * digit changed: the bad-signature defect). Returns 0, or -1 with err (a secret that is
- * not base64 for Tencent, an unknown dialect). */
+ * "haas"; others: -1) with `secret` at time `now` (Tencent: valid for `lifetime`
+ * seconds, its expiry now + lifetime; Aliyun: the timestamp, which no clock checks).
+ * `bad` makes the HMAC wrong (one hex digit changed: the bad-signature defect).
+ * Returns 0, or -1 with err (a secret that is not base64 for Tencent, an unknown
+ * dialect). A device signs afresh before every CONNECT (device.c). */
 int login_sign(const char *dialect, const char *product, const char *device, const char *secret, time_t now,
-               int bad, login_creds *out, char *err, size_t errlen);
+               long lifetime, int bad, login_creds *out, char *err, size_t errlen);
 
 #endif

@@ -26,7 +26,24 @@ struct mqtt_link {
   struct timespec next_try;
   char host[256];
   int port, keepalive;
+  int (*resign)(void *ctx, const char **username, const char **password);
+  void *resign_ctx;
+  int attempts; /* first connects tried */
+  int closing;  /* mqtt_link_close disconnects: no more CONNECTs */
 };
+
+/* The next CONNECT's credentials, signed afresh (mqtt_link_opts.resign). libmosquitto
+ * copies them; its thread reads them only when it connects, so this runs on that thread
+ * (or before it starts). */
+static void resign(mqtt_link *l) {
+  const char *user = NULL, *pass = NULL;
+  pthread_mutex_lock(&l->mu);
+  int closing = l->closing;
+  pthread_mutex_unlock(&l->mu);
+  if (!l->resign || closing || l->resign(l->resign_ctx, &user, &pass) != 0 || !user) return;
+  if (mosquitto_username_pw_set(l->mosq, user, pass) != MOSQ_ERR_SUCCESS)
+    console_log("mqtt: libmosquitto refused the user name %s", user);
+}
 
 static long ms_until(const struct timespec *t) {
   struct timespec now;
@@ -47,6 +64,7 @@ static void schedule(struct timespec *t, long ms) {
 /* One attempt at the first connect; starts the network thread on success.
  * Returns 0 on success, -1 (retry later) or -2 (cannot start the thread). */
 static int try_first_connect(mqtt_link *l, int quiet) {
+  if (l->attempts++ > 0) resign(l);
   int rc = mosquitto_connect_async(l->mosq, l->host, l->port, l->keepalive);
   if (rc != MOSQ_ERR_SUCCESS) {
     if (!quiet)
@@ -71,8 +89,11 @@ static void on_connect(struct mosquitto *m, void *obj, int rc) {
   push(obj, &ev);
 }
 
+/* Also after a refused CONNACK. The thread reconnects next: sign that CONNECT afresh
+ * (a signature that expired since the last one would be refused). */
 static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
   (void)m;
+  resign(obj);
   evq_event ev = {.type = EVQ_DISCONNECTED, .rc = rc};
   push(obj, &ev);
 }
@@ -157,6 +178,8 @@ mqtt_link *mqtt_link_open(const mqtt_link_opts *o, char *err, size_t errlen) {
   l->port = o->port;
   l->keepalive = o->keepalive_s;
   l->backoff_ms = 200;
+  l->resign = o->resign;
+  l->resign_ctx = o->resign_ctx;
   if (try_first_connect(l, 0) == -2) {
     errmsg(err, errlen, "mqtt: cannot start the network thread");
     mosquitto_destroy(l->mosq);
@@ -230,6 +253,9 @@ int mqtt_link_flush(mqtt_link *l, long timeout_ms) {
 
 void mqtt_link_close(mqtt_link *l) {
   if (!l) return;
+  pthread_mutex_lock(&l->mu);
+  l->closing = 1;
+  pthread_mutex_unlock(&l->mu);
   if (l->started && mosquitto_disconnect(l->mosq) == MOSQ_ERR_SUCCESS) {
     /* The network thread sends DISCONNECT and reports it; give it a second. */
     evq_event ev;

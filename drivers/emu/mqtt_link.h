@@ -25,6 +25,11 @@ typedef struct mqtt_link_opts {
   int no_verify;       /* with ca_file: accept any certificate (the no-cert-verify defect) */
   int no_hostname;     /* with ca_file: verify the chain but not the name (no-hostname-check) */
   const char *username, *password; /* the CONNECT's credentials (login.h), NULL: none */
+  /* When set, called before every CONNECT after the first (a retried first connect, each
+   * reconnect of libmosquitto's thread, on that thread) to sign the login afresh: 0 with
+   * *username and *password (copied at once), or -1 to keep the last ones. */
+  int (*resign)(void *ctx, const char **username, const char **password);
+  void *resign_ctx;
 } mqtt_link_opts;
 
 /* Starts connecting in the background (a broker that is not up yet is

@@ -50,28 +50,20 @@ void case_table_push(lua_State *L, const case_parts *p) {
   lua_pop(L, 1);
 }
 
-/* The lab's auth = "platform": the dialect library's login(t, l) decides every CONNECT the
- * MQTT proxy holds (C holds and answers, the library judges: docs/tls.md). A library with
- * no login policy is an ERROR of the case, naming both. */
-static const char auth_lua[] =
-    "local t, dialect = ...\n"
-    "local lib = require(dialect)\n"
-    "if type(lib) ~= 'table' or type(lib.login) ~= 'function' then\n"
-    "  error(('device \\'%s\\' has auth = \"platform\", and the dialect library \\'%s\\' has no '\n"
-    "        .. 'login(t, l) policy'):format(t.device.name, dialect), 0)\n"
-    "end\n"
-    "t.net.mqtt:on_login(function(l) return lib.login(t, l) end)\n";
-
+/* The lab's auth = "platform": cloud.wire_login(t, dialect) (scenarios/lib/cloud.lua) makes
+ * the dialect library's login(t, l) decide every CONNECT the MQTT proxy holds (C holds and
+ * answers, the library judges: docs/tls.md); a library with no login policy is an ERROR of
+ * the case, naming both. Called with t at the top of the stack, which it leaves there. */
 int case_auth_wire(kase *k, char *err, size_t errlen) {
   const lab_device *ld = device_lab(k->dev);
   if (!lab_auth_platform(ld->spec)) return 0;
   lua_State *L = rt_lua(k->R);
-  if (luaL_loadbuffer(L, auth_lua, sizeof auth_lua - 1, "=auth") != LUA_OK) {
-    snprintf(err, errlen, "auth: %s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return -1;
-  }
-  lua_pushvalue(L, -2); /* t */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "cloud");
+  if (rt_pcall(k->R, 1, 1, err, errlen) != 0) return -1;
+  lua_getfield(L, -1, "wire_login");
+  lua_remove(L, -2); /* t, cloud.wire_login */
+  lua_pushvalue(L, -2);
   lua_pushstring(L, lab_str(ld, "dialect"));
   return rt_pcall(k->R, 2, 0, err, errlen);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "lab_auth.h"
 #include "rt.h"
 
 typedef struct names {
@@ -22,16 +23,22 @@ typedef struct knob {
 } knob;
 
 struct catalogue {
-  names features, strict, dialects;
+  names features, strict, dialects, logins;
   knob *knobs;
   size_t nknobs;
 };
 
 static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The string keys of the table at the top of L, sorted. */
-static int read_names(lua_State *L, const char *file, const char *kind, names *out, char *err, size_t errlen) {
+/* The string keys of the table `kind` of the table at the top of L, sorted; an optional
+ * one may be missing (no names). */
+static int read_names(lua_State *L, const char *file, const char *kind, int optional, names *out, char *err,
+                      size_t errlen) {
   lua_getfield(L, -1, kind);
+  if (optional && lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
   if (!lua_istable(L, -1)) {
     snprintf(err, errlen, "%s: the catalogue has no table '%s'", file, kind);
     lua_pop(L, 1);
@@ -104,9 +111,10 @@ catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen) {
       snprintf(err, errlen, "%s: the catalogue must return { features = {...}, strict = {...} }", file);
       ok = 0;
     } else {
-      ok = read_names(L, file, "dialects", &c->dialects, err, errlen) == 0 &&
-           read_names(L, file, "features", &c->features, err, errlen) == 0 &&
-           read_names(L, file, "strict", &c->strict, err, errlen) == 0 &&
+      ok = read_names(L, file, "dialects", 0, &c->dialects, err, errlen) == 0 &&
+           read_names(L, file, "features", 0, &c->features, err, errlen) == 0 &&
+           read_names(L, file, "strict", 0, &c->strict, err, errlen) == 0 &&
+           read_names(L, file, "logins", 1, &c->logins, err, errlen) == 0 &&
            read_knobs(L, file, c, err, errlen) == 0;
     }
   }
@@ -131,6 +139,7 @@ void catalogue_free(catalogue *c) {
   names_free(&c->features);
   names_free(&c->strict);
   names_free(&c->dialects);
+  names_free(&c->logins);
   for (size_t i = 0; i < c->nknobs; i++) free(c->knobs[i].name);
   free(c->knobs);
   free(c);
@@ -138,6 +147,7 @@ void catalogue_free(catalogue *c) {
 
 static const names *of(const catalogue *c, const char *kind) {
   if (strcmp(kind, "dialects") == 0) return &c->dialects;
+  if (strcmp(kind, "logins") == 0) return &c->logins;
   return strcmp(kind, "strict") == 0 ? &c->strict : &c->features;
 }
 
@@ -195,12 +205,26 @@ static int check_dialect(const catalogue *c, const lab *l, const lab_device *d, 
   return -1;
 }
 
+/* auth = "platform" only where the catalogue's `logins` names the device's dialect: the
+ * dialect's library has a documented login to check (cloud.wire_login at case start). */
+static int check_login(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
+  const char *dialect = lab_str(d, "dialect");
+  if (!dialect || !lab_auth_platform(d->spec) || catalogue_has(c, "logins", dialect)) return 0;
+  char k[1024];
+  known(&c->logins, k, sizeof k);
+  snprintf(err, errlen,
+           "%s:%d: device '%s': auth = \"platform\": the %s dialect has no documented login to check (the "
+           "catalogue's logins: %s); leave auth out (\"none\": any login is taken)",
+           l->file, d->line, d->name, dialect, *k ? k : "none");
+  return -1;
+}
+
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen) {
   for (size_t i = 0; i < l->count; i++) {
     if (check_dialect(c, l, &l->devices[i], err, errlen) != 0 ||
         check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
         check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0 ||
-        check_timing(c, l, &l->devices[i], err, errlen) != 0)
+        check_timing(c, l, &l->devices[i], err, errlen) != 0 || check_login(c, l, &l->devices[i], err, errlen) != 0)
       return -1;
   }
   return 0;

@@ -4,7 +4,8 @@
  * a library in scenarios/lib: a fifth is a Lua file and a line here, no C),
  * `features` (what a device can do:
  * a lab device's features, a scenario's requires) and `strict` (rules a lab may
- * ask for beyond the seeds' lenient reading). The harness only checks names
+ * ask for beyond the seeds' lenient reading), and `logins` (optional: the dialects whose
+ * library checks a signed MQTT login, for the lab's auth = "platform"). The harness only checks names
  * against it, before anything runs, so that a typo is exit 2 with its location
  * instead of a silent SKIP or a rule that never applies. */
 #ifndef OTAHIL_CATALOGUE_H
@@ -22,12 +23,13 @@ typedef struct catalogue catalogue;
 catalogue *catalogue_load(const char *lib_dir, char *err, size_t errlen);
 void catalogue_free(catalogue *c);
 
-/* 1 if `name` is a dialect (kind "dialects"), a feature (kind "features") or a
- * strict rule (kind "strict"). */
+/* 1 if `name` is a dialect (kind "dialects"), a feature (kind "features"), a
+ * strict rule (kind "strict") or a dialect with a login to check (kind "logins"). */
 int catalogue_has(const catalogue *c, const char *kind, const char *name);
 
-/* Every lab device's dialect, feature and strict name is known, and every timing
- * knob the catalogue names makes sense (e.g. progress_interval_ms > 0): 0, or
+/* Every lab device's dialect, feature and strict name is known, every timing
+ * knob the catalogue names makes sense (e.g. progress_interval_ms > 0), and a device
+ * with auth = "platform" has a dialect the catalogue's logins name: 0, or
  * -1 with err = "lab.lua:12: device 'b1': feature 'powr' is unknown (known: ...)". */
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen);
 

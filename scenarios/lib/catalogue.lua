@@ -24,6 +24,21 @@ return {
     haas = "AliOS HaaS: Aliyun's OTA plus the lower-version system upgrade trigger (seed 004)",
     quecthing = "Quectel QuecThing, plan/accept OTA for the module and its MCU (seeds 000, 002)",
   },
+  -- logins: the dialects whose library judges the device's signed MQTT login
+  -- (its login(t, l), made the decider by cloud.wire_login) for the lab's
+  -- auth = "platform"; each says the public document the check is written
+  -- from. A dialect not listed has no documented login to check: a device of
+  -- it with auth = "platform" is a lab error (exit 2, at the device's line).
+  -- QuecThing is not listed: its modules sign in inside Quectel's SDK from the
+  -- ProductKey and ProductSecret (AT+QIOTCFG="productinfo", quecIot.setProductinfo:
+  -- the "bootstrap authentication", after which the platform issues the
+  -- DeviceSecret), and no public document gives the CONNECT's fields.
+  logins = {
+    qcloud = "Tencent's key authentication: tencentyun/qcloud_iot_mqtt_sign readme, \"MQTT 连接参数生成\" (qcloud.login)",
+    aliyun = "Aliyun's device-secret signature: help.aliyun.com documents 73742 / 63656 (aliyun.login)",
+    haas = "Aliyun's, as a HaaS device connects to Aliyun IoT with productKey, deviceName and deviceSecret "
+      .. "(seed 004's Device.connect; aliyun.login)",
+  },
   timing = {
     boot = { above = 0, doc = "seconds from power on to the device's first message" },
     step = { above = 0, doc = "seconds the longest gap between two progress messages may last" },

@@ -408,6 +408,20 @@ function M.login_policy(name, check)
   end
 end
 
+-- The lab's auth = "platform": when a case starts, the harness calls this
+-- (harness/run/case_table.c) and the dialect library's login(t, l) decides
+-- every CONNECT the device's MQTT proxy holds (C holds and answers, the library
+-- judges). A library with no login policy is an ERROR of the case, naming both
+-- (a dialect the catalogue lists no login for is refused earlier, at lab load).
+function M.wire_login(t, dialect)
+  local lib = require(dialect)
+  if type(lib) ~= "table" or type(lib.login) ~= "function" then
+    error(("device '%s' has auth = \"platform\", and the dialect library '%s' has no login(t, l) policy")
+          :format(t.device.name, dialect), 0)
+  end
+  t.net.mqtt:on_login(function(l) return lib.login(t, l) end)
+end
+
 -- Waits for the decision on the device's first MQTT login after event-log
 -- cursor `from` (take it before attach powers the device on) and FAILs when
 -- the platform's policy refused it, with the reason, or when none came within

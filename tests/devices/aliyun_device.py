@@ -22,6 +22,10 @@ the vendor's public documents:
     module installed in place; a system upgrade is triggered by reporting a
     version lower than the cloud's.
 
+With --ca CA.pem the device reaches the cloud over TLS, as production firmware
+does: MQTT over TLS and https:// downloads, the server's chain and host name
+verified against that CA (Python's ssl); --secret signs its MQTT login.
+
 Commands
   run      be a device until SIGTERM (graceful) or SIGKILL (power cut)
   mkimage  write a firmware image in this device's format
@@ -383,6 +387,8 @@ class Device:
         c.on_message = self.on_message
         c.on_connect_fail = self.on_connect_fail
         c.reconnect_delay_set(min_delay=0.5, max_delay=2)
+        if self.a.ca:  # MQTT over TLS: the broker's chain and name verified against the CA
+            c.tls_set(ca_certs=self.a.ca)
         self.connected.clear()
         self.client = c
         c.connect_async(self.a.host, self.a.port, keepalive=30)
@@ -815,8 +821,9 @@ class Device:
             raise Fail(STEP_DOWNLOAD, "download failed: url without a host")
         path = (u.path or "/") + ("?" + u.query if u.query else "")
         if u.scheme.lower() == "https":
+            # the chain and the host name verified: against --ca, else the system's CAs
             conn = http.client.HTTPSConnection(u.hostname, port, timeout=tmo,
-                                               context=ssl.create_default_context())
+                                               context=ssl.create_default_context(cafile=self.a.ca))
         else:
             conn = http.client.HTTPConnection(u.hostname, port, timeout=tmo)
         headers = {"User-Agent": "pyay/1", "Connection": "close"}
@@ -1145,6 +1152,7 @@ def main(argv=None):
     r = sub.add_parser("run", help="run the device")
     r.add_argument("--host", required=True)
     r.add_argument("--secret", help="the device secret: sign the MQTT login as Aliyun's SDK does")
+    r.add_argument("--ca", help="TLS: MQTT over TLS and https downloads, verified against this CA (PEM)")
     r.add_argument("--port", required=True, type=int)
     r.add_argument("--product", required=True)
     r.add_argument("--device", required=True)

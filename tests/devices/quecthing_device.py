@@ -12,6 +12,11 @@ or otamcu.  It follows the QuecThing seeds (/work/shared/seeds/000_*.txt FOTA,
   qth/PK/DN/down  cloud -> device: otaPlan, userConfirm, fotaInfo, sotaInfo
   qth/PK/DN/lab   the lab -> the module's sensors {battery, signal, disk}
 
+With --ca CA.pem the module reaches the cloud over TLS, as production
+firmware does: MQTT over TLS and https:// downloads, the server's chain and
+host name verified against that CA (Python's ssl); no login is signed (no
+public document gives QuecThing's: docs/tls.md).
+
 Commands
   run      be the module (and start its MCU) until SIGTERM or SIGKILL
   mcu      be the MCU behind the serial line (the module starts it)
@@ -62,6 +67,7 @@ import random
 import select
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -742,6 +748,8 @@ class Module:
         c.on_message = self.on_message
         c.on_connect_fail = self.on_connect_fail
         c.reconnect_delay_set(min_delay=0.5, max_delay=2)
+        if self.a.ca:  # MQTT over TLS: the broker's chain and name verified against the CA
+            c.tls_set(ca_certs=self.a.ca)
         self.connect_failing = False
         self.connected.clear()
         c.connect_async(self.a.host, self.a.port, keepalive=30)
@@ -1275,8 +1283,11 @@ class Module:
             port = u.port
         except ValueError:
             raise UpdateFail(RC_DOWNLOAD, "bad port in URL")
+        kw = {}
         if u.scheme == "https":
             conn_cls = http.client.HTTPSConnection
+            # the chain and the host name verified: against --ca, else the system's CAs
+            kw["context"] = ssl.create_default_context(cafile=self.a.ca)
         else:
             conn_cls = http.client.HTTPConnection
         path = (u.path or "/") + ("?" + u.query if u.query else "")
@@ -1284,7 +1295,7 @@ class Module:
         if off > 0:
             headers["Range"] = "bytes=%d-" % off
         say("ota: GET %s%s", job["url"], " from %d" % off if off else "")
-        conn = conn_cls(u.hostname or "", port, timeout=tmo)
+        conn = conn_cls(u.hostname or "", port, timeout=tmo, **kw)
         try:
             try:
                 conn.request("GET", path, headers=headers)
@@ -1887,6 +1898,7 @@ def main(argv=None):
     r = sub.add_parser("run", help="be the module (starts its MCU)")
     r.add_argument("--host", required=True)
     r.add_argument("--port", required=True, type=int)
+    r.add_argument("--ca", help="TLS: MQTT over TLS and https downloads, verified against this CA (PEM)")
     r.add_argument("--product", required=True)
     r.add_argument("--device", required=True)
     r.add_argument("--state", required=True, help="flash directory")

@@ -6,10 +6,12 @@
 #   exit status mosquitto_pub gives; nobody decides: refused with 5 after the 5 s
 #   timeout, never hung;
 #   otadev --secret: scenarios/tls/03_qcloud_login passes, --bug bad-signature FAILs;
-#   the same for Aliyun's signature (aliyun.login, scenarios/tls_aliyun/01_aliyun_login);
+#   the same for Aliyun's signature (aliyun.login, scenarios/tls_aliyun/01_aliyun_login)
+#   and HaaS's, which is Aliyun's (scenarios/tls_haas/01_haas_login);
 #   a device that reconnects every 0.2 s while refused is a warning, a FAIL with
 #   strict = { "login-backoff" };
-#   auth = "foo", or "platform" without a secret: exit 2 at the device's line.
+#   auth = "foo", or "platform" without a secret, or on a QuecThing device (no documented
+#   login: the catalogue's logins): exit 2 at the device's line.
 . "$(dirname "$0")/lib.sh"
 M=${OTAHIL_TIMEOUT_MULTIPLIER:-1} # 2 under the sanitizers
 cat > "$WORK/pub.lua" <<'LUA'
@@ -119,6 +121,19 @@ rc=$?
 check "aliyun, bad-signature: FAIL (rc $rc)" [ "$rc" -eq 1 ]
 check "aliyun, bad-signature: the reason" grep -q "its MQTT login was refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/alyb.txt"
 
+# HaaS signs in as Aliyun (seed 004; haas.login is aliyun.login): a wrong signature FAILs
+# tls_haas/01_haas_login at its first login (its passing run is in test_tls_suites)
+sed -e '/^device "emu-haas"/,/^}/ s|kind = "process",|kind = "process", auth = "platform", secret = "oLyaKqVxtRvjH284LdhqVgVUx1UPy6zq",|' \
+    -e '/^device "emu-haas"/,/^}/ s|features = { "power",|features = { "auth", "power",|' \
+    -e 's#"--dialect", "haas",#"--dialect", "haas", "--secret", "{secret}", "--bug", "bad-signature",#' \
+    lab/emulated.lua > "$WORK/haas.lua"
+"$OTAHIL" run scenarios/tls_haas/01_haas_login.lua --lab "$WORK/haas.lua" --report "$WORK/hs" \
+  --timeout-multiplier "$M" > "$WORK/hs.txt" 2>&1
+rc=$?
+check "haas, bad-signature: tls_haas/01_haas_login FAILs (rc $rc)" [ "$rc" -eq 1 ]
+check "haas, bad-signature: judged by aliyun.check_login" \
+  grep -q "its MQTT login was refused: aliyun.check_login: wrong hmacsha256 signature" "$WORK/hs.txt"
+
 sed 's/auth = "platform"/auth = "foo"/' "$WORK/emu.lua" > "$WORK/foo.lua"
 "$OTAHIL" run scenarios/tls/03_qcloud_login.lua --lab "$WORK/foo.lua" --report "$WORK/foo" > "$WORK/foo.txt" 2>&1
 rc=$?
@@ -129,4 +144,16 @@ sed 's/secret = "vX6PQqazsGsMyf5SMfs6OA6y",//; s/"--secret", "{secret}" //' "$WO
 rc=$?
 check "auth = \"platform\" without a secret: exit 2 (got $rc)" [ "$rc" -eq 2 ]
 check "without a secret: located" grep -q "nosecret.lua:1: device 'emu-qcloud-auth': auth = \"platform\" needs secret" "$WORK/ns.txt"
+# a dialect with no documented login (QuecThing: the catalogue's logins do not name it):
+# a lab error when the lab loads, exit 2 at the device's line, before any case starts
+sed -e '/^device "emu-quecthing"/,/^}/ s|kind = "process",|kind = "process", auth = "platform", secret = "s3cr3t",|' \
+  lab/emulated.lua > "$WORK/quec.lua"
+line=$(grep -n '^device "emu-quecthing"' "$WORK/quec.lua" | cut -d: -f1)
+"$OTAHIL" run scenarios/quecthing/01_version_report.lua --lab "$WORK/quec.lua" --report "$WORK/qt" > "$WORK/qt.txt" 2>&1
+rc=$?
+check "quecthing with auth = \"platform\": exit 2 (got $rc)" [ "$rc" -eq 2 ]
+check "quecthing with auth = \"platform\": a lab error at the device's line" grep -qF \
+  "quec.lua:$line: device 'emu-quecthing': auth = \"platform\": the quecthing dialect has no documented login to check" \
+  "$WORK/qt.txt"
+check "quecthing with auth = \"platform\": no case started" bash -c "! grep -q '^START' '$WORK/qt.txt'"
 finish

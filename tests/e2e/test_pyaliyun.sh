@@ -83,18 +83,21 @@ for s in $SETTINGS; do
     check "$suite, --retry $retry --progress $prog: every scenario PASSes ($bad did not)" [ "$bad" -eq 0 ]
   done
 done
-# the device signs its login (--secret) and the platform checks it (auth =
-# "platform"): the signed-login scenario and the happy paths, every CONNECT judged
+# as production firmware connects: over TLS (tls = true, --ca {ca_file}: MQTT over TLS,
+# https:// firmware, both verified by Python's ssl) and signing its login (--secret)
+# that the platform checks (auth = "platform"): the signed-login scenario and the
+# happy paths (HTTP and MQTT-block downloads), every CONNECT judged
 sed -e "s|\"tests/devices/aliyun_device.py\"|\"$DEV\"|" \
-    -e 's|  kind = "process",|  kind = "process", auth = "platform", secret = "py-aliyun-device-secret",|' \
-    -e 's|"--retry", "self",|"--secret", "{secret}", "--retry", "self",|' \
+    -e 's|  kind = "process",|  kind = "process", tls = true, auth = "platform", secret = "py-aliyun-device-secret",|' \
+    -e 's|"--retry", "self",|"--ca", "{ca_file}", "--secret", "{secret}", "--retry", "self",|' \
     -e 's|features = { "power",|features = { "auth", "power",|' lab/examples/python-aliyun.lua > "$WORK/lab/auth.lua"
-check "the auth lab signs and asks for the check" bash -c "grep -q 'auth = \"platform\"' '$WORK/lab/auth.lua' &&
+check "the auth lab speaks TLS, signs and asks for the check" bash -c "grep -q 'tls = true, auth = \"platform\"' '$WORK/lab/auth.lua' &&
+  grep -q '\"--ca\", \"{ca_file}\"' '$WORK/lab/auth.lua' &&
   grep -q '{secret}' '$WORK/lab/auth.lua' && grep -q '\"auth\", \"power\"' '$WORK/lab/auth.lua'"
 "$OTAHIL" run scenarios/tls_aliyun scenarios/aliyun/02_happy_path_http.lua scenarios/aliyun/03_happy_path_mqtt.lua \
   --lab "$WORK/lab/auth.lua" --report "$WORK/auth" --timeout-multiplier "$MULT" > "$WORK/auth.log" 2>&1
 rc=$?
-check "signed login: the login scenario and two upgrades PASS (rc $rc; $(outcome "$WORK/auth" '*' | xargs); old code: no --secret)" \
+check "TLS and a signed login: the login scenario and two upgrades PASS (rc $rc; $(outcome "$WORK/auth" '*' | xargs))" \
   [ "$rc" -eq 0 -a "$(outcome "$WORK/auth" '*' | xargs)" = "PASS PASS PASS" ]
 [ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/auth.log" | head -12
 check "... every CONNECT outside the refusal window judged and accepted" python3 - "$WORK/auth/report.json" <<'PY'
@@ -103,4 +106,7 @@ res = [e for s in json.load(open(sys.argv[1]))["scenarios"] if not s["id"].start
        for e in s["events"] if e["kind"] == "mqtt.login.result"]
 assert len(res) >= 2 and all(e.get("action") == "accept" for e in res), res[:3]
 PY
+check "... over TLS: the device fetched its firmware from an https:// URL" \
+  grep -q 'ota: GET https://' "$WORK/auth/logs/aliyun/02_happy_path_http@py-aliyun.log"
+check "... over TLS: the proxies terminated it (the device's CA was made)" [ -s "$WORK/auth/work/tls/py-aliyun/ca.pem" ]
 finish

@@ -10,7 +10,8 @@
 #                                          never sends otaRequest: it waits for
 #                                          the platform's matching, seed 000)
 # The lab is lab/examples/python-quecthing.lua, copied into a temp folder with
-# the images it names made there by the device's own mkimage.
+# the images it names made there by the device's own mkimage. Then three
+# upgrades (FOTA, a cut download resumed, SOTA) over TLS (--ca).
 #
 # Every scenario must PASS, except the ones listed in KNOWN below: there the
 # suite (not the device) is behind the seeds today, and the case must FAIL
@@ -88,4 +89,23 @@ check "setting A's lab asks for --retry self --progress every --request on-conne
   grep -q '"--retry", "self", "--progress", "every", "--request", "on-connect" }' "$WORK/lab/python-quecthing-A.lua"
 check "setting B's lab asks for --retry wait --progress rate:300 --request never" \
   grep -q '"--retry", "wait", "--progress", "rate:300", "--request", "never" }' "$WORK/lab/python-quecthing-B.lua"
+
+# over TLS, as production firmware connects (tls = true, --ca {ca_file}: MQTT over TLS
+# and https:// firmware, both verified by Python's ssl): the FOTA and SOTA upgrades and
+# a download cut and resumed
+sed -e "s|\"tests/devices/quecthing_device.py\"|\"$DEV\"|" -e 's|  kind = "process",|  kind = "process", tls = true,|' \
+    -e 's|"--host", "{mqtt_host}",|"--ca", "{ca_file}", "--host", "{mqtt_host}",|' \
+    lab/examples/python-quecthing.lua > "$WORK/lab/tls.lua"
+check "the TLS lab: tls = true and --ca" bash -c \
+  "grep -q 'tls = true,' '$WORK/lab/tls.lua' && grep -q '\"--ca\", \"{ca_file}\"' '$WORK/lab/tls.lua'"
+"$OTAHIL" run scenarios/quecthing/02_fota_silent.lua scenarios/quecthing/09_cut_resume.lua \
+  scenarios/quecthing/11_sota_happy.lua --lab "$WORK/lab/tls.lua" --report "$WORK/tls" -j 2 \
+  --timeout-multiplier "$MULT" > "$WORK/tls.log" 2>&1
+rc=$?
+check "over TLS: FOTA, a resumed download and SOTA PASS (rc $rc; $(outcome "$WORK/tls" '*' | xargs))" \
+  [ "$rc" -eq 0 -a "$(outcome "$WORK/tls" '*' | xargs)" = "PASS PASS PASS" ]
+[ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/tls.log" | head -12
+check "... the module fetched its firmware from an https:// URL" \
+  grep -q 'ota: GET https://' "$WORK/tls/logs/quecthing/02_fota_silent@py-quecthing.log"
+check "... the proxies terminated TLS (the device's CA was made)" [ -s "$WORK/tls/work/tls/py-quecthing/ca.pem" ]
 finish
