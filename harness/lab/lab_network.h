@@ -19,13 +19,11 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "lab.h"
+
 int lab_network_check(cJSON *spec, char *err, size_t errlen);
 
-/* A checked device's network (its strings are the spec's). */
-typedef struct lab_net {
-  const char *listen, *host;
-  int mqtt_port, http_port;
-} lab_net;
+/* A checked device's network (lab_net is lab.h's; its strings are the spec's). */
 lab_net lab_network_of(const cJSON *spec);
 
 #endif

@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "api_fw.h"
-#include "lab_auth.h"
-#include "lab_network.h"
 #include "run_internal.h"
 
 void case_table_push(kase *k) {
@@ -18,10 +16,11 @@ void case_table_push(kase *k) {
   lua_setfield(L, -2, "device");
   char base[128];
   /* firmware URLs point at the HTTP proxy, as the device reaches it */
-  const char *host = lab_network_of(device_lab(k->dev)->spec).host;
+  const lab_device *ld = device_lab(k->dev);
+  const char *host = ld->net.host;
   int v6 = strchr(host, ':') != NULL;
   /* on the default port the URL names none: vendor HTTP clients often parse no host:port */
-  int tls = cJSON_GetObjectItemCaseSensitive(device_lab(k->dev)->spec, "tls") != NULL; /* lab_tls.h */
+  int tls = ld->tls.on;
   char port[16] = "";
   if (netdev_http_port(k->net) != (tls ? 443 : 80)) snprintf(port, sizeof port, ":%d", netdev_http_port(k->net));
   snprintf(base, sizeof base, "%s://%s%s%s%s", tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", port);
@@ -65,7 +64,7 @@ static const char auth_lua[] =
 
 int case_auth_wire(kase *k, char *err, size_t errlen) {
   const lab_device *ld = device_lab(k->dev);
-  if (!lab_auth_platform(ld->spec)) return 0;
+  if (!ld->auth_platform) return 0;
   lua_State *L = rt_lua(k->R);
   if (luaL_loadbuffer(L, auth_lua, sizeof auth_lua - 1, "=auth") != LUA_OK) {
     snprintf(err, errlen, "auth: %s", lua_tostring(L, -1));
@@ -73,6 +72,6 @@ int case_auth_wire(kase *k, char *err, size_t errlen) {
     return -1;
   }
   lua_pushvalue(L, -2); /* t */
-  lua_pushstring(L, lab_str(ld, "dialect"));
+  lua_pushstring(L, ld->dialect);
   return rt_pcall(k->R, 2, 0, err, errlen);
 }
