@@ -30,7 +30,8 @@ typedef struct lab_list {
   const char **v;
 } lab_list;
 
-/* name -> string pairs (env, modules, lines), in the order the lab wrote them. */
+/* name -> string pairs (env, modules, lines), in the Lua table's traversal order
+ * (unspecified: a reader looks a name up, it does not count on places). */
 typedef struct lab_pairs {
   size_t n;
   const char **keys, **values;

@@ -84,6 +84,10 @@ static const char *lookup(const char *const *vars, const char *key, size_t klen)
   return NULL;
 }
 
+/* drivers/power keeps a private loop like this one (power.c's power__expand): an
+ * exec or http driver fills its own table's free keys ({port}) and cycle's {delay}
+ * per call, after the harness handed it these values as power_opts.vars; a driver
+ * cannot include this header, and the harness does not know a driver's keys. */
 char *lab_expand(const char *s, const char *const *vars, char *err, size_t errlen) {
   size_t cap = strlen(s) + 64, n = 0;
   char *out = malloc(cap);
