@@ -10,7 +10,6 @@
 #include "api.h"
 #include "api_power.h"
 #include "api_uart.h"
-#include "lab_console.h"
 #include "uart_console.h"
 #include "device_power.h"
 #include "device_deploy.h"
@@ -87,10 +86,8 @@ device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t err
   }
   d->loop = loop;
   d->lab = lab;
-  console_config cc;
-  cc = lab->console;
   console_callbacks cb = {on_line, on_console_down, on_console_up, d};
-  if (console_open(loop, &cc, &cb, &d->con, err, errlen) != 0) {
+  if (console_open(loop, &lab->console, &cb, &d->con, err, errlen) != 0) {
     free(d);
     return NULL;
   }

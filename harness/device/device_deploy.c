@@ -365,7 +365,7 @@ int device_deploy_start(device_deploy *dp, evlog *log, const device_vars *vars, 
     pairs[n++] = vars->values[i] ? vars->values[i] : "";
   }
   const char *image = dp->lab->base_image;
-  if (image) { /* without base_image, {image} is unknown (lab.c says so at load) */
+  if (image) { /* without base_image, {image} is unknown (lab_deploy.c says so at load) */
     pairs[n++] = "image";
     pairs[n++] = image;
   }
