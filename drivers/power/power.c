@@ -234,11 +234,6 @@ char *power__expand(const power *p, const char *s, const power_opts *o, int free
   return out;
 }
 
-char *power_expand(const char *s, const char *const *vars, char *err, size_t errlen) {
-  power_opts o = {.vars = vars};
-  return power__expand(NULL, s, &o, 0, err, errlen); /* no table: p is only read for free keys */
-}
-
 const char *power__str(const cJSON *cfg, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
   return cJSON_IsString(v) ? v->valuestring : NULL;

@@ -73,12 +73,6 @@ double power_timeout(const power *p);
 int power_can_tell(const power *p);
 const char *power_state_name(power_state_t s); /* "on", "off", "unknown" */
 
-/* Fills the {name} placeholders of `s` from `vars` (NULL-terminated key, value
- * pairs, as in power_opts), the way the drivers fill theirs; the harness uses it
- * for a process device's cmd. Returns a malloc'd string the caller frees, or
- * NULL with err "uses the unknown placeholder {x}" (the caller says where). */
-char *power_expand(const char *s, const char *const *vars, char *err, size_t errlen);
-
 /* Closes what the driver holds open (a serial port keeps its lines as they are). */
 void power_free(power *p);
 

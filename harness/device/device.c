@@ -10,7 +10,6 @@
 #include "api.h"
 #include "api_power.h"
 #include "api_uart.h"
-#include "lab_console.h"
 #include "uart_console.h"
 #include "device_power.h"
 #include "device_deploy.h"
@@ -87,10 +86,8 @@ device *device_new(uv_loop_t *loop, const lab_device *lab, char *err, size_t err
   }
   d->loop = loop;
   d->lab = lab;
-  console_config cc;
-  lab_console_config(lab->spec, &cc);
   console_callbacks cb = {on_line, on_console_down, on_console_up, d};
-  if (console_open(loop, &cc, &cb, &d->con, err, errlen) != 0) {
+  if (console_open(loop, &lab->console, &cb, &d->con, err, errlen) != 0) {
     free(d);
     return NULL;
   }
@@ -272,7 +269,7 @@ void device_push(lua_State *L, device *d) {
   dev_ud *u = lua_newuserdatauv(L, sizeof *u, 1);
   u->d = d;
   u->cursor = 0;
-  api_push_json(L, d->lab->spec, 0);
+  api_push_json(L, d->lab->spec, 0); /* t.device: the declaration as the lab wrote it (lab.h) */
   lua_pushstring(L, d->lab->name);
   lua_setfield(L, -2, "name");
   const cJSON *argv = device_power_argv(d->pw);
@@ -280,7 +277,7 @@ void device_push(lua_State *L, device *d) {
     api_push_json(L, argv, 0);
     lua_setfield(L, -2, "cmd");
   }
-  api_uart_push(L, d->con, d->lab->name, d->case_start, lab_console_death(d->lab->spec));
+  api_uart_push(L, d->con, d->lab->name, d->case_start, d->lab->death);
   lua_setfield(L, -2, "uart");
   lua_setiuservalue(L, -2, 1);
   if (luaL_newmetatable(L, MT)) {

@@ -7,8 +7,7 @@
 #include <string.h>
 
 #include "child_spawn.h"
-#include "lab_deploy.h"
-#include "power.h"
+#include "lab_placeholders.h"
 
 /* After the command exits, what a child it left behind may still write to
  * the pipes is read this long; the deploy does not wait for that child. */
@@ -63,7 +62,7 @@ struct device_deploy {
 };
 
 device_deploy *device_deploy_new(uv_loop_t *loop, const lab_device *lab, const char *lab_file) {
-  if (!cJSON_GetObjectItemCaseSensitive(lab->spec, "deploy")) return NULL;
+  if (!lab->deploy.on) return NULL;
   device_deploy *dp = calloc(1, sizeof *dp);
   if (!dp) abort();
   dp->loop = loop;
@@ -358,9 +357,6 @@ int device_deploy_start(device_deploy *dp, evlog *log, const device_vars *vars, 
     snprintf(err, errlen, "device '%s': deploy: the last one is still running", dp->lab->name);
     return -1;
   }
-  const cJSON *dep = cJSON_GetObjectItemCaseSensitive(dp->lab->spec, "deploy");
-  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(dep, "cmd");
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(dep, "timeout");
   /* the device's placeholders, then {image} */
   const char *pairs[2 * 64 + 3];
   int n = 0;
@@ -368,32 +364,26 @@ int device_deploy_start(device_deploy *dp, evlog *log, const device_vars *vars, 
     pairs[n++] = vars->keys[i];
     pairs[n++] = vars->values[i] ? vars->values[i] : "";
   }
-  const char *image = lab_str(dp->lab, "base_image");
-  if (image) { /* without base_image, {image} is unknown (lab.c says so at load) */
+  const char *image = dp->lab->base_image;
+  if (image) { /* without base_image, {image} is unknown (lab_deploy.c says so at load) */
     pairs[n++] = "image";
     pairs[n++] = image;
   }
   pairs[n] = NULL;
-  int argc = cJSON_GetArraySize(cmd), i = 0;
-  char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  if (!argv) abort();
-  for (const cJSON *a = cmd->child; a; a = a->next, i++) {
-    char why[256];
-    argv[i] = power_expand(a->valuestring, pairs, why, sizeof why);
-    if (!argv[i]) {
-      snprintf(err, errlen, "%s:%d: device '%s': deploy.cmd[%d] %s", dp->lab_file, dp->lab->line, dp->lab->name,
-               i + 1, why);
-      for (int k = 0; k < i; k++) free(argv[k]);
-      free(argv);
-      return -1;
-    }
+  char why[256];
+  size_t bad = 0;
+  char **argv = lab_expand_all(dp->lab->deploy.cmd.n, dp->lab->deploy.cmd.v, NULL, pairs, &bad, why, sizeof why);
+  if (!argv) {
+    snprintf(err, errlen, "%s:%d: device '%s': deploy.cmd[%zu] %s", dp->lab_file, dp->lab->line, dp->lab->name,
+             bad + 1, why);
+    return -1;
   }
   drun *r = calloc(1, sizeof *r);
   if (!r) abort();
   r->dp = dp;
   r->log = log;
   r->argv = argv;
-  r->timeout = cJSON_IsNumber(t) ? t->valuedouble : LAB_DEPLOY_TIMEOUT;
+  r->timeout = dp->lab->deploy.timeout_s;
   r->ready = ready;
   r->ready_arg = ready_arg;
   r->ready_s = ready_s > 0 ? ready_s : 60;

@@ -6,7 +6,7 @@
  * base firmware back (`deploy = { cmd = { "st-flash", "write", "{image}",
  * "0x08000000" }, timeout = 120 }`). The command is an argv list (no shell)
  * whose {placeholders} are filled the way a process device's cmd is
- * (power_expand) plus {image} = base_image. It runs on the loop (uv_spawn) in a
+ * (lab_expand, lab_placeholders.h) plus {image} = base_image. It runs on the loop (uv_spawn) in a
  * session of its own, stdin /dev/null; its stdout and stderr lines go to the
  * case's event log. At the timeout, or when the case is stopped (Ctrl-C), its
  * whole process group is killed; it is always reaped.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab_placeholders.h"
 #include "power_process.h"
 
 #define GRACE_MS 2000
@@ -114,10 +115,9 @@ device_power *device_power_new(uv_loop_t *loop, const lab_device *lab, void (*fl
   pw->flush = flush;
   pw->flush_arg = arg;
   pw->known = pw->before = POWER_UNKNOWN;
-  const char *kind = lab_str(lab, "kind");
-  pw->board = kind && strcmp(kind, "board") == 0;
+  pw->board = lab->kind == LAB_BOARD;
   if (pw->board) {
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(lab->spec, "power");
+    const cJSON *cfg = lab->power;
     if (power_new(cfg, lab->name, &pw->drv, err, errlen) != 0) {
       free(pw->name);
       free(pw);
@@ -219,28 +219,26 @@ static void job_done(uv_work_t *req, int status) {
   else if (pw->freeing) free_board(pw);
 }
 
-/* The lab's env = { NAME = "value with {placeholders}" } as "NAME=value"
- * strings (NULL-terminated, an empty list without env), or NULL with err. */
-static char **expand_env(device_power *pw, char **pairs, char *err, size_t errlen) {
-  const cJSON *env = cJSON_GetObjectItemCaseSensitive(pw->lab->spec, "env");
-  char **out = calloc((size_t)cJSON_GetArraySize(env) + 1, sizeof *out);
-  if (!out) abort();
-  size_t n = 0;
-  for (const cJSON *e = env ? env->child : NULL; e; e = e->next) {
-    char why[256];
-    char *v = power_expand(e->valuestring, (const char *const *)pairs, why, sizeof why);
-    if (!v) {
-      snprintf(err, errlen, "device '%s': env.%s %s", pw->name, e->string, why);
-      vars_free(out);
-      return NULL;
-    }
-    size_t len = strlen(e->string) + strlen(v) + 2;
-    out[n] = malloc(len);
-    if (!out[n]) abort();
-    snprintf(out[n++], len, "%s=%s", e->string, v);
-    free(v);
+/* A process device's cmd and env = { NAME = "value" } with the case's placeholders
+ * filled in (lab_placeholders.h): *argv and *envp (NULL-terminated; envp empty
+ * without env), or -1 with err. */
+static int expand_cmd(device_power *pw, char **pairs, char ***argv, char ***envp, char *err, size_t errlen) {
+  const lab_device *ld = pw->lab;
+  const char *const *vars = (const char *const *)pairs;
+  char why[256];
+  size_t bad = 0;
+  *argv = lab_expand_all(ld->cmd.n, ld->cmd.v, NULL, vars, &bad, why, sizeof why);
+  if (!*argv) {
+    snprintf(err, errlen, "device '%s': cmd %s", pw->name, why);
+    return -1;
   }
-  return out;
+  *envp = lab_expand_all(ld->env.n, ld->env.values, ld->env.keys, vars, &bad, why, sizeof why);
+  if (!*envp) {
+    snprintf(err, errlen, "device '%s': env.%s %s", pw->name, ld->env.keys[bad], why);
+    lab_expand_free(*argv);
+    return -1;
+  }
+  return 0;
 }
 
 int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, int stdio_fd, char *err,
@@ -264,34 +262,18 @@ int device_power_attach(device_power *pw, evlog *log, const device_vars *vars, i
     }
     return 0;
   }
-  const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(pw->lab->spec, "cmd");
-  int argc = cJSON_GetArraySize(cmd), i = 0, rc = 0;
-  char **argv = calloc((size_t)argc + 1, sizeof *argv);
-  if (!argv) abort();
-  for (const cJSON *a = cmd->child; a; a = a->next, i++) {
-    /* {name} -> value from vars, as the power drivers fill theirs; unknown names are an error */
-    char why[256];
-    argv[i] = power_expand(a->valuestring, (const char *const *)pairs, why, sizeof why);
-    if (!argv[i]) {
-      snprintf(err, errlen, "device '%s': cmd %s", pw->name, why);
-      rc = -1;
-      break;
-    }
-  }
-  char **envp = rc == 0 ? expand_env(pw, pairs, err, errlen) : NULL;
-  if (rc == 0 && envp == NULL) rc = -1;
+  char **argv = NULL, **envp = NULL;
+  int rc = expand_cmd(pw, pairs, &argv, &envp, err, errlen);
   if (rc == 0) {
     cJSON_Delete(pw->argv);
-    pw->argv = cJSON_CreateStringArray((const char *const *)argv, argc);
+    pw->argv = cJSON_CreateStringArray((const char *const *)argv, (int)pw->lab->cmd.n);
     if (pw->pp) power_process_free(pw->pp);
     pw->pp = power_process_new(pw->loop, argv, stdio_fd, process_exit, pw);
     power_process_set_env(pw->pp, envp);
     pw->log = log;
   }
-  for (char **e = envp; e && *e; e++) free(*e);
-  free(envp);
-  for (int k = 0; k < argc; k++) free(argv[k]);
-  free(argv);
+  lab_expand_free(envp);
+  lab_expand_free(argv);
   vars_free(pairs);
   return rc;
 }

@@ -1,8 +1,9 @@
+/* lab: the lab file's loader: a limited, sandboxed Lua state that runs the file,
+ * device "name" { ... } (checked and built by lab_device*.c) and otadev_image{}. */
 #include "lab.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <lauxlib.h>
 #include <libgen.h>
@@ -16,13 +17,7 @@
 
 #include "api.h"
 #include "fwimage.h"
-#include "lab_console.h"
-#include "lab_deploy.h"
-#include "lab_network.h"
-#include "lab_placeholders.h"
-#include "lab_auth.h"
-#include "lab_tls.h"
-#include "lab_power.h"
+#include "lab_device.h"
 #include "rt.h"
 
 #define LAB_KEY "otahil.lab"
@@ -42,12 +37,6 @@ typedef struct loader {
   double t0;
   int runaway;
 } loader;
-
-static const char *const device_keys[] = {"dialect", "product", "device", "version", "kind",
-                                          "cmd", "graceful", "images", "timing", "features",
-                                          "env", "power", "console", "network", "deploy",
-                                          "base_image", "modules", "strict", "secret", "tls", "auth", "lines",
-                                          NULL};
 
 static loader *get_loader(lua_State *L);
 
@@ -76,19 +65,6 @@ static loader *get_loader(lua_State *L) {
   return ld;
 }
 
-static void list_of(const char *const *names, char *out, size_t len) {
-  size_t n = 0;
-  out[0] = 0;
-  for (int i = 0; names[i] && n < len; i++)
-    n += (size_t)snprintf(out + n, len - n, "%s%s", i ? ", " : "", names[i]);
-}
-
-static int in_list(const char *const *names, const char *s) {
-  for (int i = 0; names[i]; i++)
-    if (strcmp(names[i], s) == 0) return 1;
-  return 0;
-}
-
 /* Raises "file:line: device 'name': message" for the device being declared. */
 static int dev_error(lua_State *L, const char *name, int line, const char *fmt, ...) {
   char msg[512];
@@ -98,187 +74,6 @@ static int dev_error(lua_State *L, const char *name, int line, const char *fmt, 
   va_end(ap);
   loader *ld = get_loader(L);
   return luaL_error(L, "\x01%s:%d: device '%s': %s", ld->l->file, line, name, msg);
-}
-
-static void absolute(loader *ld, const char *p, char *out, size_t len) {
-  /* paths longer than PATH_MAX are cut and then simply not found */
-  if (p[0] == '/') {
-    size_t n = strlen(p);
-    if (n >= len) n = len - 1;
-    memcpy(out, p, n);
-    out[n] = 0;
-  } else {
-    int n = snprintf(out, len, "%s/", ld->dir);
-    if (n < 0 || (size_t)n >= len) n = 0;
-    size_t m = strlen(p);
-    if ((size_t)n + m >= len) m = len - 1 - (size_t)n;
-    memcpy(out + n, p, m);
-    out[n + m] = 0;
-  }
-}
-
-static int file_exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* images = { good = {[version] = file}, fail_boot = {version=, file=}, fail_burn = {...} } */
-static void check_images(lua_State *L, loader *ld, const char *name, int line, cJSON *img) {
-  if (!cJSON_IsObject(img)) dev_error(L, name, line, "images must be a table");
-  for (cJSON *k = img->child; k; k = k->next) {
-    char path[PATH_MAX];
-    if (strcmp(k->string, "good") == 0) {
-      if (!cJSON_IsObject(k) || !k->child)
-        dev_error(L, name, line, "images.good must map versions to files, e.g. [\"2.0.0\"] = \"fw/2.0.0.bin\"");
-      for (cJSON *v = k->child; v; v = v->next) {
-        if (!cJSON_IsString(v)) dev_error(L, name, line, "images.good[\"%s\"] must be a file name", v->string);
-        absolute(ld, v->valuestring, path, sizeof path);
-        if (!file_exists(path)) dev_error(L, name, line, "images.good[\"%s\"]: file '%s' does not exist", v->string, path);
-        cJSON_SetValuestring(v, path);
-      }
-    } else if (strcmp(k->string, "fail_boot") == 0 || strcmp(k->string, "fail_burn") == 0) {
-      cJSON *ver = cJSON_GetObjectItemCaseSensitive(k, "version");
-      cJSON *file = cJSON_GetObjectItemCaseSensitive(k, "file");
-      if (!cJSON_IsString(ver) || !cJSON_IsString(file))
-        dev_error(L, name, line, "images.%s must be { version = \"...\", file = \"...\" }", k->string);
-      absolute(ld, file->valuestring, path, sizeof path);
-      if (!file_exists(path)) dev_error(L, name, line, "images.%s: file '%s' does not exist", k->string, path);
-      cJSON_SetValuestring(file, path);
-    } else {
-      dev_error(L, name, line, "images.%s is unknown (good, fail_boot, fail_burn)", k->string);
-    }
-  }
-}
-
-/* A list of names (features, strict): strings only. */
-static void check_names(lua_State *L, const char *name, int line, cJSON *list, const char *key) {
-  if (!cJSON_IsArray(list)) dev_error(L, name, line, "%s must be a list of names, e.g. { \"a\", \"b\" }", key);
-  for (cJSON *f = list->child; f; f = f->next)
-    if (!cJSON_IsString(f) || !f->valuestring[0]) dev_error(L, name, line, "%s must hold only non-empty names", key);
-}
-
-/* modules = { MCU = "1.0.0" } (components besides the main firmware, with their
- * factory versions), lines = { burning = "..." } (the firmware's console lines
- * scenarios wait for, as Lua patterns), strict = { "progress-rate" } (rules the lab asks for beyond
- * the seeds' lenient reading: the dialect libraries name them), secret = "...". */
-static void check_extras(lua_State *L, const char *name, int line, cJSON *spec) {
-  cJSON *mods = cJSON_GetObjectItemCaseSensitive(spec, "modules");
-  if (mods) {
-    if (!cJSON_IsObject(mods) && !(cJSON_IsArray(mods) && !mods->child))
-      dev_error(L, name, line, "modules must map module names to versions, e.g. { MCU = \"1.0.0\" }");
-    for (cJSON *m = mods->child; m; m = m->next)
-      if (!cJSON_IsString(m) || !m->valuestring[0])
-        dev_error(L, name, line, "modules.%s must be a version string", m->string);
-  }
-  cJSON *lines = cJSON_GetObjectItemCaseSensitive(spec, "lines");
-  if (lines) {
-    if (!cJSON_IsObject(lines))
-      dev_error(L, name, line, "lines must map names to Lua patterns of the console, e.g. { burning = \"burning\" }");
-    for (cJSON *m = lines->child; m; m = m->next)
-      if (!cJSON_IsString(m) || !m->valuestring[0])
-        dev_error(L, name, line, "lines.%s must be a Lua pattern (a non-empty string)", m->string);
-  }
-  cJSON *strict = cJSON_GetObjectItemCaseSensitive(spec, "strict");
-  if (strict) check_names(L, name, line, strict, "strict");
-  cJSON *secret = cJSON_GetObjectItemCaseSensitive(spec, "secret");
-  if (secret && (!cJSON_IsString(secret) || !secret->valuestring[0]))
-    dev_error(L, name, line, "secret must be a non-empty string (the device secret the platform signs with)");
-}
-
-/* A name that cannot be a file name part, a topic level or a case id part. */
-static int bad_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 128) return 1;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    if (*p < 32 || *p == 127 || *p == '/') return 1;
-  return 0;
-}
-
-/* `s` for a one-line message: control bytes as \xNN, at most `len` bytes. */
-static void printable(const char *s, size_t n, char *out, size_t len) {
-  size_t k = 0;
-  for (size_t i = 0; i < n && k + 5 < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 32 || c == 127) k += (size_t)snprintf(out + k, len - k, "\\x%02x", c);
-    else out[k++] = (char)c;
-  }
-  out[k] = 0;
-}
-
-static void check_device(lua_State *L, loader *ld, const char *name, int line, cJSON *spec) {
-  char keys[512];
-  for (cJSON *k = spec->child; k; k = k->next) {
-    if (!in_list(device_keys, k->string)) {
-      list_of(device_keys, keys, sizeof keys);
-      dev_error(L, name, line, "key '%s' is unknown (%s)", k->string, keys);
-    }
-  }
-  static const char *const strings[] = {"dialect", "product", "device", "version", NULL};
-  for (int i = 0; strings[i]; i++) {
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, strings[i]);
-    if (!v) dev_error(L, name, line, "key '%s' is missing", strings[i]);
-    if (!cJSON_IsString(v) || !*v->valuestring)
-      dev_error(L, name, line, "key '%s' must be a non-empty string", strings[i]);
-  }
-  /* names go into topics, case ids and file names: no separators, no control
-   * bytes, a sane length (the Lua string's length: a NUL inside it counts) */
-  static const char *const named[] = {"product", "device", NULL};
-  for (int i = 0; named[i]; i++) {
-    const char *v = cJSON_GetObjectItemCaseSensitive(spec, named[i])->valuestring;
-    char shown[200];
-    printable(v, strlen(v), shown, sizeof shown);
-    if (bad_name(v)) dev_error(L, name, line, "%s '%s' must be 1..128 printable bytes without '/'", named[i], shown);
-  }
-  /* the dialect is a name; which ones have a library is the catalogue's (catalogue.h) */
-  /* kind, cmd and power (lab_power.c) */
-  if (lab_power_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  if (lab_console_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  if (lab_network_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  if (lab_tls_check(spec, ld->dir, ld->image_dir, name, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  if (lab_deploy_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  cJSON *base = cJSON_GetObjectItemCaseSensitive(spec, "base_image"); /* deploy's {image} */
-  if (base) {
-    char path[PATH_MAX];
-    absolute(ld, base->valuestring, path, sizeof path);
-    if (!file_exists(path)) dev_error(L, name, line, "base_image: file '%s' does not exist", path);
-    cJSON_SetValuestring(base, path);
-  }
-  cJSON *g = cJSON_GetObjectItemCaseSensitive(spec, "graceful");
-  if (g && !cJSON_IsBool(g)) dev_error(L, name, line, "graceful must be true or false");
-  cJSON *img = cJSON_GetObjectItemCaseSensitive(spec, "images");
-  if (img) check_images(L, ld, name, line, img);
-  else cJSON_AddObjectToObject(spec, "images");
-  cJSON *timing = cJSON_GetObjectItemCaseSensitive(spec, "timing");
-  if (timing) {
-    if (!cJSON_IsObject(timing)) dev_error(L, name, line, "timing must be a table of numbers");
-    if (cJSON_GetArraySize(timing) > 32)
-      dev_error(L, name, line, "timing has %d knobs; at most 32", cJSON_GetArraySize(timing));
-    for (cJSON *t = timing->child; t; t = t->next)
-      if (!cJSON_IsNumber(t) || !isfinite(t->valuedouble) || t->valuedouble < 0)
-        dev_error(L, name, line, "timing.%s must be a number >= 0", t->string);
-  } else {
-    cJSON_AddObjectToObject(spec, "timing");
-  }
-  cJSON *features = cJSON_GetObjectItemCaseSensitive(spec, "features");
-  if (features) {
-    check_names(L, name, line, features, "features");
-  } else {
-    features = cJSON_AddArrayToObject(spec, "features");
-    cJSON_AddItemToArray(features, cJSON_CreateString("power"));
-    cJSON_AddItemToArray(features, cJSON_CreateString("console"));
-  }
-  check_extras(L, name, line, spec);
-  if (lab_auth_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
-  cJSON *env = cJSON_GetObjectItemCaseSensitive(spec, "env");
-  if (env) {
-    if (!cJSON_IsObject(env)) dev_error(L, name, line, "env must be a table of strings");
-    for (cJSON *e = env->child; e; e = e->next) {
-      if (!cJSON_IsString(e)) dev_error(L, name, line, "env.%s must be a string", e->string);
-      if (!e->string[0] || strpbrk(e->string, "= \t\n"))
-        dev_error(L, name, line, "env: '%s' is not a variable name", e->string);
-    }
-  }
-  if (lab_placeholders_check(spec, keys, sizeof keys) != 0) dev_error(L, name, line, "%s", keys);
 }
 
 /* device "name" { ... } */
@@ -299,11 +94,15 @@ static int l_device_body(lua_State *L) {
   lab_device *d = realloc(ld->l->devices, (ld->l->count + 1) * sizeof *d);
   if (!d) return luaL_error(L, "out of memory");
   ld->l->devices = d;
-  d[ld->l->count].name = strdup(name);
-  d[ld->l->count].line = line;
-  d[ld->l->count].spec = spec;
-  ld->l->count++;
-  check_device(L, ld, name, line, spec);
+  lab_device *dev = &d[ld->l->count++];
+  memset(dev, 0, sizeof *dev);
+  dev->name = strdup(name);
+  dev->line = line;
+  dev->spec = spec;
+  char why[512];
+  if (lab_device_check(spec, name, ld->dir, ld->image_dir, why, sizeof why) != 0)
+    return dev_error(L, name, line, "%s", why);
+  lab_device_build(dev);
   return 0;
 }
 
@@ -317,10 +116,10 @@ static int l_device(lua_State *L) {
     loader *ld = get_loader(L);
     return luaL_error(L, "\x01%s:%d: a device needs a name: device \"b1\" { ... }", ld->l->file, line);
   }
-  if (strlen(name) != len || bad_name(name)) {
+  if (strlen(name) != len || lab_bad_name(name)) {
     loader *ld = get_loader(L);
     char shown[200];
-    printable(name, len, shown, sizeof shown);
+    lab_printable(name, len, shown, sizeof shown);
     return luaL_error(L, "\x01%s:%d: device name '%s' must be 1..128 printable bytes without '/'", ld->l->file, line,
                       shown);
   }
@@ -359,7 +158,8 @@ static int l_otadev_image(lua_State *L) {
   safe[k] = 0;
   snprintf(path, sizeof path, "%s/otadev-%s-%lld-%u-%08x.bin", ld->image_dir, safe, (long long)size, flags,
            (unsigned)crc_of(version));
-  if (!file_exists(path)) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) { /* built before: same version, size and flags */
     char err[512];
     if (fwimage_build(path, version, (uint64_t)size, flags, err, sizeof err) != 0)
       return luaL_error(L, "otadev_image: %s", err);
@@ -393,10 +193,7 @@ static int lab__msgh(lua_State *L) {
 
 void lab_free(lab *l) {
   if (!l) return;
-  for (size_t i = 0; i < l->count; i++) {
-    free(l->devices[i].name);
-    cJSON_Delete(l->devices[i].spec);
-  }
+  for (size_t i = 0; i < l->count; i++) lab_device_clear(&l->devices[i]);
   free(l->devices);
   for (size_t i = 0; l->libs && l->libs[i]; i++) free(l->libs[i]);
   free(l->libs);
@@ -503,9 +300,4 @@ int lab_load(const char *path, const char *image_dir, lab **out, char *err, size
   }
   *out = l;
   return 0;
-}
-
-const char *lab_str(const lab_device *d, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(d->spec, key);
-  return cJSON_IsString(v) ? v->valuestring : NULL;
 }

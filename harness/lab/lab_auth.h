@@ -1,4 +1,4 @@
-/* lab_auth: a lab device's `auth` key (lab.c calls it): who judges the device's MQTT login.
+/* lab_auth: a lab device's `auth` key (lab_device_check.c calls it): who judges the device's MQTT login.
  *
  *   auth = "none"       -- the default: the broker takes any login (allow_anonymous)
  *   auth = "platform"   -- the device's MQTT proxy holds each CONNECT until the dialect

@@ -1,4 +1,4 @@
-/* lab_network: a lab device's `network` key (lab.c calls it): where the
+/* lab_network: a lab device's `network` key (lab_device_check.c calls it): where the
  * device reaches its two fault proxies (MQTT in front of the broker, HTTP in
  * front of the firmware server).
  *
@@ -9,7 +9,7 @@
  *
  * Every key is optional: listen "127.0.0.1", host = listen, ports 0 (a free
  * port each case, given to a process device as {mqtt_port} / {http_port}).
- * The defaults are filled in, so the runner reads all four keys.
+ * The defaults are filled in; the runner reads them as lab_device.net (lab.h).
  *
  * Returns 0, or -1 with err = the message without its location, which lab.c
  * adds: "network.listen '10.0.0.300' is not an IPv4 or IPv6 address". */
@@ -19,13 +19,11 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "lab.h"
+
 int lab_network_check(cJSON *spec, char *err, size_t errlen);
 
-/* A checked device's network (its strings are the spec's). */
-typedef struct lab_net {
-  const char *listen, *host;
-  int mqtt_port, http_port;
-} lab_net;
+/* A checked device's network (lab_net is lab.h's; its strings are the spec's). */
 lab_net lab_network_of(const cJSON *spec);
 
 #endif

@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "power.h"
 
 const char *const lab_placeholder_names[] = {
     "bindir", "root",     "mqtt_host", "mqtt_port", "http_host", "http_port",    "broker_port", "fw_port", "state_dir",
     "mcu_tty", "mcu_peer_tty", "name", "product", "device", "version", "dialect", "mqtt_scheme", "http_scheme", NULL};
 
-/* The device's names as power_expand's key, value pairs (values empty). */
+/* The device's names as lab_expand's key, value pairs (values empty). */
 static size_t known_pairs(const cJSON *spec, int with_image, const char **pairs, size_t max) {
   size_t n = 0;
   for (int i = 0; lab_placeholder_names[i] && n + 2 < max; i++) pairs[n++] = lab_placeholder_names[i], pairs[n++] = "";
@@ -36,7 +35,7 @@ static int check_strings(const cJSON *list, const char *what, const char **pairs
   for (const cJSON *a = list ? list->child : NULL; a; a = a->next, i++) {
     if (!cJSON_IsString(a)) continue;
     char why[256];
-    char *v = power_expand(a->valuestring, pairs, why, sizeof why);
+    char *v = lab_expand(a->valuestring, pairs, why, sizeof why);
     if (v) {
       free(v);
       continue;
@@ -77,4 +76,77 @@ int lab_placeholders_uses(const cJSON *spec, const char *name) {
   return strings_use(cJSON_GetObjectItemCaseSensitive(spec, "cmd"), braced) ||
          strings_use(cJSON_GetObjectItemCaseSensitive(spec, "env"), braced) ||
          strings_use(cJSON_GetObjectItemCaseSensitive(deploy, "cmd"), braced);
+}
+
+static const char *lookup(const char *const *vars, const char *key, size_t klen) {
+  for (const char *const *v = vars; v && v[0] && v[1]; v += 2)
+    if (strlen(v[0]) == klen && memcmp(v[0], key, klen) == 0) return v[1];
+  return NULL;
+}
+
+/* drivers/power keeps a private loop like this one (power.c's power__expand): an
+ * exec or http driver fills its own table's free keys ({port}) and cycle's {delay}
+ * per call, after the harness handed it these values as power_opts.vars; a driver
+ * cannot include this header, and the harness does not know a driver's keys. */
+char *lab_expand(const char *s, const char *const *vars, char *err, size_t errlen) {
+  size_t cap = strlen(s) + 64, n = 0;
+  char *out = malloc(cap);
+  if (!out) abort();
+  while (*s) {
+    const char *close = *s == '{' ? strchr(s, '}') : NULL;
+    const char *val = NULL;
+    if (close) {
+      size_t klen = (size_t)(close - s - 1);
+      val = lookup(vars, s + 1, klen);
+      if (!val) {
+        snprintf(err, errlen, "uses the unknown placeholder {%.*s}", (int)klen, s + 1);
+        free(out);
+        return NULL;
+      }
+    }
+    size_t add = val ? strlen(val) : 1;
+    if (n + add + 1 > cap) {
+      cap = (n + add + 1) * 2;
+      out = realloc(out, cap);
+      if (!out) abort();
+    }
+    if (val) {
+      memcpy(out + n, val, add);
+      s = close + 1;
+    } else {
+      out[n] = *s++;
+    }
+    n += add;
+  }
+  out[n] = 0;
+  return out;
+}
+
+char **lab_expand_all(size_t n, const char *const *strs, const char *const *names, const char *const *vars,
+                      size_t *bad, char *err, size_t errlen) {
+  char **out = calloc(n + 1, sizeof *out);
+  if (!out) abort();
+  for (size_t i = 0; i < n; i++) {
+    char *v = lab_expand(strs[i], vars, err, errlen);
+    if (!v) {
+      *bad = i;
+      lab_expand_free(out);
+      return NULL;
+    }
+    if (names) {
+      size_t len = strlen(names[i]) + strlen(v) + 2;
+      out[i] = malloc(len);
+      if (!out[i]) abort();
+      snprintf(out[i], len, "%s=%s", names[i], v);
+      free(v);
+    } else {
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+void lab_expand_free(char **list) {
+  for (char **a = list; a && *a; a++) free(*a);
+  free(list);
 }

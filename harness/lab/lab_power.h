@@ -1,4 +1,4 @@
-/* lab_power: a lab device's `kind`, `cmd` and `power` keys (lab.c calls it).
+/* lab_power: a lab device's `kind`, `cmd` and `power` keys (lab_device_check.c calls it).
  *
  *   kind = "process" (the default): cmd is required; power is the process
  *          (no power key, or power = { driver = "process" });

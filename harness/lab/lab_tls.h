@@ -1,4 +1,4 @@
-/* lab_tls: a lab device's `tls` key (lab.c calls it): the device reaches the cloud
+/* lab_tls: a lab device's `tls` key (lab_device_check.c calls it): the device reaches the cloud
  * over TLS, as production firmware does: MQTT over TLS and https:// firmware URLs,
  * terminated by the device's fault proxies (netem), so every fault stays byte-exact.
  *

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "case_table.h"
-#include "lab_auth.h"
 #include "run_internal.h"
 
 void case_fw_base(const char *host, int tls, int port, char *out, size_t outlen) {
@@ -56,7 +55,7 @@ void case_table_push(lua_State *L, const case_parts *p) {
  * the case, naming both. Called with t at the top of the stack, which it leaves there. */
 int case_auth_wire(kase *k, char *err, size_t errlen) {
   const lab_device *ld = device_lab(k->dev);
-  if (!lab_auth_platform(ld->spec)) return 0;
+  if (!ld->auth_platform) return 0;
   lua_State *L = rt_lua(k->R);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "cloud");
@@ -64,6 +63,6 @@ int case_auth_wire(kase *k, char *err, size_t errlen) {
   lua_getfield(L, -1, "wire_login");
   lua_remove(L, -2); /* t, cloud.wire_login */
   lua_pushvalue(L, -2);
-  lua_pushstring(L, lab_str(ld, "dialect"));
+  lua_pushstring(L, ld->dialect);
   return rt_pcall(k->R, 2, 0, err, errlen);
 }

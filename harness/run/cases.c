@@ -10,10 +10,7 @@
 
 #include "api_fw.h"
 #include "case_table.h"
-#include "lab_network.h"
 #include "live.h"
-#include "lab_auth.h"
-#include "lab_placeholders.h"
 #include "run_internal.h"
 
 /* A case's message is one line for people: a scenario's 10 MB error text is
@@ -204,28 +201,14 @@ static void on_deployed(void *arg, int rc, const char *msg) {
 typedef struct case_vars {
   device_vars v;
   char state_dir[PATH_MAX], mqtt_port[16], http_port[16], broker_port[16], fw_port[16];
-  char numbers[32][32]; /* lab.c allows at most 32 timing knobs */
+  char numbers[LAB_TIMING_MAX][32];
 } case_vars;
-
-/* The lab's tls = {...} (lab_tls.h) into `at` (may be NULL); returns its CA file, or NULL
- * for plain TCP. */
-static const char *tls_files(const lab_device *ld, netdev_listen *at) {
-  const cJSON *tls = cJSON_GetObjectItemCaseSensitive(ld->spec, "tls");
-  if (!tls) return NULL;
-  if (at) {
-    at->tls_cert = cJSON_GetObjectItemCaseSensitive(tls, "cert")->valuestring;
-    at->tls_key = cJSON_GetObjectItemCaseSensitive(tls, "key")->valuestring;
-    const cJSON *pki = cJSON_GetObjectItemCaseSensitive(tls, "pki");
-    at->tls_pki = pki ? pki->valuestring : NULL;
-  }
-  return cJSON_GetObjectItemCaseSensitive(tls, "ca")->valuestring;
-}
 
 /* The names are lab_placeholders.h's (checked when the lab loads). */
 static void vars_fill(kase *k, case_vars *cv) {
   runner *rn = k->rn;
   const lab_device *ld = device_lab(k->dev);
-  const char *dev_host = lab_network_of(ld->spec).host;
+  const char *dev_host = ld->net.host;
   device_vars *v = &cv->v;
   snprintf(cv->mqtt_port, sizeof cv->mqtt_port, "%d", netdev_mqtt_port(k->net));
   snprintf(cv->http_port, sizeof cv->http_port, "%d", netdev_http_port(k->net));
@@ -239,7 +222,7 @@ static void vars_fill(kase *k, case_vars *cv) {
   device_vars_set(v, "http_port", cv->http_port);
   device_vars_set(v, "broker_port", cv->broker_port); /* direct, bypassing the proxies */
   device_vars_set(v, "fw_port", cv->fw_port);
-  const char *ca_file = tls_files(ld, NULL);
+  const char *ca_file = ld->tls.on ? ld->tls.ca : NULL;
   device_vars_set(v, "mqtt_scheme", ca_file ? "mqtts" : "mqtt");
   device_vars_set(v, "http_scheme", ca_file ? "https" : "http");
   if (ca_file) device_vars_set(v, "ca_file", ca_file); /* the CA the device must trust */
@@ -249,15 +232,15 @@ static void vars_fill(kase *k, case_vars *cv) {
     device_vars_set(v, "mcu_peer_tty", serialdev_mcu_path(k->serial)); /* the MCU's UART */
   }
   device_vars_set(v, "name", ld->name);
-  static const char *const fields[] = {"product", "device", "version", "dialect", NULL};
-  for (int i = 0; fields[i]; i++) device_vars_set(v, fields[i], lab_str(ld, fields[i]));
-  if (lab_str(ld, "secret")) device_vars_set(v, "secret", lab_str(ld, "secret")); /* {secret} */
+  device_vars_set(v, "product", ld->product);
+  device_vars_set(v, "device", ld->device);
+  device_vars_set(v, "version", ld->version);
+  device_vars_set(v, "dialect", ld->dialect);
+  if (ld->secret) device_vars_set(v, "secret", ld->secret); /* {secret} */
   /* timing knobs are placeholders too: {download_timeout}, {boot_ms}, ... */
-  int nn = 0;
-  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(ld->spec, "timing");
-  for (const cJSON *t = timing ? timing->child : NULL; t && nn < 32; t = t->next, nn++) {
-    snprintf(cv->numbers[nn], sizeof cv->numbers[nn], "%.15g", t->valuedouble);
-    device_vars_set(v, t->string, cv->numbers[nn]);
+  for (size_t i = 0; i < ld->timing.n; i++) {
+    snprintf(cv->numbers[i], sizeof cv->numbers[i], "%.15g", ld->timing.knob[i].value);
+    device_vars_set(v, ld->timing.knob[i].name, cv->numbers[i]);
   }
 }
 
@@ -281,17 +264,16 @@ static int case_links(kase *k, char *err, size_t errlen) {
   runner *rn = k->rn;
   uint64_t seed = k->seed;
   for (size_t i = 0; i < k->id_base; i++) seed = (seed ^ (unsigned char)k->id[i]) * 0x100000001b3ULL;
-  lab_net net = lab_network_of(device_lab(k->dev)->spec);
-  /* lab auth = "platform": the MQTT proxy holds each CONNECT for the dialect's decision (case_auth_wire) */
-  netdev_listen at = {net.listen, net.mqtt_port, net.http_port, NULL, NULL, NULL,
-                      lab_auth_platform(device_lab(k->dev)->spec), 5.0 * rn->o->timeout_multiplier};
-  (void)tls_files(device_lab(k->dev), &at); /* lab `tls`: the proxies terminate TLS */
+  const lab_device *ld = device_lab(k->dev);
+  /* lab `tls`: the proxies terminate TLS; auth = "platform": the MQTT proxy holds each
+   * CONNECT for the dialect's decision (case_auth_wire) */
+  netdev_listen at = {ld->net.listen, ld->net.mqtt_port, ld->net.http_port, ld->tls.cert, ld->tls.key, ld->tls.pki,
+                      ld->auth_platform, 5.0 * rn->o->timeout_multiplier};
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
     return -1;
   /* the module-MCU serial relay (QuecThing SOTA) only for a device that asks for it */
-  const cJSON *spec = device_lab(k->dev)->spec;
-  if (!lab_placeholders_uses(spec, "mcu_tty") && !lab_placeholders_uses(spec, "mcu_peer_tty")) return 0;
+  if (!ld->uses_mcu_tty) return 0;
   return serialdev_open(&rn->loop, device_name(k->dev), k->log, seed ^ 0x5E41A1ULL, &k->serial, err, errlen);
 }
 
@@ -336,9 +318,8 @@ static void push_t(kase *k) {
   runner *rn = k->rn;
   lua_State *L = rt_lua(k->R);
   const lab_device *ld = device_lab(k->dev);
-  int tls = cJSON_GetObjectItemCaseSensitive(ld->spec, "tls") != NULL; /* lab_tls.h */
   char base[128];
-  case_fw_base(lab_network_of(ld->spec).host, tls, netdev_http_port(k->net), base, sizeof base);
+  case_fw_base(ld->net.host, ld->tls.on, netdev_http_port(k->net), base, sizeof base);
   if (!k->imgs) k->imgs = fw_images_new(rn->fw_router, k->log); /* freed by case_finish */
   case_parts p = {.dev = k->dev, .net = k->net, .serial = k->serial, .fw = k->imgs, .fw_base = base,
                   .id = k->id, .name = k->sc.name, .seed = k->seed,

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <uv.h>
 
-#include "lab_auth.h"
 #include "rt.h"
 
 typedef struct names {
@@ -163,17 +162,15 @@ static void known(const names *n, char *out, size_t len) {
     k += (size_t)snprintf(out + k, len - k, "%s%s", i ? ", " : "", n->v[i]);
 }
 
-/* The list `key` of a lab device's spec: every name known to the catalogue. */
-static int check_list(const catalogue *c, const lab *l, const lab_device *d, const char *key, const char *kind,
+/* A lab device's list (features, strict): every name known to the catalogue. */
+static int check_list(const catalogue *c, const lab *l, const lab_device *d, const lab_list *list, const char *kind,
                       const char *what, char *err, size_t errlen) {
-  const cJSON *list = cJSON_GetObjectItemCaseSensitive(d->spec, key);
-  const cJSON *x;
-  cJSON_ArrayForEach(x, list) {
-    if (!cJSON_IsString(x) || catalogue_has(c, kind, x->valuestring)) continue;
+  for (size_t i = 0; i < list->n; i++) {
+    if (catalogue_has(c, kind, list->v[i])) continue;
     char k[1024];
     known(of(c, kind), k, sizeof k);
     snprintf(err, errlen, "%s:%d: device '%s': %s '%s' is unknown (known: %s)", l->file, d->line, d->name, what,
-             x->valuestring, k);
+             list->v[i], k);
     return -1;
   }
   return 0;
@@ -181,14 +178,13 @@ static int check_list(const catalogue *c, const lab *l, const lab_device *d, con
 
 /* Each timing knob the catalogue names holds a value that makes sense. */
 static int check_timing(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
-  const cJSON *timing = cJSON_GetObjectItemCaseSensitive(d->spec, "timing");
   for (size_t i = 0; i < c->nknobs; i++) {
     const knob *k = &c->knobs[i];
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(timing, k->name);
-    if (!cJSON_IsNumber(v)) continue;
-    if (k->above ? v->valuedouble > k->least : v->valuedouble >= k->least) continue;
+    double v;
+    if (!lab_device_timing(d, k->name, &v)) continue;
+    if (k->above ? v > k->least : v >= k->least) continue;
     snprintf(err, errlen, "%s:%d: device '%s': timing.%s must be %s %g (got %g)", l->file, d->line, d->name,
-             k->name, k->above ? ">" : ">=", k->least, v->valuedouble);
+             k->name, k->above ? ">" : ">=", k->least, v);
     return -1;
   }
   return 0;
@@ -196,7 +192,7 @@ static int check_timing(const catalogue *c, const lab *l, const lab_device *d, c
 
 /* The device's dialect has a library: the catalogue's `dialects` names it. */
 static int check_dialect(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
-  const char *dialect = lab_str(d, "dialect");
+  const char *dialect = d->dialect;
   if (!dialect || catalogue_has(c, "dialects", dialect)) return 0;
   char k[1024];
   known(&c->dialects, k, sizeof k);
@@ -208,8 +204,8 @@ static int check_dialect(const catalogue *c, const lab *l, const lab_device *d, 
 /* auth = "platform" only where the catalogue's `logins` names the device's dialect: the
  * dialect's library has a documented login to check (cloud.wire_login at case start). */
 static int check_login(const catalogue *c, const lab *l, const lab_device *d, char *err, size_t errlen) {
-  const char *dialect = lab_str(d, "dialect");
-  if (!dialect || !lab_auth_platform(d->spec) || catalogue_has(c, "logins", dialect)) return 0;
+  const char *dialect = d->dialect;
+  if (!dialect || !d->auth_platform || catalogue_has(c, "logins", dialect)) return 0;
   char k[1024];
   known(&c->logins, k, sizeof k);
   snprintf(err, errlen,
@@ -222,8 +218,8 @@ static int check_login(const catalogue *c, const lab *l, const lab_device *d, ch
 int catalogue_check_lab(const catalogue *c, const lab *l, char *err, size_t errlen) {
   for (size_t i = 0; i < l->count; i++) {
     if (check_dialect(c, l, &l->devices[i], err, errlen) != 0 ||
-        check_list(c, l, &l->devices[i], "features", "features", "feature", err, errlen) != 0 ||
-        check_list(c, l, &l->devices[i], "strict", "strict", "strict rule", err, errlen) != 0 ||
+        check_list(c, l, &l->devices[i], &l->devices[i].features, "features", "feature", err, errlen) != 0 ||
+        check_list(c, l, &l->devices[i], &l->devices[i].strict, "strict", "strict rule", err, errlen) != 0 ||
         check_timing(c, l, &l->devices[i], err, errlen) != 0 || check_login(c, l, &l->devices[i], err, errlen) != 0)
       return -1;
   }

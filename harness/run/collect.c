@@ -29,12 +29,8 @@ void collect_files(runner *rn, const cJSON *j) {
 }
 
 static int requires_ok(const scenario *s, const lab_device *d, char *why, size_t len) {
-  const cJSON *f = cJSON_GetObjectItemCaseSensitive(d->spec, "features");
   for (size_t i = 0; i < s->nrequires; i++) {
-    int found = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, f) if (strcmp(x->valuestring, s->requires[i]) == 0) found = 1;
-    if (!found) {
+    if (!lab_device_has_feature(d, s->requires[i])) {
       snprintf(why, len, "device '%s' lacks the feature '%s'", d->name, s->requires[i]);
       return 0;
     }
@@ -95,7 +91,7 @@ static int add_cases(runner *rn, const scenario *sc, size_t *matched, char *err,
   int devices = 0;
   for (size_t d = 0; d < rn->lab->count; d++) {
     const lab_device *ld = &rn->lab->devices[d];
-    if (strcmp(lab_str(ld, "dialect"), sc->dialect) != 0) continue;
+    if (strcmp(ld->dialect, sc->dialect) != 0) continue;
     devices++;
     for (size_t p = 0; p < (sc->nparams ? sc->nparams : 1); p++) {
       char id[sizeof rn->cases->id];

@@ -97,7 +97,7 @@ static int load_lab(runner *rn, const char *image_dir, char *err, size_t errlen)
   rn->cat = catalogue_load(rn->lib_dir, err, errlen);
   if (!rn->cat || catalogue_check_lab(rn->cat, rn->lab, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
   for (size_t i = 0; i < rn->lab->count; i++)
-    collect_files(rn, cJSON_GetObjectItemCaseSensitive(rn->lab->devices[i].spec, "images"));
+    collect_files(rn, rn->lab->devices[i].images);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/work", o->report_dir);
   if (!realpath(path, rn->work_real)) rn->work_real[0] = 0;

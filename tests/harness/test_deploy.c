@@ -51,7 +51,7 @@ START_TEST(lab_good) {
   ck_assert_msg(rc == 0, "%s", err);
   char want[600];
   snprintf(want, sizeof want, "%s/base.bin", dir);
-  ck_assert_str_eq(lab_str(&l->devices[0], "base_image"), want); /* made absolute */
+  ck_assert_str_eq(l->devices[0].base_image, want); /* made absolute */
   const cJSON *dep = cJSON_GetObjectItem(l->devices[0].spec, "deploy");
   ck_assert_double_eq(cJSON_GetObjectItem(dep, "timeout")->valuedouble, 86400); /* the most: a day */
   dep = cJSON_GetObjectItem(l->devices[1].spec, "deploy"); /* a process device; the default timeout */
@@ -98,7 +98,7 @@ START_TEST(the_rack_example_has_a_deploy) {
   ck_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(dep, "cmd"), 3)->valuestring, "{image}");
   char path[300];
   snprintf(path, sizeof path, "%s/fw/b1-1.0.0.bin", dir);
-  ck_assert_str_eq(lab_str(&l->devices[0], "base_image"), path);
+  ck_assert_str_eq(l->devices[0].base_image, path);
   lab_free(l);
 }
 END_TEST

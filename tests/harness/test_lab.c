@@ -40,7 +40,7 @@ START_TEST(a_good_lab_loads) {
   ck_assert_int_eq(l->count, 2);
   ck_assert_str_eq(l->devices[0].name, "b1");
   ck_assert_int_eq(l->devices[0].line, 2);
-  ck_assert_str_eq(lab_str(&l->devices[1], "device"), "e");
+  ck_assert_str_eq(l->devices[1].device, "e");
   const cJSON *good = cJSON_GetObjectItem(cJSON_GetObjectItem(l->devices[0].spec, "images"), "good");
   const char *img = cJSON_GetObjectItem(good, "2.0.0")->valuestring;
   ck_assert_int_eq(access(img, R_OK), 0);
@@ -81,7 +81,7 @@ START_TEST(any_dialect_name_loads) {
   int rc = load("device \"b1\" { dialect = \"toy\", product = \"P\", device = \"d\", version = \"1\", cmd = {\"x\"} }\n",
                 &l, err, sizeof err);
   ck_assert_msg(rc == 0, "%s", err);
-  ck_assert_str_eq(lab_str(&l->devices[0], "dialect"), "toy");
+  ck_assert_str_eq(l->devices[0].dialect, "toy");
   lab_free(l);
   expect_error("device \"b1\" { dialect = \"\", product = \"P\", device = \"d\", version = \"1\", cmd = {\"x\"} }\n",
                "lab.lua:1: device 'b1'", "key 'dialect' must be a non-empty string");

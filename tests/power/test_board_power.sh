@@ -143,7 +143,7 @@ LAB
 rc=$?
 check "process device: cycle and state pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$WORK/r8.txt"
-# its cmd's {placeholders} are filled like a power driver's (power_expand), an unknown one is a lab error
+# its cmd's {placeholders} are filled by lab_expand (harness/lab/lab_placeholders.h), an unknown one is a lab error
 check "process device: {device} filled in its cmd" grep -q "booted p1" "$WORK/r8/report.json"
 sed 's/{device}/{nope}/' "$WORK/lab8.lua" > "$WORK/lab8b.lua"
 "$OTAHIL" run $S/process_power.lua --lab "$WORK/lab8b.lua" --report "$WORK/r8b" --timeout-multiplier "$M" > "$WORK/r8b.txt" 2>&1

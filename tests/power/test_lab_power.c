@@ -44,8 +44,8 @@ START_TEST(boards_with_each_driver_load) {
                 &l, err, sizeof err);
   ck_assert_msg(rc == 0, "%s", err);
   ck_assert_int_eq(l->count, 5);
-  ck_assert_str_eq(lab_str(&l->devices[0], "kind"), "board");
-  ck_assert_str_eq(lab_str(&l->devices[4], "kind"), "process");
+  ck_assert_int_eq(l->devices[0].kind, LAB_BOARD);
+  ck_assert_int_eq(l->devices[4].kind, LAB_PROCESS);
   lab_free(l);
 }
 END_TEST
@@ -91,7 +91,7 @@ END_TEST
 START_TEST(the_rack_example_loads) {
   lab *l = lab_text_load_rack_example(dir);
   ck_assert_int_eq(l->count, 2);
-  ck_assert_str_eq(lab_str(&l->devices[0], "kind"), "board");
+  ck_assert_int_eq(l->devices[0].kind, LAB_BOARD);
   const cJSON *p = cJSON_GetObjectItem(l->devices[1].spec, "power");
   ck_assert_str_eq(cJSON_GetObjectItem(p, "driver")->valuestring, "exec");
   lab_free(l);
