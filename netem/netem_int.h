@@ -51,6 +51,7 @@ struct qent {
   uint32_t fault_id;
   enum netem_fault_kind fault_kind;
   int rst;
+  int has_alert, alert; /* Q_CUT: a fatal TLS alert first (fault alert=) */
   uint64_t ms;
   uint64_t ev_off;
   int64_t ev_body_off;

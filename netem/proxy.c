@@ -353,6 +353,10 @@ int netem_fault_add(netem_proxy *p, const struct netem_fault *nf, uint32_t *id, 
     ERR("netem_fault_add %s: body offsets need the HTTP view", p->name);
     return UV_EINVAL;
   }
+  if (nf->has_alert && !p->tls) {
+    ERR("netem_fault_add %s: a TLS alert needs a proxy that terminates TLS (--tls-cert)", p->name);
+    return UV_EINVAL;
+  }
   struct fault *f = calloc(1, sizeof *f);
   if (!f) return UV_ENOMEM;
   f->p = p;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "netem_int.h"
@@ -43,6 +44,11 @@ struct tls_conn {
   int ready;        /* handshake done */
   int stalled;      /* its handshake is held (NETEM_TLS_HS_STALL) */
   int eof;          /* close_notify from the client */
+  /* for an alert of our choice (tls_alert.c): the key log's server traffic secret and the
+     KeyUpdates the server has sent since */
+  uint8_t secret[EVP_MAX_MD_SIZE];
+  size_t secret_len;
+  unsigned key_updates;
 };
 
 /* A write of ciphertext: the plaintext write it stands for (NULL for handshake bytes). */
@@ -92,6 +98,26 @@ static void why_ssl(char *buf, size_t size) {
   else snprintf(buf, size, "connection closed during the handshake");
 }
 
+/* OpenSSL's key log, for the server's application traffic secret (RFC 8446 7.1). */
+static void keylog(const SSL *ssl, const char *line) {
+  static const char tag[] = "SERVER_TRAFFIC_SECRET_0 ";
+  struct tls_conn *t = SSL_get_app_data(ssl);
+  if (!t || strncmp(line, tag, sizeof tag - 1) != 0) return;
+  const char *hex = strchr(line + sizeof tag - 1, ' '); /* past the client random */
+  size_t n = 0;
+  unsigned v;
+  while (hex && n < sizeof t->secret && sscanf(hex + 1 + 2 * n, "%2x", &v) == 1) t->secret[n++] = (uint8_t)v;
+  t->secret_len = n;
+}
+
+/* Counts the KeyUpdates the server sends (each moves its traffic secret on). */
+static void msg_seen(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl, void *arg) {
+  (void)version, (void)ssl;
+  struct tls_conn *t = arg;
+  if (write_p && type == SSL3_RT_HANDSHAKE && len > 0 && ((const uint8_t *)buf)[0] == SSL3_MT_KEY_UPDATE)
+    t->key_updates++;
+}
+
 struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *err, size_t errlen) {
   struct tls_ctx *t = calloc(1, sizeof *t);
   char why[200] = "";
@@ -109,6 +135,7 @@ struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *
     return NULL;
   }
   SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_keylog_callback(t->ctx, keylog);
   const char *bad = SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1 ? cert_file
                     : SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1 ? key_file
                     : SSL_CTX_check_private_key(t->ctx) != 1 ? key_file
@@ -248,6 +275,27 @@ void tls_conn__close_notify(struct conn *c) {
   (void)flush(c, NULL, NULL);
 }
 
+int tls_conn__alert(struct conn *c, int code, char *why, size_t whylen) {
+  struct tls_conn *t = c->tls;
+  uint8_t rec[TLS_ALERT_RECORD_LEN];
+  if (!t->ready) return snprintf(why, whylen, "the handshake is not done"), -1;
+  unsigned before = t->key_updates;
+  /* a KeyUpdate first: the alert is then the first record under the next secret */
+  if (SSL_version(t->ssl) != TLS1_3_VERSION || SSL_key_update(t->ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
+      SSL_do_handshake(t->ssl) != 1 || t->key_updates != before + 1) {
+    ERR_clear_error();
+    snprintf(why, whylen, "%s: no alert of our choice (only TLS 1.3)", SSL_get_version(t->ssl));
+    return -1;
+  }
+  if (tls_alert__record(t->ssl, t->secret, t->secret_len, t->key_updates, code, rec, why, whylen)) return -1;
+  size_t done = 0;
+  if (!sink_write(t->wbio, (const char *)rec, sizeof rec, &done) || flush(c, NULL, NULL)) {
+    snprintf(why, whylen, "cannot write to the client");
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- ciphertext from the client ---- */
 
 static void fail(struct conn *c, const char *what) {
@@ -346,6 +394,9 @@ int tls_conn__start(struct conn *c) {
     return UV_ENOMEM;
   }
   BIO_set_mem_eof_return(t->rbio, -1); /* empty: "retry", not end of stream */
+  SSL_set_app_data(t->ssl, t);
+  SSL_set_msg_callback(t->ssl, msg_seen);
+  SSL_set_msg_callback_arg(t->ssl, t);
   t->ctx = c->p->tls;
   t->ctx->refs++;
   SSL_set_bio(t->ssl, t->rbio, t->wbio);

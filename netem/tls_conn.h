@@ -46,4 +46,17 @@ int tls_conn__write(struct conn *c, uv_write_t *req, const uv_buf_t *buf, uv_wri
 void tls_conn__close_notify(struct conn *c);
 void tls_conn__free(struct conn *c);
 
+/* Sends the client a fatal alert with this description (a cut with alert=, stage_cut.c),
+ * after everything written so far; nothing more is written then (the caller closes).
+ * Returns 0, or -1 with why (e.g. a TLS 1.2 session) and nothing sent. */
+int tls_conn__alert(struct conn *c, int code, char *why, size_t whylen);
+
+/* tls_alert.c: the alert's record, protected under the server's application traffic
+ * secret `secret0` (SERVER_TRAFFIC_SECRET_0) moved on by `updates` KeyUpdates, with
+ * sequence number 0 (the caller has just sent a KeyUpdate). 0, or -1 with why. */
+#define TLS_ALERT_RECORD_LEN 24
+struct ssl_st;
+int tls_alert__record(const struct ssl_st *ssl, const uint8_t *secret0, size_t slen, unsigned updates, int code,
+                      uint8_t rec[TLS_ALERT_RECORD_LEN], char *why, size_t whylen);
+
 #endif

@@ -10,7 +10,8 @@
  * Lua: t.net.http / t.net.mqtt (streams) and t.net:clear(). A stream has
  *   s:fault(spec)                    any fault in `otahil netem` SPEC syntax -> handle h
  *                                    (h.id, h:fired() -> bool, n, h:wait([timeout]) -> event)
- *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, times=}
+ *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, tls_alert=, times=}  tls_alert (lab `tls`): a fatal
+ *                                    TLS alert first (true: "internal_error", or its RFC 8446 name)
  *   s:corrupt{body_bytes={...} | bytes={...} | random=N, times=}
  *   s:throttle{rate = 20000 | "20KB/s"}   s:latency{ms=, jitter=}
  *   s:stall{after_body_byte= | after_byte= , ms=}   s:flap{every=, rst=}
