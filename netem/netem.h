@@ -94,6 +94,13 @@ struct netem_proxy_opts {
   const char *tls_cert;      /* PEM files: the proxy terminates TLS from its clients with this */
   const char *tls_key;       /* certificate (chain) and key; the upstream gets plaintext, views
                                 and faults see plaintext. NULL: plain TCP. */
+  int upstream_tls;          /* the upstream speaks TLS: the proxy is its TLS client and verifies
+                                its certificate (views and faults still see plaintext) */
+  const char *upstream_ca;   /* with upstream_tls: the CA file (PEM) it must chain to; NULL: the
+                                system's CAs */
+  const char *upstream_tls_name; /* the name or IP the certificate must have; NULL: upstream_host.
+                                A failed verification closes the connection, the CONN_CLOSE event
+                                says why ("upstream tls handshake: ... (certificate ...)") */
   int login_hold;            /* MQTT view: each connection's CONNECT is held (not forwarded) until
                                 netem_proxy_login() decides; an MQTT_LOGIN event announces it */
   uint64_t login_timeout_ms; /* a held CONNECT nobody decides is refused after this; 0 = 5000 */

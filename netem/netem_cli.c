@@ -27,6 +27,7 @@ static void usage(FILE *out) {
           "usage: otahil netem --listen HOST:PORT --upstream HOST:PORT [--http|--mqtt]\n"
           "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]\n"
           "                    [--tls-cert FILE --tls-key FILE [--tls-handshake stall|fin|rst]]\n"
+          "                    [--upstream-tls | --upstream-ca FILE]\n"
           "\n"
           "Runs the fault-injecting proxy alone: point a device at --listen; every connection\n"
           "is forwarded to --upstream with the faults applied. Events are printed one per line.\n"
@@ -42,6 +43,10 @@ static void usage(FILE *out) {
           "  --tls-cert FILE       terminate TLS from clients with this PEM certificate (chain);\n"
           "  --tls-key FILE        and key (the upstream gets plaintext; faults see plaintext)\n"
           "  --tls-handshake MODE  a TLS fault: stall every handshake, or close at the ClientHello\n"
+          "  --upstream-tls        the upstream speaks TLS (e.g. a broker's mqtts listener): the proxy\n"
+          "                        is its client, verifying its certificate with the system's CAs\n"
+          "  --upstream-ca FILE    the same, verifying it against this CA (PEM); a connection whose\n"
+          "                        upstream fails verification is closed, and the event says why\n"
           "\n%s",
           netem_fault_help());
 }
@@ -150,6 +155,7 @@ static int take_option(struct args *a, int argc, char **argv, int *i) {
   if (strcmp(opt, "--mqtt") == 0) return o->view = NETEM_VIEW_MQTT, 0;
   if (strcmp(opt, "--quiet") == 0) return a->quiet = 1, 0;
   if (strcmp(opt, "--no-splice") == 0) return o->no_splice = 1, 0;
+  if (strcmp(opt, "--upstream-tls") == 0) return o->upstream_tls = 1, 0;
   if (strcmp(opt, "--fault") == 0) return take_faults(a, argc, argv, i);
   if (!val) return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
   ++*i;
@@ -160,6 +166,7 @@ static int take_option(struct args *a, int argc, char **argv, int *i) {
                ? bad("netem: --upstream '%s': want HOST:PORT", val) : 0;
   if (strcmp(opt, "--tls-cert") == 0) return o->tls_cert = val, 0;
   if (strcmp(opt, "--tls-key") == 0) return o->tls_key = val, 0;
+  if (strcmp(opt, "--upstream-ca") == 0) return o->upstream_tls = 1, o->upstream_ca = val, 0;
   if (strcmp(opt, "--tls-handshake") == 0) return take_tls_handshake(a, val);
   if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--progress") == 0) return take_number(a, opt, val);
   return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
@@ -221,8 +228,8 @@ int netem_cli_main(int argc, char **argv) {
   char err[320];
   /* a host that is not a numeric IP, a port in use: what the command line asked for */
   if (netem_proxy_open(cli.loop, o, &cli.proxy, err, sizeof err)) return cli.proxy = NULL, give_up(&cli, err);
-  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", a.lhost, netem_proxy_port(cli.proxy), a.uhost,
-         o->upstream_port, o->name, o->seed, o->tls_cert ? " tls" : "");
+  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s%s\n", a.lhost, netem_proxy_port(cli.proxy), a.uhost,
+         o->upstream_port, o->name, o->seed, o->tls_cert ? " tls" : "", o->upstream_tls ? " upstream-tls" : "");
   fflush(stdout);
   if (a.tls_hs) netem_proxy_tls_handshake(cli.proxy, (enum netem_tls_handshake)a.tls_hs);
   for (int i = 0; i < a.nfaults; i++) {

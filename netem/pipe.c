@@ -355,8 +355,8 @@ static int write_slice(struct dir *d, struct qent *e, size_t n) {
   w->is_body = e->is_body;
   e->chunk->refs++;
   uv_buf_t b = uv_buf_init((char *)e->p, (unsigned)n);
-  int rc = d->c->tls && d->which == NETEM_DIR_DOWN ? tls_conn__write(d->c, &w->req, &b, write_cb)
-                                                   : uv_write(&w->req, (uv_stream_t *)d->dst, &b, 1, write_cb);
+  struct tls_conn *t = conn__tls_to(d);
+  int rc = t ? tls_conn__write(t, &w->req, &b, write_cb) : uv_write(&w->req, (uv_stream_t *)d->dst, &b, 1, write_cb);
   if (rc) {
     chunk_unref(w->ch);
     free(w);
@@ -428,7 +428,7 @@ void pipe__pump(struct dir *d) {
   }
   if (d->eof && !d->shut && d->inflight == 0) {
     d->shut = 1;
-    if (d->c->tls && d->which == NETEM_DIR_DOWN) tls_conn__close_notify(d->c);
+    if (conn__tls_to(d)) tls_conn__close_notify(conn__tls_to(d));
     d->shut_req.data = d;
     if (uv_shutdown(&d->shut_req, (uv_stream_t *)d->dst, shutdown_cb) != 0) {
       d->shut = 2;

@@ -54,6 +54,9 @@ typedef struct netdev_listen {
   const char *tls_pki;            /* the test PKI's folder (tls_pki.h), for s:tls_cert(); may be NULL */
   int login_hold;                 /* the MQTT proxy holds each CONNECT for a decision (lab auth) */
   double login_timeout_s;         /* a held CONNECT nobody decides is refused after this; 0 = 5 */
+  int broker_tls;                 /* the broker speaks TLS (--broker mqtts://): the MQTT proxy is its
+                                     TLS client, verifying it against broker_ca (NULL: system CAs) */
+  const char *broker_ca;
 } netdev_listen;
 
 /* Opens both proxies where `at` says (NULL: 127.0.0.1, free ports), forwarding

@@ -119,3 +119,29 @@ sleep 0.2
 grep -q 'close conn=1 .*(tls handshake: ' "$TMP/mbad.log" || fail "no handshake failure event: $(cat "$TMP/mbad.log")"
 stop_netem
 pass "mqtts, untrusted CA: mosquitto_pub refuses, the proxy logs the handshake failure"
+
+# 7. the other side: the proxy as a TLS client of its upstream (--upstream-ca), verifying it
+SPORT=$(free_port)
+cp "$PKI/server.key" "$TMP/broker.key" && chmod 0644 "$TMP/broker.key" # mosquitto may drop to another user
+printf 'user %s\nlistener %s 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\n' \
+  "$(id -un)" "$SPORT" "$PKI/ca.pem" "$PKI/server.pem" "$TMP/broker.key" > "$TMP/mosquitto_tls.conf"
+mosquitto -c "$TMP/mosquitto_tls.conf" > "$TMP/mosquitto_tls.log" 2>&1 &
+PIDS+=($!)
+wait_port "$SPORT"
+start_netem up --upstream 127.0.0.1:$SPORT --mqtt --upstream-ca "$PKI/ca.pem" --fault 'mqtt-drop:topic=drop/+'
+timeout 8 mosquitto_sub -h 127.0.0.1 -p "$NETEM_PORT" -t 'keep/#' -t 'drop/#' -v -C 1 -W 6 > "$TMP/usub.txt" &
+SUB=$!
+sleep 0.5
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t drop/x -m dropped || fail "plain pub through a TLS upstream"
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t keep/x -m kept
+wait $SUB || fail "upstream TLS: the subscriber got nothing: $(cat "$TMP/usub.txt")"
+grep -qx 'keep/x kept' "$TMP/usub.txt" || fail "upstream TLS: got '$(cat "$TMP/usub.txt")'"
+grep -q 'action=drop .*topic=drop/x' "$TMP/up.log" || fail "upstream TLS: the fault did not see the plaintext"
+stop_netem
+start_netem upbad --upstream 127.0.0.1:$SPORT --mqtt --upstream-ca "$PKI/untrusted.pem"
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t keep/x -m no 2> /dev/null && fail "a broker the CA does not verify was used"
+sleep 0.2
+grep -q 'close conn=1 .*(upstream tls handshake: .*certificate verify failed' "$TMP/upbad.log" ||
+  fail "upstream TLS, wrong CA: no reason logged: $(cat "$TMP/upbad.log")"
+stop_netem
+pass "upstream TLS (--upstream-ca): plaintext view and faults in between, a wrong CA refused with the reason"
