@@ -181,6 +181,10 @@ int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode);
 enum netem_login { NETEM_LOGIN_ACCEPT = 0, NETEM_LOGIN_BAD_CREDENTIALS, NETEM_LOGIN_NOT_AUTHORIZED };
 int netem_proxy_login(netem_proxy *p, uint64_t conn_id, enum netem_login verdict, const char *why);
 
+/* As a refusal by netem_proxy_login(), with this CONNACK code exactly (1..255: 3.1.1 knows 1-5,
+ * MQTT 5 the reason codes from 0x80). Returns 0, UV_EINVAL or UV_ENOENT. */
+int netem_proxy_login_refuse_code(netem_proxy *p, uint64_t conn_id, int code, const char *why);
+
 /* The CONNACK return code of a refusal at a protocol level (4 or 5; 0x86 or 0x87 for 5.0). */
 int netem_login_code(enum netem_login verdict, int protocol_level);
 
