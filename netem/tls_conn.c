@@ -126,11 +126,14 @@ static void msg_seen(int write_p, int version, int type, const void *buf, size_t
     t->key_updates++;
 }
 
-/* A context of either side, with the output sink; NULL with a message. */
-static struct tls_ctx *ctx_alloc(const SSL_METHOD *method, char *err, size_t errlen) {
+/* A context of either side, with the output sink and its name (the certificate presented,
+   server; the peer's name, client); NULL with a message. */
+static struct tls_ctx *ctx_alloc(const SSL_METHOD *method, const char *name, int client, char *err, size_t errlen) {
   struct tls_ctx *t = calloc(1, sizeof *t);
+  char *copy = t ? strdup(name) : NULL;
   if (t) t->refs = 1;
-  if (!t || !(t->ctx = SSL_CTX_new(method)) ||
+  if (t && copy) *(client ? &t->peer : &t->cert_file) = copy;
+  if (!t || !copy || !(t->ctx = SSL_CTX_new(method)) ||
       !(t->sink = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "netem-tls-out")) ||
       !BIO_meth_set_write_ex(t->sink, sink_write) || !BIO_meth_set_ctrl(t->sink, sink_ctrl) ||
       !BIO_meth_set_create(t->sink, sink_create)) {
@@ -144,13 +147,8 @@ static struct tls_ctx *ctx_alloc(const SSL_METHOD *method, char *err, size_t err
 
 struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *err, size_t errlen) {
   char why[200] = "";
-  struct tls_ctx *t = ctx_alloc(TLS_server_method(), err, errlen);
+  struct tls_ctx *t = ctx_alloc(TLS_server_method(), cert_file, 0, err, errlen);
   if (!t) return NULL;
-  if (!(t->cert_file = strdup(cert_file))) {
-    ERR("tls: out of memory");
-    tls_ctx__free(t);
-    return NULL;
-  }
   SSL_CTX_set_keylog_callback(t->ctx, keylog);
   const char *bad = SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1 ? cert_file
                     : SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1 ? key_file
@@ -167,13 +165,8 @@ struct tls_ctx *tls_ctx__new(const char *cert_file, const char *key_file, char *
 
 struct tls_ctx *tls_ctx__new_client(const char *ca_file, const char *peer, char *err, size_t errlen) {
   char why[200] = "";
-  struct tls_ctx *t = ctx_alloc(TLS_client_method(), err, errlen);
+  struct tls_ctx *t = ctx_alloc(TLS_client_method(), peer, 1, err, errlen);
   if (!t) return NULL;
-  if (!(t->peer = strdup(peer))) {
-    ERR("tls: out of memory");
-    tls_ctx__free(t);
-    return NULL;
-  }
   SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
   int ok = ca_file ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(t->ctx);
   if (ok != 1) {

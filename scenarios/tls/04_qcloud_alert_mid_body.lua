@@ -35,11 +35,6 @@ return {
         :format(at, tostring(again.range), at))
     t.expect(again.start <= at,
       ("the device resumed at byte %d, past the %d bytes it received before the alert"):format(again.start, at))
-    d:expect_progress { state = "burning", timeout = d.step_wait + d.download_timeout }
-    d:expect_progress { state = "done" }
-    d:expect_version(target)
-    local served = t.net.http:body_bytes()
-    t.expect(served <= img.size + img.size // 8,
-      ("%d bytes served for an image of %d: the device downloaded again what it had"):format(served, img.size))
+    d:finish_resumed(target, img)
   end,
 }

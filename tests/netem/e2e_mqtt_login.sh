@@ -6,11 +6,7 @@
 # and its decision are events ("login", "login-done").
 NETEM=${1:?usage: e2e_mqtt_login.sh path/to/netem-standalone}
 . "$(dirname "$0")/e2e_lib.sh"
-MPORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
-mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
-PIDS+=($!)
-wait_port "$MPORT"
+start_mosquitto
 now() { date +%s%N; }
 # sub_direct NAME [SECS]: a subscriber on the broker itself (not held), up to 1 message in SECS (6) s
 sub_direct() {

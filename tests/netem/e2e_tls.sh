@@ -5,17 +5,10 @@
 NETEM=${1:?usage: e2e_tls.sh path/to/netem-standalone path/to/otahil}
 OTAHIL=${2:?usage: e2e_tls.sh path/to/netem-standalone path/to/otahil}
 . "$(dirname "$0")/e2e_lib.sh"
-PKI=$TMP/pki
-"$OTAHIL" tls certs --out "$PKI" localhost 127.0.0.1 ::1 > /dev/null || fail "otahil tls certs"
+make_pki "$OTAHIL"
 tls() { echo --tls-cert "$PKI/$1.pem" --tls-key "$PKI/$1.key"; }
-mkdir -p "$TMP/www/fw"
-head -c 1048576 /dev/urandom > "$TMP/www/fw/x.bin"
-HPORT=$(free_port)
-python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$TMP/www" > "$TMP/http.log" 2>&1 &
-PIDS+=($!)
-wait_port "$HPORT"
+start_http
 CURL="curl -s --max-time 10 --cacert $PKI/ca.pem"
-URL_PATH=/fw/x.bin
 
 # 1. no fault: every byte unchanged, the certificate verifies for a name and both addresses
 start_netem plain --upstream 127.0.0.1:$HPORT --http --progress 262144 $(tls server)
@@ -91,11 +84,7 @@ done
 pass "handshake stall: curl timed out with no byte, no request reached the upstream"
 
 # 6. MQTT over TLS: a dropped topic is not delivered, others are
-MPORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
-mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
-PIDS+=($!)
-wait_port "$MPORT"
+start_mosquitto
 MQ="--cafile $PKI/ca.pem -h localhost"
 for v in mqttv311 mqttv5; do
   start_netem mdrop$v --upstream 127.0.0.1:$MPORT --mqtt --fault 'mqtt-drop:topic=$ota/update/+/+' $(tls server)

@@ -6,16 +6,9 @@
 NETEM=${1:?usage: e2e_tls_alert.sh path/to/netem-standalone path/to/otahil}
 OTAHIL=${2:?usage: e2e_tls_alert.sh path/to/netem-standalone path/to/otahil}
 . "$(dirname "$0")/e2e_lib.sh"
-PKI=$TMP/pki
-"$OTAHIL" tls certs --out "$PKI" localhost 127.0.0.1 ::1 > /dev/null || fail "otahil tls certs"
+make_pki "$OTAHIL"
 tls() { echo --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key"; }
-mkdir -p "$TMP/www/fw"
-head -c 1048576 /dev/urandom > "$TMP/www/fw/x.bin"
-HPORT=$(free_port)
-python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$TMP/www" > "$TMP/http.log" 2>&1 &
-PIDS+=($!)
-wait_port "$HPORT"
-URL_PATH=/fw/x.bin
+start_http
 
 # alert [NAME] N WANT: curl's message must contain WANT (OpenSSL's text for the alert)
 alert() {
