@@ -50,6 +50,14 @@ check "the device's reports reached the cloud (through the proxy, TLS to the bro
 check "the start line names the mqtts broker" grep -q "broker 127.0.0.1:$TPORT" "$WORK/good.txt"
 check "the broker logged no TLS error of ours" bash -c "! grep -qi 'OpenSSL Error' '$WORK/mosquitto.log'"
 
+# 1b. TLS on both sides of the MQTT proxy: the device's (lab tls = true) and the broker's
+awk '/^device "emu-qcloud"/,/^}/' lab/emulated.lua |
+  sed -e 's|"--download-timeout", "{download_timeout}" }|"--download-timeout", "{download_timeout}", "--ca", "{ca_file}" }|' \
+      -e 's|kind = "process",|kind = "process", tls = true,|' > "$WORK/tls.lua"
+timeout -k 5 120 "$OTAHIL" run scenarios/qcloud/02_happy_path.lua --lab "$WORK/tls.lua" --timeout-multiplier "$M" \
+  --broker "mqtts://127.0.0.1:$TPORT" --broker-ca "$PKI/ca.pem" --report "$WORK/both" > "$WORK/both.txt" 2>&1
+check "TLS device (lab tls) through TLS to the mqtts broker: PASS" [ "$(outcome "$WORK/both" '*')" = "PASS" ]
+
 # 2. a wrong CA (another CA's certificate): one line, exit 2, quick
 t0=$(now)
 timeout -k 5 60 "$OTAHIL" run scenarios/qcloud "${SEL[@]}" --broker "mqtts://127.0.0.1:$TPORT" \
