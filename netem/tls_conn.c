@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -113,8 +114,10 @@ static void keylog(const SSL *ssl, const char *line) {
   if (!t || strncmp(line, tag, sizeof tag - 1) != 0) return;
   const char *hex = strchr(line + sizeof tag - 1, ' '); /* past the client random */
   size_t n = 0;
-  unsigned v;
-  while (hex && n < sizeof t->secret && sscanf(hex + 1 + 2 * n, "%2x", &v) == 1) t->secret[n++] = (uint8_t)v;
+  int hi, lo;
+  while (hex && n < sizeof t->secret && (hi = OPENSSL_hexchar2int((unsigned char)hex[1 + 2 * n])) >= 0 &&
+         (lo = OPENSSL_hexchar2int((unsigned char)hex[2 + 2 * n])) >= 0)
+    t->secret[n++] = (uint8_t)(hi << 4 | lo);
   t->secret_len = n;
 }
 
