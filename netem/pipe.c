@@ -311,6 +311,12 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
   struct conn *c = d->c;
   if (c->closing || c->cutting) return;
   d->shut = 2;
+  if (status < 0 && conn__tls_to(d)) {
+    /* a TLS peer that closes at once after its last message (a broker after DISCONNECT)
+       answers our close_notify with an RST: it had gone, nothing was lost */
+    conn__close(c, 0, "closed (the TLS peer had closed before our close_notify)");
+    return;
+  }
   if (status < 0) {
     conn__close(c, 1, "shutdown failed");
     return;

@@ -359,7 +359,7 @@ int netem_fault_add(netem_proxy *p, const struct netem_fault *nf, uint32_t *id, 
     return UV_EINVAL;
   }
   if (nf->has_alert && !p->tls) {
-    ERR("netem_fault_add %s: a TLS alert needs a proxy that terminates TLS (--tls-cert)", p->name);
+    ERR("netem_fault_add %s: a TLS alert needs a proxy that terminates TLS (lab tls, netem --tls-cert)", p->name);
     return UV_EINVAL;
   }
   struct fault *f = calloc(1, sizeof *f);
