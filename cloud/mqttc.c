@@ -71,9 +71,19 @@ static void mqttc__on_message(struct mosquitto *m, void *ud, const struct mosqui
     c->cbs.on_message(c->arg, msg->topic, msg->payload, msg->payloadlen, msg->qos, msg->retain);
 }
 
+/* Why a connect failed with errno e, into buf: over TLS a reset is the listener refusing
+   our ClientHello (a plain one, most likely), which strerror would not say. */
+static void mqttc__errno_text(const mqttc *c, int e, char *buf, size_t size) {
+  if (c->tls && (e == ECONNRESET || e == EPIPE))
+    snprintf(buf, size, "mqtt connect to %s: TLS: connection refused or reset before the handshake ended (is it "
+             "a TLS listener?)", c->where);
+  else
+    snprintf(buf, size, "mqtt connect to %s: %s", c->where, strerror(e));
+}
+
 /* The TCP connect failed: say why, stop watching, tell the owner. */
 static void mqttc__connect_failed(mqttc *c, int e) {
-  if (!c->tls_failed) snprintf(c->error, sizeof c->error, "mqtt connect to %s: %s", c->where, strerror(e));
+  if (!c->tls_failed) mqttc__errno_text(c, e, c->error, sizeof c->error);
   c->connecting = 0;
   c->failed = 1;
   uv_poll_stop(&c->poll);
@@ -93,12 +103,8 @@ static int mqttc__connect_done(mqttc *c, int status) {
   socklen_t plen = sizeof peer;
   /* TLS: libmosquitto's ClientHello write took the socket's error already (SO_ERROR is 0
      then); a socket that never connected has no peer */
-  if (e == 0 && getpeername(c->fd, (struct sockaddr *)&peer, &plen) != 0 && errno == ENOTCONN) {
-    snprintf(c->error, sizeof c->error, "mqtt connect to %s: TLS: connection refused or reset before the handshake "
-             "ended (is it a TLS listener?)", c->where);
-    c->tls_failed = 1;
-    e = ECONNREFUSED;
-  }
+  if (c->tls && e == 0 && getpeername(c->fd, (struct sockaddr *)&peer, &plen) != 0 && errno == ENOTCONN)
+    e = ECONNRESET;
   if (e != 0) {
     mqttc__connect_failed(c, e);
     return -1;
@@ -231,6 +237,7 @@ int mqttc_open_tls(uv_loop_t *loop, const char *client_id, const char *host, int
                       : rc == MOSQ_ERR_EAI   ? gai_strerror(e)
                                              : mosquitto_strerror(rc);
     if (c->tls_failed) snprintf(err, errlen, "%s", c->error); /* the handshake's reason, from the log */
+    else if (rc == MOSQ_ERR_ERRNO && e) mqttc__errno_text(c, e, err, errlen);
     else snprintf(err, errlen, "mqtt connect to %s: %s", c->where, why);
     mosquitto_destroy(c->m);
     free(c);
