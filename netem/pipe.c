@@ -386,6 +386,9 @@ void pipe__pump(struct dir *d) {
     splice__leave(d);          /* a fault: from now on the bytes pass the stages */
   }
   if (c->closing || !c->connected || c->cutting) return;
+  /* towards a TLS peer whose handshake is not done (the device's, while the upstream's is
+     already): the bytes wait (its handshake pumps) */
+  if (conn__tls_to(d) && !tls_conn__ready(conn__tls_to(d))) return;
   uint64_t now = uv_hrtime();
   struct qent *e;
   while ((e = d->qhead)) {

@@ -360,8 +360,12 @@ static int handshake(struct tls_conn *t) {
   }
   if (r == 1) {
     t->ready = 1;
-    if (t->upstream) conn__upstream_ready(c);
-    else if (c->connected) conn__read_start(&c->down);
+    if (t->upstream) {
+      conn__upstream_ready(c);
+    } else if (c->connected) {
+      conn__read_start(&c->down);
+      pipe__pump(&c->down); /* what the upstream sent meanwhile */
+    }
     return c->closing ? -1 : 0;
   }
   if (SSL_get_error(t->ssl, r) == SSL_ERROR_WANT_READ) return 1;
