@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct mqttc {
   struct mosquitto *m;
@@ -21,7 +22,9 @@ struct mqttc {
   mqttc_cbs cbs;
   void *arg;
   char where[300];   /* "host:port", for messages */
-  char error[400];   /* mqttc_error's text while connecting or failed */
+  char error[512];   /* mqttc_error's text while connecting or failed */
+  int tls;           /* over TLS: libmosquitto's TLS errors come through its log */
+  int tls_failed;    /* the TLS handshake failed: error says why */
 };
 
 static void mqttc__update(mqttc *c);
@@ -36,6 +39,17 @@ static void mqttc__on_disconnect(struct mosquitto *m, void *ud, int rc) {
   (void)m;
   mqttc *c = ud;
   if (!c->closing && c->cbs.on_disconnect) c->cbs.on_disconnect(c->arg, rc);
+}
+
+/* libmosquitto says why a TLS handshake failed only in its log ("OpenSSL Error[0]: ..."):
+   the first such line of a connection is kept for mqttc_error. */
+static void mqttc__on_log(struct mosquitto *m, void *ud, int level, const char *line) {
+  (void)m;
+  mqttc *c = ud;
+  if (!c->tls || !(level & MOSQ_LOG_ERR) || c->tls_failed || !strstr(line, "OpenSSL Error")) return;
+  const char *why = strstr(line, "]: ");
+  snprintf(c->error, sizeof c->error, "mqtt connect to %s: TLS: %s", c->where, why ? why + 3 : line);
+  c->tls_failed = 1;
 }
 
 static void mqttc__on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q) {
@@ -57,9 +71,19 @@ static void mqttc__on_message(struct mosquitto *m, void *ud, const struct mosqui
     c->cbs.on_message(c->arg, msg->topic, msg->payload, msg->payloadlen, msg->qos, msg->retain);
 }
 
+/* Why a connect failed with errno e, into buf: over TLS a reset is the listener refusing
+   our ClientHello (a plain one, most likely), which strerror would not say. */
+static void mqttc__errno_text(const mqttc *c, int e, char *buf, size_t size) {
+  if (c->tls && (e == ECONNRESET || e == EPIPE))
+    snprintf(buf, size, "mqtt connect to %s: TLS: connection refused or reset before the handshake ended (is it "
+             "a TLS listener?)", c->where);
+  else
+    snprintf(buf, size, "mqtt connect to %s: %s", c->where, strerror(e));
+}
+
 /* The TCP connect failed: say why, stop watching, tell the owner. */
 static void mqttc__connect_failed(mqttc *c, int e) {
-  snprintf(c->error, sizeof c->error, "mqtt connect to %s: %s", c->where, strerror(e));
+  if (!c->tls_failed) mqttc__errno_text(c, e, c->error, sizeof c->error);
   c->connecting = 0;
   c->failed = 1;
   uv_poll_stop(&c->poll);
@@ -75,6 +99,12 @@ static int mqttc__connect_done(mqttc *c, int status) {
   socklen_t len = sizeof e;
   if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
   if (e == 0 && status < 0) e = -status; /* libuv's codes are negated errnos on Unix */
+  struct sockaddr_storage peer;
+  socklen_t plen = sizeof peer;
+  /* TLS: libmosquitto's ClientHello write took the socket's error already (SO_ERROR is 0
+     then); a socket that never connected has no peer */
+  if (c->tls && e == 0 && getpeername(c->fd, (struct sockaddr *)&peer, &plen) != 0 && errno == ENOTCONN)
+    e = ECONNRESET;
   if (e != 0) {
     mqttc__connect_failed(c, e);
     return -1;
@@ -99,6 +129,13 @@ static void mqttc__poll_cb(uv_poll_t *p, int status, int events) {
    * whole yet for the next call. Only a broker that never sends PUBREL could
    * grow that count; the spawned mosquitto does not. */
   if (status < 0 || (events & UV_READABLE)) mosquitto_loop_read(c->m, 1);
+  if (c->tls_failed && !c->failed && !c->closing) { /* libmosquitto only logs it: end it as a failed connect */
+    c->failed = 1;
+    uv_poll_stop(&c->poll);
+    c->polling = 0;
+    if (c->cbs.on_disconnect) c->cbs.on_disconnect(c->arg, MOSQ_ERR_TLS);
+    return;
+  }
   if (!c->closing && (events & UV_WRITABLE)) mosquitto_loop_write(c->m, 1);
   if (!c->closing) mqttc__update(c);
 }
@@ -131,8 +168,29 @@ static void mqttc__update(mqttc *c) {
   c->polling = 1;
 }
 
+/* TLS with verification (peer and host name, libmosquitto's default unless insecure). */
+static int mqttc__tls(mqttc *c, const mqttc_tls *tls, char *err, size_t errlen) {
+  int rc = tls->ca_file ? mosquitto_tls_set(c->m, tls->ca_file, NULL, NULL, NULL, NULL)
+                        : mosquitto_int_option(c->m, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(c->m, 1, NULL, NULL);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(c->m, false);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    snprintf(err, errlen, "mqtt connect to %s: TLS: CA '%s': %s", c->where, tls->ca_file ? tls->ca_file : "(system)",
+             rc == MOSQ_ERR_INVAL ? "cannot be read" : mosquitto_strerror(rc));
+    return -1;
+  }
+  c->tls = 1;
+  mosquitto_log_callback_set(c->m, mqttc__on_log);
+  return 0;
+}
+
 int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int port,
                const mqttc_cbs *cbs, void *arg, mqttc **out, char *err, size_t errlen) {
+  return mqttc_open_tls(loop, client_id, host, port, NULL, cbs, arg, out, err, errlen);
+}
+
+int mqttc_open_tls(uv_loop_t *loop, const char *client_id, const char *host, int port, const mqttc_tls *tls,
+                   const mqttc_cbs *cbs, void *arg, mqttc **out, char *err, size_t errlen) {
   mqttc *c = calloc(1, sizeof *c);
   if (!c) {
     snprintf(err, errlen, "out of memory");
@@ -155,6 +213,11 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
   mosquitto_publish_callback_set(c->m, mqttc__on_publish);
   mosquitto_message_callback_set(c->m, mqttc__on_message);
   snprintf(c->where, sizeof c->where, "%s:%d", host, port);
+  if (tls && mqttc__tls(c, tls, err, errlen) != 0) {
+    mosquitto_destroy(c->m);
+    free(c);
+    return -1;
+  }
   /* Non-blocking: the TCP handshake goes on in the loop (mqttc__connect_done).
    * libmosquitto queues the CONNECT at once. Its getaddrinfo() still blocks,
    * which is instant for the numeric hosts and "localhost" otahil uses. */
@@ -173,7 +236,9 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
                       : rc == MOSQ_ERR_ERRNO ? (e ? strerror(e) : "connect failed")
                       : rc == MOSQ_ERR_EAI   ? gai_strerror(e)
                                              : mosquitto_strerror(rc);
-    snprintf(err, errlen, "mqtt connect to %s: %s", c->where, why);
+    if (c->tls_failed) snprintf(err, errlen, "%s", c->error); /* the handshake's reason, from the log */
+    else if (rc == MOSQ_ERR_ERRNO && e) mqttc__errno_text(c, e, err, errlen);
+    else snprintf(err, errlen, "mqtt connect to %s: %s", c->where, why);
     mosquitto_destroy(c->m);
     free(c);
     return -1;
@@ -194,7 +259,48 @@ int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int por
 }
 
 const char *mqttc_error(const mqttc *c) {
-  return c->connecting || c->failed ? c->error : NULL;
+  return c->connecting || c->failed || c->tls_failed ? c->error : NULL;
+}
+
+struct probe {
+  int done, rc;
+};
+
+static void probe_connect(void *arg, int rc) {
+  struct probe *p = arg;
+  p->done = 1;
+  p->rc = rc;
+}
+
+static void probe_lost(void *arg, int rc) {
+  struct probe *p = arg;
+  if (!p->done) p->done = 1, p->rc = rc ? rc : -1;
+}
+
+static void probe_tick(uv_timer_t *t) { (void)t; }
+
+int mqttc_probe(uv_loop_t *loop, const char *host, int port, const mqttc_tls *tls, double timeout_s, char *err,
+                size_t errlen) {
+  char id[64];
+  struct probe p = {0, 0};
+  mqttc_cbs cbs = {probe_connect, probe_lost, NULL, NULL, NULL};
+  mqttc *c = NULL;
+  snprintf(id, sizeof id, "otahil-probe-%ld", (long)getpid());
+  if (mqttc_open_tls(loop, id, host, port, tls, &cbs, &p, &c, err, errlen) != 0) return -1;
+  uv_timer_t tick; /* wakes the loop to look at the clock */
+  uv_timer_init(loop, &tick);
+  uv_timer_start(&tick, probe_tick, 50, 50);
+  uint64_t end = uv_hrtime() + (uint64_t)(timeout_s * 1e9);
+  while (!p.done && uv_hrtime() < end) uv_run(loop, UV_RUN_ONCE);
+  const char *why = mqttc_error(c);
+  if (!p.done) snprintf(err, errlen, "%s", why ? why : "mqtt connect: no CONNACK from the broker in time");
+  else if (p.rc > 0 && !why) snprintf(err, errlen, "mqtt connect to %s:%d: %s", host, port, mosquitto_connack_string(p.rc));
+  else if (p.rc) snprintf(err, errlen, "%s", why ? why : "mqtt connect: the connection was lost");
+  int ok = p.done && p.rc == 0;
+  mqttc_close(c);
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(loop, UV_RUN_NOWAIT); /* the closes */
+  return ok ? 0 : -1;
 }
 
 int mqttc_subscribe(mqttc *c, const char *filter, int qos, int *mid) {

@@ -34,6 +34,24 @@ typedef struct mqttc_cbs {
 int mqttc_open(uv_loop_t *loop, const char *client_id, const char *host, int port,
                const mqttc_cbs *cbs, void *arg, mqttc **out, char *err, size_t errlen);
 
+/* TLS to the broker (mqtts): the broker's certificate must chain to ca_file (NULL: the
+ * system's CAs) and name `host` (a name or an IP address); verification is always on. */
+typedef struct mqttc_tls {
+  const char *ca_file;
+} mqttc_tls;
+
+/* As mqttc_open, over TLS when tls is not NULL. A failed handshake ends as a failed TCP
+ * connect does (on_disconnect, then mqttc_error says "mqtt connect to H:P: TLS: why"). */
+int mqttc_open_tls(uv_loop_t *loop, const char *client_id, const char *host, int port, const mqttc_tls *tls,
+                   const mqttc_cbs *cbs, void *arg, mqttc **out, char *err, size_t errlen);
+
+/* Connects a client (id "otahil-probe-PID") and waits for the broker's CONNACK, running the
+ * loop, at most timeout_s; then disconnects. Returns 0, or -1 with one line in err: the TCP
+ * connect's failure, the TLS handshake's ("certificate verify failed"), a refusal, or no
+ * answer in time. For a broker the run depends on, before any case starts. */
+int mqttc_probe(uv_loop_t *loop, const char *host, int port, const mqttc_tls *tls, double timeout_s, char *err,
+                size_t errlen);
+
 /* Why there is no connection yet, for an error message: the TCP connect's
  * failure ("mqtt connect to H:P: Connection refused", "...: Connection timed
  * out"), "mqtt connect to H:P: no answer (TCP connect in progress)" while it is

@@ -24,7 +24,8 @@ static void conn_free_if_done(struct conn *c) {
   struct netem_proxy *p = c->p;
   pipe__free(&c->up);
   pipe__free(&c->down);
-  tls_conn__free(c);
+  tls_conn__free(c->tls);
+  tls_conn__free(c->utls);
   free(c);
   proxy__handle_closed(p);
 }
@@ -43,14 +44,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = s->data;
   struct dir *d = dir_of_src(c, s);
   struct chunk *ch = buf->base ? chunk_of(buf) : NULL;
+  struct tls_conn *t = d->which == NETEM_DIR_UP ? c->tls : c->utls; /* the session it reads */
   if (nread > 0 && !c->closing && !d->cut && !c->cutting) {
-    if (c->tls && d->which == NETEM_DIR_UP) tls_conn__input(c, (uint8_t *)buf->base, (size_t)nread);
+    if (t) tls_conn__input(t, (uint8_t *)buf->base, (size_t)nread);
     else pipe__input(d, ch, (uint8_t *)buf->base, (size_t)nread);
   } else if (nread == UV_EOF && !c->closing) {
     if (c->cutting && !c->cut_rst) {
       conn__close(c, 0, "cut (FIN) done"); /* lingering close: the client closed too */
-    } else if (c->tls && d->which == NETEM_DIR_UP && !tls_conn__ready(c)) {
-      conn__close(c, 0, "tls handshake: the client closed the connection (did it refuse the certificate?)");
+    } else if (t && !tls_conn__ready(t)) {
+      conn__close(c, 0, t == c->tls ? "tls handshake: the client closed the connection (did it refuse the certificate?)"
+                                    : "upstream tls handshake: the upstream closed the connection (does it speak TLS?)");
     } else if (!c->cutting) {
       pipe__eof(d);
     }
@@ -82,15 +85,27 @@ static void on_connect(uv_connect_t *req, int status) {
     conn__close(c, 1, why);
     return;
   }
-  c->connected = 1;
   uv_tcp_nodelay(&c->upstream, 1);
+  if (c->p->up_tls) {
+    int rc = tls_conn__start_upstream(c); /* conn__upstream_ready once its handshake is done */
+    if (rc && !c->closing) conn__close(c, 1, "upstream tls: out of memory");
+    return;
+  }
+  conn__upstream_ready(c);
+}
+
+void conn__upstream_ready(struct conn *c) {
+  c->connected = 1;
   if (c->tls) {
     tls_conn__connected(c);
     return;
   }
   conn__read_start(&c->up);
   conn__read_start(&c->down);
+  if (c->utls) pipe__pump(&c->up); /* what the client sent during the upstream's handshake */
 }
+
+struct tls_conn *conn__tls_to(const struct dir *d) { return d->which == NETEM_DIR_DOWN ? d->c->tls : d->c->utls; }
 
 static void peer_name(uv_tcp_t *t, char *buf, size_t size) {
   struct sockaddr_storage ss;

@@ -42,6 +42,33 @@ int netem_fault_kind_from_name(const char *name, enum netem_fault_kind *kind) {
   return UV_EINVAL;
 }
 
+/* RFC 8446 section 6 (and the TLS 1.2 ones OpenSSL still sends, RFC 5246 7.2). */
+static const struct {
+  int code;
+  const char *name;
+} alerts[] = {
+    {10, "unexpected_message"}, {20, "bad_record_mac"}, {22, "record_overflow"},
+    {40, "handshake_failure"}, {42, "bad_certificate"}, {43, "unsupported_certificate"},
+    {44, "certificate_revoked"}, {45, "certificate_expired"}, {46, "certificate_unknown"},
+    {47, "illegal_parameter"}, {48, "unknown_ca"}, {49, "access_denied"}, {50, "decode_error"},
+    {51, "decrypt_error"}, {70, "protocol_version"}, {71, "insufficient_security"},
+    {80, "internal_error"}, {86, "inappropriate_fallback"}, {90, "user_canceled"},
+    {109, "missing_extension"}, {110, "unsupported_extension"}, {112, "unrecognized_name"},
+    {116, "certificate_required"}, {120, "no_application_protocol"},
+};
+
+int netem_tls_alert_from_name(const char *name) {
+  for (size_t i = 0; name && i < sizeof alerts / sizeof alerts[0]; i++)
+    if (strcmp(alerts[i].name, name) == 0) return alerts[i].code;
+  return -1;
+}
+
+const char *netem_tls_alert_name(int code) {
+  for (size_t i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
+    if (alerts[i].code == code) return alerts[i].name;
+  return NULL;
+}
+
 static int is_mqtt(enum netem_fault_kind k) { return k >= NETEM_FAULT_MQTT_DROP; }
 
 void netem_fault_init(struct netem_fault *f, enum netem_fault_kind kind) {
@@ -198,6 +225,10 @@ static int apply_key(struct netem_fault *f, const char *key, const char *val, in
     size_t n = strlen(val);
     if (n == 0 || n >= sizeof f->topic) BAD();
     memcpy(f->topic, val, n + 1);
+  } else if (strcmp(key, "alert") == 0) {
+    f->has_alert = 1;
+    f->alert = netem_tls_alert_from_name(val ? val : "internal_error");
+    if (f->alert < 0) BAD();
   } else if (strcmp(key, "nth") == 0) {
     NEED();
     if (parse_u32(val, &f->nth)) BAD();
@@ -282,6 +313,8 @@ int netem_fault_check(const struct netem_fault *f, char *err, size_t errlen) {
     break;
   default: break;
   }
+  if (f->has_alert && (f->kind != NETEM_FAULT_CUT || !netem_tls_alert_name(f->alert)))
+    return fail(err, errlen, "netem fault %s: alert= only for cut, with a known alert name%s", k, "");
   if (f->unit == NETEM_UNIT_BODY && f->kind != NETEM_FAULT_CUT && f->kind != NETEM_FAULT_STALL &&
       f->kind != NETEM_FAULT_CORRUPT)
     return fail(err, errlen, "netem fault %s: body offsets only for cut, stall, corrupt%s", k, "");
@@ -310,6 +343,7 @@ char *netem_fault_describe(const struct netem_fault *f, char *buf, size_t size) 
   if (f->xor_mask) PUT(",xor=0x%02x", (unsigned)f->xor_mask);
   if (f->topic[0]) PUT(",topic=%.*s", (int)sizeof f->topic, f->topic);
   if (f->nth) PUT(",nth=%u", f->nth);
+  if (f->has_alert) PUT(",alert=%s", netem_tls_alert_name(f->alert));
   if (f->rst) PUT(",rst");
   PUT(",times=%u", netem_fault_times(f));
 #undef PUT
@@ -333,6 +367,8 @@ const char *netem_fault_help(void) {
       "      close (FIN) or reset (RST) the connection so the client receives exactly N bytes of\n"
       "      the stream / N body bytes; or T ms after the fault is added (every open connection).\n"
       "      Both sides are closed. after=/after_body= are synonyms of bytes=/body=.\n"
+      "      alert[=NAME] (with --tls-cert): first send the client a fatal TLS alert, NAME as in\n"
+      "      RFC 8446 (internal_error, the default; bad_record_mac, decode_error, ...)\n"
       "  stall[:bytes=N | :body=N][,ms=T]\n"
       "      stop forwarding at that offset (default: at once, all connections) and keep the\n"
       "      connection open, for T ms (default: until the fault is removed or cleared).\n"

@@ -94,6 +94,13 @@ struct netem_proxy_opts {
   const char *tls_cert;      /* PEM files: the proxy terminates TLS from its clients with this */
   const char *tls_key;       /* certificate (chain) and key; the upstream gets plaintext, views
                                 and faults see plaintext. NULL: plain TCP. */
+  int upstream_tls;          /* the upstream speaks TLS: the proxy is its TLS client and verifies
+                                its certificate (views and faults still see plaintext) */
+  const char *upstream_ca;   /* with upstream_tls: the CA file (PEM) it must chain to; NULL: the
+                                system's CAs */
+  const char *upstream_tls_name; /* the name or IP the certificate must have; NULL: upstream_host.
+                                A failed verification closes the connection, the CONN_CLOSE event
+                                says why ("upstream tls handshake: ... (certificate ...)") */
   int login_hold;            /* MQTT view: each connection's CONNECT is held (not forwarded) until
                                 netem_proxy_login() decides; an MQTT_LOGIN event announces it */
   uint64_t login_timeout_ms; /* a held CONNECT nobody decides is refused after this; 0 = 5000 */
@@ -173,6 +180,10 @@ int netem_proxy_tls_handshake(netem_proxy *p, enum netem_tls_handshake mode);
  * CONNECT (closed, decided, or refused by the timeout). */
 enum netem_login { NETEM_LOGIN_ACCEPT = 0, NETEM_LOGIN_BAD_CREDENTIALS, NETEM_LOGIN_NOT_AUTHORIZED };
 int netem_proxy_login(netem_proxy *p, uint64_t conn_id, enum netem_login verdict, const char *why);
+
+/* As a refusal by netem_proxy_login(), with this CONNACK code exactly (1..255: 3.1.1 knows 1-5,
+ * MQTT 5 the reason codes from 0x80). Returns 0, UV_EINVAL or UV_ENOENT. */
+int netem_proxy_login_refuse_code(netem_proxy *p, uint64_t conn_id, int code, const char *why);
 
 /* The CONNACK return code of a refusal at a protocol level (4 or 5; 0x86 or 0x87 for 5.0). */
 int netem_login_code(enum netem_login verdict, int protocol_level);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "login_policy.h"
 #include "netem.h"
 
 #define MAX_FAULTS 64
@@ -17,6 +18,7 @@
 struct cli {
   uv_loop_t *loop;
   netem_proxy *proxy;
+  login_policy *lp; /* --login-hold / --login-refuse, or NULL */
   uv_signal_t sigint, sigterm;
   int quiet;
   uint64_t t0;
@@ -27,6 +29,8 @@ static void usage(FILE *out) {
           "usage: otahil netem --listen HOST:PORT --upstream HOST:PORT [--http|--mqtt]\n"
           "                    [--fault SPEC]... [--seed N] [--progress BYTES] [--quiet] [--no-splice]\n"
           "                    [--tls-cert FILE --tls-key FILE [--tls-handshake stall|fin|rst]]\n"
+          "                    [--upstream-tls | --upstream-ca FILE]\n"
+          "                    [--login-hold MS] [--login-refuse bad-credentials|not-authorized|CODE]\n"
           "\n"
           "Runs the fault-injecting proxy alone: point a device at --listen; every connection\n"
           "is forwarded to --upstream with the faults applied. Events are printed one per line.\n"
@@ -42,6 +46,15 @@ static void usage(FILE *out) {
           "  --tls-cert FILE       terminate TLS from clients with this PEM certificate (chain);\n"
           "  --tls-key FILE        and key (the upstream gets plaintext; faults see plaintext)\n"
           "  --tls-handshake MODE  a TLS fault: stall every handshake, or close at the ClientHello\n"
+          "  --upstream-tls        the upstream speaks TLS (e.g. a broker's mqtts listener): the proxy\n"
+          "                        is its client, verifying its certificate with the system's CAs\n"
+          "  --upstream-ca FILE    the same, verifying it against this CA (PEM); a connection whose\n"
+          "                        upstream fails verification is closed, and the event says why\n"
+          "  --login-hold MS       (--mqtt) hold each client's CONNECT MS ms (the broker sees nothing\n"
+          "                        meanwhile), then forward it unchanged; 'login' events show each\n"
+          "  --login-refuse WHAT   (--mqtt) answer each CONNECT (after --login-hold, if given) with a\n"
+          "                        refusing CONNACK and close: bad-credentials (3.1.1: 4, MQTT 5: 0x86),\n"
+          "                        not-authorized (5, 0x87), or that CODE exactly (1..255)\n"
           "\n%s",
           netem_fault_help());
 }
@@ -74,7 +87,10 @@ static int split_hostport(const char *s, char *host, size_t hostsize, int *port)
 
 static void on_event(const struct netem_event *ev, void *user) {
   struct cli *cli = user;
-  if (cli->quiet && ev->kind != NETEM_EV_FAULT && ev->kind != NETEM_EV_FRAMING_ERROR) return;
+  login_policy_event(cli->lp, ev); /* an MQTT_LOGIN: its decision is scheduled */
+  if (cli->quiet && ev->kind != NETEM_EV_FAULT && ev->kind != NETEM_EV_FRAMING_ERROR &&
+      ev->kind != NETEM_EV_MQTT_LOGIN && ev->kind != NETEM_EV_MQTT_LOGIN_DONE)
+    return;
   char line[1024];
   double t = (double)(uv_hrtime() - cli->t0) / 1e9;
   printf("%10.6f %s\n", t, netem_event_format(ev, line, sizeof line));
@@ -84,6 +100,8 @@ static void on_event(const struct netem_event *ev, void *user) {
 static void on_signal(uv_signal_t *s, int signum) {
   struct cli *cli = s->data;
   (void)signum;
+  login_policy_close(cli->lp);
+  cli->lp = NULL;
   if (cli->proxy) {
     netem_proxy_close(cli->proxy, NULL, NULL);
     cli->proxy = NULL;
@@ -98,6 +116,10 @@ struct args {
   char lhost[128], uhost[256];
   const char *faults[MAX_FAULTS];
   int nfaults, have_seed, quiet, tls_hs;
+  int login;                        /* --login-hold or --login-refuse given */
+  uint64_t login_hold_ms;
+  enum login_policy_answer answer;
+  int code;
 };
 
 /* Says why on stderr (one line); -1. */
@@ -130,6 +152,7 @@ static int take_number(struct args *a, const char *opt, const char *val) {
     return -1;
   }
   if (opt[2] == 's') a->o.seed = v, a->have_seed = 1;
+  else if (opt[2] == 'l') a->login_hold_ms = v, a->login = 1;
   else a->o.progress_step = v;
   return 0;
 }
@@ -150,6 +173,7 @@ static int take_option(struct args *a, int argc, char **argv, int *i) {
   if (strcmp(opt, "--mqtt") == 0) return o->view = NETEM_VIEW_MQTT, 0;
   if (strcmp(opt, "--quiet") == 0) return a->quiet = 1, 0;
   if (strcmp(opt, "--no-splice") == 0) return o->no_splice = 1, 0;
+  if (strcmp(opt, "--upstream-tls") == 0) return o->upstream_tls = 1, 0;
   if (strcmp(opt, "--fault") == 0) return take_faults(a, argc, argv, i);
   if (!val) return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
   ++*i;
@@ -160,8 +184,14 @@ static int take_option(struct args *a, int argc, char **argv, int *i) {
                ? bad("netem: --upstream '%s': want HOST:PORT", val) : 0;
   if (strcmp(opt, "--tls-cert") == 0) return o->tls_cert = val, 0;
   if (strcmp(opt, "--tls-key") == 0) return o->tls_key = val, 0;
+  if (strcmp(opt, "--upstream-ca") == 0) return o->upstream_tls = 1, o->upstream_ca = val, 0;
   if (strcmp(opt, "--tls-handshake") == 0) return take_tls_handshake(a, val);
-  if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--progress") == 0) return take_number(a, opt, val);
+  if (strcmp(opt, "--seed") == 0 || strcmp(opt, "--progress") == 0 || strcmp(opt, "--login-hold") == 0)
+    return take_number(a, opt, val);
+  if (strcmp(opt, "--login-refuse") == 0)
+    return a->login = 1, login_policy_parse_refuse(val, &a->answer, &a->code)
+                             ? bad("netem: --login-refuse '%s': want bad-credentials, not-authorized or a code 1..255", val)
+                             : 0;
   return bad("netem: unknown or incomplete option '%s' (see --help)", opt);
 }
 
@@ -177,6 +207,11 @@ static int parse_args(struct args *a, int argc, char **argv, struct netem_fault 
   if (!a->o.tls_cert != !a->o.tls_key || (a->tls_hs && !a->o.tls_cert))
     return bad("netem: --tls-cert and --tls-key go together (and --tls-handshake needs them)");
   if (!a->lhost[0] || !a->uhost[0]) return bad("netem: --listen and --upstream are required (see --help)");
+  if (a->login && a->o.view != NETEM_VIEW_MQTT) return bad("netem: --login-hold and --login-refuse need --mqtt");
+  if (a->login) { /* the proxy's own timeout only as a backstop, after the hold */
+    a->o.login_hold = 1;
+    a->o.login_timeout_ms = a->login_hold_ms + 5000;
+  }
   char err[256];
   for (int i = 0; i < a->nfaults; i++) {
     if (netem_fault_parse(a->faults[i], &parsed[i], err, sizeof err)) {
@@ -195,6 +230,7 @@ static int parse_args(struct args *a, int argc, char **argv, struct netem_fault 
 /* Ends a run whose proxy failed to open or to take a fault: exit 2. */
 static int give_up(struct cli *cli, const char *err) {
   fprintf(stderr, "netem: %s\n", err);
+  login_policy_close(cli->lp);
   if (cli->proxy) netem_proxy_close(cli->proxy, NULL, NULL);
   uv_run(cli->loop, UV_RUN_DEFAULT);
   uv_loop_close(cli->loop);
@@ -221,9 +257,11 @@ int netem_cli_main(int argc, char **argv) {
   char err[320];
   /* a host that is not a numeric IP, a port in use: what the command line asked for */
   if (netem_proxy_open(cli.loop, o, &cli.proxy, err, sizeof err)) return cli.proxy = NULL, give_up(&cli, err);
-  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s\n", a.lhost, netem_proxy_port(cli.proxy), a.uhost,
-         o->upstream_port, o->name, o->seed, o->tls_cert ? " tls" : "");
+  printf("listening %s:%d upstream %s:%d view %s seed %" PRIu64 "%s%s\n", a.lhost, netem_proxy_port(cli.proxy), a.uhost,
+         o->upstream_port, o->name, o->seed, o->tls_cert ? " tls" : "", o->upstream_tls ? " upstream-tls" : "");
   fflush(stdout);
+  if (a.login && !(cli.lp = login_policy_new(cli.loop, &cli.proxy, a.login_hold_ms, a.answer, a.code)))
+    return give_up(&cli, "out of memory");
   if (a.tls_hs) netem_proxy_tls_handshake(cli.proxy, (enum netem_tls_handshake)a.tls_hs);
   for (int i = 0; i < a.nfaults; i++) {
     char why[256];

@@ -53,6 +53,8 @@ struct netem_fault {
   int xor_mask;           /* corrupt: byte ^= xor_mask; 0 = a random non-zero mask per byte */
   char topic[NETEM_TOPIC_MAX]; /* mqtt-*: topic filter with + and # */
   uint32_t nth;           /* mqtt-cut */
+  int has_alert;          /* cut, on a proxy terminating TLS: send the client a fatal TLS alert */
+  int alert;              /* with this description (RFC 8446 6: 80 internal_error, ...), then close */
 };
 
 /* Fills *f with the defaults for `kind` (dir DEFAULT, times unset...). */
@@ -69,6 +71,11 @@ int netem_fault_check(const struct netem_fault *f, char *err, size_t errlen);
 /* The kind's name as in SPEC ("cut", "mqtt-drop", ...), or "?" */
 const char *netem_fault_kind_name(enum netem_fault_kind kind);
 int netem_fault_kind_from_name(const char *name, enum netem_fault_kind *kind);
+
+/* TLS alert descriptions by their RFC 8446 names ("internal_error", "bad_record_mac", ...):
+ * the code (0..255), or -1 for an unknown name; the name of a code, or NULL. */
+int netem_tls_alert_from_name(const char *name);
+const char *netem_tls_alert_name(int code);
 
 /* The effective direction and times of a fault after defaults. */
 enum netem_dir netem_fault_dir(const struct netem_fault *f);

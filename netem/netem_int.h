@@ -51,6 +51,7 @@ struct qent {
   uint32_t fault_id;
   enum netem_fault_kind fault_kind;
   int rst;
+  int has_alert, alert; /* Q_CUT: a fatal TLS alert first (fault alert=) */
   uint64_t ms;
   uint64_t ev_off;
   int64_t ev_body_off;
@@ -127,6 +128,7 @@ struct conn {
   int cut_rst;
   uint64_t cut_deadline;
   struct tls_conn *tls;   /* TLS with the client (tls_conn.h), NULL for plain TCP */
+  struct tls_conn *utls;  /* TLS with the upstream (opts.upstream_tls), NULL for plain TCP */
   uint64_t down_written;  /* bytes handed to the client's socket (all of them, heads too) */
   uint64_t body_counted;  /* of which HTTP body, counted in the proxy's body_delivered */
 };
@@ -197,6 +199,7 @@ struct netem_proxy {
   uv_timer_t watch_timer;
   int splice_ok;          /* the zero-copy path may be used (see splice_path.c) */
   struct tls_ctx *tls;    /* TLS termination towards clients (tls_conn.h), or NULL */
+  struct tls_ctx *up_tls; /* TLS towards the upstream, verifying it (tls_conn.h), or NULL */
   int tls_hs;             /* enum netem_tls_handshake */
   int login_hold;         /* hold CONNECTs for netem_proxy_login() */
   uint64_t login_timeout_ms;
@@ -228,6 +231,10 @@ void conn__accept(struct netem_proxy *p);
 void conn__close(struct conn *c, int reset, const char *why);
 void conn__read_start(struct dir *d);
 void conn__read_stop(struct dir *d);
+/* The upstream is reachable for plaintext (connected, and its TLS handshake done if any). */
+void conn__upstream_ready(struct conn *c);
+/* The TLS session a direction writes to (client for down, upstream for up), or NULL. */
+struct tls_conn *conn__tls_to(const struct dir *d);
 void conn__pump_all(struct netem_proxy *p);
 /* Closes both sides now that the queue before the cut is written: FIN (after the written
  * bytes) or RST (once the client has acknowledged them). */

@@ -311,6 +311,12 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
   struct conn *c = d->c;
   if (c->closing || c->cutting) return;
   d->shut = 2;
+  if (status < 0 && conn__tls_to(d)) {
+    /* a TLS peer that closes at once after its last message (a broker after DISCONNECT)
+       answers our close_notify with an RST: it had gone, nothing was lost */
+    conn__close(c, 0, "closed (the TLS peer had closed before our close_notify)");
+    return;
+  }
   if (status < 0) {
     conn__close(c, 1, "shutdown failed");
     return;
@@ -355,8 +361,8 @@ static int write_slice(struct dir *d, struct qent *e, size_t n) {
   w->is_body = e->is_body;
   e->chunk->refs++;
   uv_buf_t b = uv_buf_init((char *)e->p, (unsigned)n);
-  int rc = d->c->tls && d->which == NETEM_DIR_DOWN ? tls_conn__write(d->c, &w->req, &b, write_cb)
-                                                   : uv_write(&w->req, (uv_stream_t *)d->dst, &b, 1, write_cb);
+  struct tls_conn *t = conn__tls_to(d);
+  int rc = t ? tls_conn__write(t, &w->req, &b, write_cb) : uv_write(&w->req, (uv_stream_t *)d->dst, &b, 1, write_cb);
   if (rc) {
     chunk_unref(w->ch);
     free(w);
@@ -380,6 +386,9 @@ void pipe__pump(struct dir *d) {
     splice__leave(d);          /* a fault: from now on the bytes pass the stages */
   }
   if (c->closing || !c->connected || c->cutting) return;
+  /* towards a TLS peer whose handshake is not done (the device's, while the upstream's is
+     already): the bytes wait (its handshake pumps) */
+  if (conn__tls_to(d) && !tls_conn__ready(conn__tls_to(d))) return;
   uint64_t now = uv_hrtime();
   struct qent *e;
   while ((e = d->qhead)) {
@@ -428,7 +437,7 @@ void pipe__pump(struct dir *d) {
   }
   if (d->eof && !d->shut && d->inflight == 0) {
     d->shut = 1;
-    if (d->c->tls && d->which == NETEM_DIR_DOWN) tls_conn__close_notify(d->c);
+    if (conn__tls_to(d)) tls_conn__close_notify(conn__tls_to(d));
     d->shut_req.data = d;
     if (uv_shutdown(&d->shut_req, (uv_stream_t *)d->dst, shutdown_cb) != 0) {
       d->shut = 2;

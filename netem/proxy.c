@@ -238,6 +238,7 @@ static void proxy_free(struct netem_proxy *p) {
   void (*done)(void *) = p->close_done;
   void *user = p->close_user;
   tls_ctx__free(p->tls);
+  tls_ctx__free(p->up_tls);
   free(p->name);
   free(p);
   if (done) done(user);
@@ -278,7 +279,11 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
     free(p);
     return rc;
   }
-  if (o->tls_cert && !(p->tls = tls_ctx__new(o->tls_cert, o->tls_key ? o->tls_key : o->tls_cert, err, errlen))) {
+  if ((o->tls_cert && !(p->tls = tls_ctx__new(o->tls_cert, o->tls_key ? o->tls_key : o->tls_cert, err, errlen))) ||
+      (o->upstream_tls && !(p->up_tls = tls_ctx__new_client(o->upstream_ca, o->upstream_tls_name ? o->upstream_tls_name
+                                                                                                 : o->upstream_host,
+                                                              err, errlen)))) {
+    tls_ctx__free(p->tls);
     free(p->name);
     free(p);
     return UV_EINVAL;
@@ -293,7 +298,7 @@ int netem_proxy_open(uv_loop_t *loop, const struct netem_proxy_opts *o, netem_pr
   p->login_hold = o->login_hold && o->view == NETEM_VIEW_MQTT;
   p->login_timeout_ms = o->login_timeout_ms ? o->login_timeout_ms : 5000;
   p->next_progress = o->progress_step;
-  p->splice_ok = !o->no_splice && !p->tls && splice__allowed(); /* TLS: every byte is copied */
+  p->splice_ok = !o->no_splice && !p->tls && !p->up_tls && splice__allowed(); /* TLS: every byte is copied */
   uv_tcp_init(loop, &p->listener);
   p->listener.data = p;
   uv_timer_init(loop, &p->watch_timer);
@@ -351,6 +356,10 @@ int netem_fault_add(netem_proxy *p, const struct netem_fault *nf, uint32_t *id, 
   }
   if (nf->unit == NETEM_UNIT_BODY && p->view != NETEM_VIEW_HTTP) {
     ERR("netem_fault_add %s: body offsets need the HTTP view", p->name);
+    return UV_EINVAL;
+  }
+  if (nf->has_alert && !p->tls) {
+    ERR("netem_fault_add %s: a TLS alert needs a proxy that terminates TLS (lab tls, netem --tls-cert)", p->name);
     return UV_EINVAL;
   }
   struct fault *f = calloc(1, sizeof *f);

@@ -2,6 +2,7 @@
  *
  * At the offset the direction stops taking input and queues a cut marker; the marker is
  * executed once every byte before it is written, so the client gets exactly those. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "netem_int.h"
@@ -36,6 +37,8 @@ void stage_cut_fire(struct fault *f, struct dir *d, const struct span_meta *m) {
   e->fault_id = f->id;
   e->fault_kind = f->f.kind;
   e->rst = f->f.rst;
+  e->has_alert = f->f.has_alert;
+  e->alert = f->f.alert;
   e->ev_off = m->off;
   e->ev_body_off = m->is_body ? (int64_t)m->body_off : -1;
   e->ev_msg = m->msg;
@@ -44,17 +47,29 @@ void stage_cut_fire(struct fault *f, struct dir *d, const struct span_meta *m) {
   pipe__push_marker(d, e);
 }
 
-static void cut_event(struct dir *d, struct conn *c, uint32_t fault_id, enum netem_fault_kind kind, int rst,
-                      uint64_t off, int64_t body_off, uint32_t msg) {
+/* The cut's event, after its alert (alert >= 0) is sent: action "alert" with the alert's
+   name in detail (or why none could be sent, the connection then only cut). */
+static void cut_event(struct dir *d, struct conn *c, const struct qent *m, int alert) {
   struct netem_event ev;
+  char detail[200] = "";
   proxy__event_init(&ev, NETEM_EV_FAULT, d);
   ev.conn_id = c->id;
-  ev.fault_id = fault_id;
-  ev.fault = netem_fault_kind_name(kind);
-  ev.action = rst ? "rst" : "fin";
-  ev.offset = off;
-  ev.body_offset = body_off;
-  ev.msg_index = msg;
+  ev.fault_id = m->fault_id;
+  ev.fault = netem_fault_kind_name(m->fault_kind);
+  ev.action = m->rst ? "rst" : "fin";
+  if (alert >= 0 && c->tls) {
+    char why[160];
+    if (tls_conn__alert(c, alert, why, sizeof why) == 0) {
+      ev.action = "alert";
+      snprintf(detail, sizeof detail, "%s, then %s", netem_tls_alert_name(alert), m->rst ? "RST" : "FIN");
+    } else {
+      snprintf(detail, sizeof detail, "no %s alert sent: %s", netem_tls_alert_name(alert), why);
+    }
+    ev.detail = detail;
+  }
+  ev.offset = m->ev_off;
+  ev.body_offset = m->ev_body_off;
+  ev.msg_index = m->ev_msg;
   proxy__emit(c->p, &ev);
 }
 
@@ -63,12 +78,14 @@ void stage_cut_exec(struct dir *d, const struct qent *m) {
     conn__cut(d->c, m->rst);
     return;
   }
-  cut_event(d, d->c, m->fault_id, m->fault_kind, m->rst, m->ev_off, m->ev_body_off, m->ev_msg);
+  cut_event(d, d->c, m, m->has_alert ? m->alert : -1);
   conn__cut(d->c, m->rst);
 }
 
 void stage_cut_now(struct conn *c, struct fault *f) {
-  cut_event(NULL, c, f->id, f->f.kind, f->f.rst, c->down.read_off, -1, 0);
+  struct qent m = {.fault_id = f->id, .fault_kind = f->f.kind, .rst = f->f.rst, .ev_off = c->down.read_off,
+                   .ev_body_off = -1};
+  cut_event(NULL, c, &m, f->f.has_alert ? f->f.alert : -1);
   f->fired++;
   /* a timed cut drops whatever is still queued: the link is gone now */
   conn__cut(c, f->f.rst);

@@ -129,8 +129,7 @@ static void accept_login(struct conn *c, struct login_hold *lh, const char *why)
   if (!c->closing) pipe__pump(&c->up);
 }
 
-static void refuse_login(struct conn *c, struct login_hold *lh, enum netem_login verdict, const char *why) {
-  int code = netem_login_code(verdict, lh->level);
+static void refuse_login(struct conn *c, struct login_hold *lh, int code, const char *why) {
   done_event(c, "refuse", code, lh->level, why);
   struct dir *d = &c->down;
   size_t n = lh->level >= 5 ? 5 : 4; /* v5: ack flags, reason code, no properties */
@@ -166,7 +165,7 @@ static void hold_timeout(uv_timer_t *t) {
   char why[96];
   snprintf(why, sizeof why, "no login decision within %llu ms", (unsigned long long)c->p->login_timeout_ms);
   hold_end(c);
-  refuse_login(c, lh, NETEM_LOGIN_NOT_AUTHORIZED, why);
+  refuse_login(c, lh, netem_login_code(NETEM_LOGIN_NOT_AUTHORIZED, lh->level), why);
 }
 
 static int keep(struct conn *c, struct login_hold *lh, const struct mqtt_packet *pkt) {
@@ -246,6 +245,16 @@ int netem_proxy_login(netem_proxy *p, uint64_t conn_id, enum netem_login verdict
   if (!c || !c->login || c->closing || c->cutting) return UV_ENOENT;
   struct login_hold *lh = hold_end(c); /* freed from a later loop turn: its chunks stay valid */
   if (verdict == NETEM_LOGIN_ACCEPT) accept_login(c, lh, why);
-  else refuse_login(c, lh, verdict, why);
+  else refuse_login(c, lh, netem_login_code(verdict, lh->level), why);
+  return 0;
+}
+
+int netem_proxy_login_refuse_code(netem_proxy *p, uint64_t conn_id, int code, const char *why) {
+  if (!p || code < 1 || code > 255) return UV_EINVAL;
+  struct conn *c = p->conns;
+  while (c && c->id != conn_id) c = c->next;
+  if (!c || !c->login || c->closing || c->cutting) return UV_ENOENT;
+  struct login_hold *lh = hold_end(c);
+  refuse_login(c, lh, code, why);
   return 0;
 }

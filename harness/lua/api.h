@@ -16,6 +16,8 @@
 typedef struct api_env {
   const char *mqtt_host; /* the broker the cloud's clients use */
   int mqtt_port;
+  int mqtt_tls;          /* over TLS (--broker mqtts://), verified against mqtt_ca */
+  const char *mqtt_ca;   /* NULL: the system's CAs */
   void *runner;          /* opaque to the modules; used by api_device/api_fw */
   char log_path[1024];   /* the case's log (logs/<id>.log), named in FAIL messages; "" if none */
   /* The files a scenario may read (t.fw:serve/read, digest.file): the lab's

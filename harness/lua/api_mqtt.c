@@ -181,7 +181,10 @@ static int l_open(lua_State *L) {
   luaL_setmetatable(L, MT);
   mqttc_cbs cbs = {on_connect, on_disconnect, on_subscribe, NULL, on_message};
   char err[256];
-  if (mqttc_open(rt_loop(R), id, host, port, &cbs, q, &q->c, err, sizeof err) != 0) {
+  /* the run's broker over mqtts: TLS, verified (a scenario's own host and port: plain) */
+  mqttc_tls tls = {env->mqtt_ca};
+  int use_tls = env->mqtt_tls && env->mqtt_host && !strcmp(host, env->mqtt_host) && port == env->mqtt_port;
+  if (mqttc_open_tls(rt_loop(R), id, host, port, use_tls ? &tls : NULL, &cbs, q, &q->c, err, sizeof err) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;

@@ -103,6 +103,8 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
   o.tls_cert = at->tls_cert;
   o.tls_key = at->tls_key;
   s->tls = at->tls_cert != NULL;
+  o.upstream_tls = !http && at->broker_tls;
+  o.upstream_ca = at->broker_ca;
   o.login_hold = s->login_hold = !http && at->login_hold;
   o.login_timeout_ms = (uint64_t)((at->login_timeout_s > 0 ? at->login_timeout_s : 5) * 1000.0);
   int rc = netem_proxy_open(loop, &o, &s->p, err, errlen);
@@ -112,7 +114,7 @@ static int open_stream(uv_loop_t *loop, netdev *n, nstream *s, const char *devna
 int netdev_open(uv_loop_t *loop, const char *name, evlog *log, const netdev_listen *at,
                 const char *mqtt_host, int mqtt_port, int http_port, uint64_t seed, netdev **out,
                 char *err, size_t errlen) {
-  static const netdev_listen loopback = {"127.0.0.1", 0, 0, NULL, NULL, NULL, 0, 0};
+  static const netdev_listen loopback = {"127.0.0.1", 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL};
   if (!at) at = &loopback;
   netdev *n = calloc(1, sizeof *n);
   if (!n) abort();
@@ -368,9 +370,9 @@ static const char net_lua[] =
     "local function add(parts, k, v) if v ~= nil and v ~= false then parts[#parts + 1] = (v == true) and k or (k .. '=' .. tostring(v)) end end\n"
     "local function list(v) if type(v) == 'table' then return table.concat(v, ',') end return v end\n"
     "local function common(p, o) add(p, 'times', o.times) add(p, 'dir', o.dir) end\n"
-    "function S:cut(o) keys(o, 'cut', 'at_body_byte', 'at_byte', 'after_ms', 'rst', 'times', 'dir')\n"
+    "function S:cut(o) keys(o, 'cut', 'at_body_byte', 'at_byte', 'after_ms', 'rst', 'tls_alert', 'times', 'dir')\n"
     "  local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
-    "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('cut', p)) end\n"
+    "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) add(p, 'alert', o.tls_alert) common(p, o) return self:fault(spec('cut', p)) end\n"
     "function S:corrupt(o)\n"
     "  if not self:is_http() then error('corrupt counts bytes from a connection\\'s start, and the device\\'s MQTT "
     "connection is already open: use corrupt_publish{topic = ...}', 2) end\n"

@@ -10,7 +10,8 @@
  * Lua: t.net.http / t.net.mqtt (streams) and t.net:clear(). A stream has
  *   s:fault(spec)                    any fault in `otahil netem` SPEC syntax -> handle h
  *                                    (h.id, h:fired() -> bool, n, h:wait([timeout]) -> event)
- *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, times=}
+ *   s:cut{at_body_byte=, at_byte=, after_ms=, rst=, tls_alert=, times=}  tls_alert (lab `tls`): a fatal
+ *                                    TLS alert first (true: "internal_error", or its RFC 8446 name)
  *   s:corrupt{body_bytes={...} | bytes={...} | random=N, times=}
  *   s:throttle{rate = 20000 | "20KB/s"}   s:latency{ms=, jitter=}
  *   s:stall{after_body_byte= | after_byte= , ms=}   s:flap{every=, rst=}
@@ -53,6 +54,9 @@ typedef struct netdev_listen {
   const char *tls_pki;            /* the test PKI's folder (tls_pki.h), for s:tls_cert(); may be NULL */
   int login_hold;                 /* the MQTT proxy holds each CONNECT for a decision (lab auth) */
   double login_timeout_s;         /* a held CONNECT nobody decides is refused after this; 0 = 5 */
+  int broker_tls;                 /* the broker speaks TLS (--broker mqtts://): the MQTT proxy is its
+                                     TLS client, verifying it against broker_ca (NULL: system CAs) */
+  const char *broker_ca;
 } netdev_listen;
 
 /* Opens both proxies where `at` says (NULL: 127.0.0.1, free ports), forwarding

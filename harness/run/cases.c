@@ -268,7 +268,8 @@ static int case_links(kase *k, char *err, size_t errlen) {
   /* lab `tls`: the proxies terminate TLS; auth = "platform": the MQTT proxy holds each
    * CONNECT for the dialect's decision (case_auth_wire) */
   netdev_listen at = {ld->net.listen, ld->net.mqtt_port, ld->net.http_port, ld->tls.cert, ld->tls.key, ld->tls.pki,
-                      ld->auth_platform, 5.0 * rn->o->timeout_multiplier};
+                      ld->auth_platform, 5.0 * rn->o->timeout_multiplier,
+                      rn->mqtt_tls, rn->o->broker_ca}; /* --broker mqtts://: the MQTT proxy is a TLS client */
   if (netdev_open(&rn->loop, device_name(k->dev), k->log, &at, rn->mqtt_host, rn->mqtt_port, fwserver_port(rn->fw),
                   seed, &k->net, err, errlen) != 0)
     return -1;
@@ -335,6 +336,8 @@ static void case_begin(kase *k) {
   char err[1024];
   k->env.mqtt_host = rn->mqtt_host;
   k->env.mqtt_port = rn->mqtt_port;
+  k->env.mqtt_tls = rn->mqtt_tls;
+  k->env.mqtt_ca = rn->o->broker_ca;
   k->env.runner = rn;
   k->env.files = (const char *const *)rn->files;
   k->env.work_dir = rn->work_real;

@@ -25,7 +25,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: otahil run PATH... --lab FILE --report DIR [--filter GLOB]... [--exclude GLOB]...\n"
           "                  [--tag T]... [--exclude-tag T]... [--repeat N [--until-fail]] [--retries N]\n"
-          "                  [--broker mqtt://host:port] [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
+          "                  [--broker mqtt[s]://host:port [--broker-ca FILE]] [--seed N] [--timeout-multiplier X] [-j N] [--shard I/N]\n"
           "                  [--lib DIR]...\n"
           "       otahil list PATH... [--filter GLOB]... [--exclude GLOB]... [--tag T]... [--exclude-tag T]...\n"
           "       otahil fw build --version V --size N [--fail-boot|--fail-burn] -o FILE\n"
@@ -46,6 +46,10 @@ static void usage(FILE *f) {
           "  --retries N             run a case again after an ERROR (harness, lab, rack), up to N\n"
           "                          times; never after a FAIL or TIMEOUT of the device\n"
           "  --broker mqtt://H:P     use this broker instead of starting mosquitto\n"
+          "  --broker mqtts://H:P    ... over TLS (the cloud's clients and the device proxies' side\n"
+          "                          towards it), verifying its certificate and name\n"
+          "  --broker-ca FILE        the CA (PEM) the mqtts broker's certificate must chain to\n"
+          "                          (default: the system's CAs)\n"
           "  --seed N                seed of every random fault (recorded in the report)\n"
           "  --timeout-multiplier X  scale every deadline and wait (slow machines, sanitizers)\n"
           "  -j N                    run up to N cases at once (on different devices)\n"
@@ -159,6 +163,7 @@ static int parse_run(int argc, char **argv, runner_opts *o) {
       {"tag", required_argument, 0, 'g'},         {"exclude-tag", required_argument, 0, 'G'},
       {"repeat", required_argument, 0, 'R'},      {"until-fail", no_argument, 0, 'U'},
       {"retries", required_argument, 0, 'T'},     {"broker", required_argument, 0, 'b'},
+      {"broker-ca", required_argument, 0, 'A'},
       {"seed", required_argument, 0, 's'},        {"timeout-multiplier", required_argument, 0, 't'},
       {"jobs", required_argument, 0, 'j'},        {"shard", required_argument, 0, 'S'},
       {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
@@ -180,6 +185,7 @@ static int parse_run(int argc, char **argv, runner_opts *o) {
     case 'U': o->until_fail = 1; break;
     case 'v': o->verbose = 1; break;
     case 'b': o->broker_url = optarg; break;
+    case 'A': o->broker_ca = optarg; break;
     case 'L': /* repeatable: the lab's own library folders, searched after scenarios/lib */
       o->libs = realloc(o->libs, (size_t)(o->nlibs + 1) * sizeof *o->libs);
       if (!o->libs) abort();

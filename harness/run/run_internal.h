@@ -83,6 +83,7 @@ struct runner {
   broker *broker;
   char mqtt_host[64];
   int mqtt_port;
+  int mqtt_tls;   /* --broker mqtts://: the cloud's clients and the MQTT proxies use TLS to it */
   fwserver *fw;
   fw_router *fw_router; /* the server's events to the case of their image (api_fw.h) */
   char fw_base[128];

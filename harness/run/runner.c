@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "live.h"
+#include "mqttc.h"
 #include "rt_libs.h"
 #include "run_internal.h"
 #include "signals.h"
@@ -32,9 +33,11 @@ static void on_signal(uv_signal_t *s, int signum) {
       set_outcome(&rn->cases[i], O_ERROR, signum == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 }
 
-static int parse_broker(const char *url, char *host, size_t hlen, int *port) {
+static int parse_broker(const char *url, char *host, size_t hlen, int *port, int *tls) {
   const char *p = url;
-  if (strncmp(p, "mqtt://", 7) == 0) p += 7;
+  *tls = strncmp(p, "mqtts://", 8) == 0;
+  if (*tls) p += 8;
+  else if (strncmp(p, "mqtt://", 7) == 0) p += 7;
   const char *colon = strrchr(p, ':');
   if (!colon || colon == p) return -1;
   snprintf(host, hlen, "%.*s", (int)(colon - p), p);
@@ -46,6 +49,24 @@ static int parse_broker(const char *url, char *host, size_t hlen, int *port) {
 }
 
 static void fw_closed(void *arg) { *(int *)arg = 1; }
+
+/* --broker mqtts://: one client must log in (TLS verified) before any case starts, so a
+   wrong CA or a broker that does not speak TLS is one clear line and exit 2, not a case
+   ERROR each. */
+static int broker_tls_check(runner *rn, char *err, size_t errlen) {
+  const runner_opts *o = rn->o;
+  if (!rn->mqtt_tls) {
+    if (o->broker_ca) snprintf(err, errlen, "--broker-ca needs --broker mqtts://host:port");
+    return o->broker_ca ? -1 : 0;
+  }
+  mqttc_tls tls = {o->broker_ca};
+  char why[600];
+  if (mqttc_probe(&rn->loop, rn->mqtt_host, rn->mqtt_port, &tls, 5.0 * o->timeout_multiplier, why, sizeof why) == 0)
+    return 0;
+  snprintf(err, errlen, "--broker %s%s%s: %s", o->broker_url, o->broker_ca ? " --broker-ca " : "",
+           o->broker_ca ? o->broker_ca : "", why);
+  return -1;
+}
 
 /* The report folder (absolute), its logs/ and work/images/, and the reports
  * replaced at once. Returns 0 or an exit code. */
@@ -118,10 +139,13 @@ static int cloud_up(runner *rn, char *err, size_t errlen) {
   const runner_opts *o = rn->o;
   char path[PATH_MAX];
   if (o->broker_url) {
-    if (parse_broker(o->broker_url, rn->mqtt_host, sizeof rn->mqtt_host, &rn->mqtt_port) != 0) {
-      snprintf(err, errlen, "--broker '%s': expected mqtt://host:port", o->broker_url);
+    if (parse_broker(o->broker_url, rn->mqtt_host, sizeof rn->mqtt_host, &rn->mqtt_port, &rn->mqtt_tls) != 0) {
+      snprintf(err, errlen, "--broker '%s': expected mqtt://host:port or mqtts://host:port", o->broker_url);
       return fail_start(rn, EXIT_USAGE, err);
     }
+    if (broker_tls_check(rn, err, errlen) != 0) return fail_start(rn, EXIT_USAGE, err);
+  } else if (o->broker_ca) {
+    return fail_start(rn, EXIT_USAGE, "--broker-ca needs --broker mqtts://host:port");
   } else {
     snprintf(path, sizeof path, "%s/work", o->report_dir);
     if (broker_start(&rn->loop, path, 10.0, &rn->broker, err, errlen) != 0) return fail_start(rn, EXIT_INTERNAL, err);

@@ -23,7 +23,9 @@ typedef struct runner_opts {
   int retries;            /* --retries N: a case that ERRORs runs again, up to N more times */
   int shard_index;        /* --shard I/N: run only the I-th (1-based) of N round-robin parts */
   int shard_count;        /* 0: no sharding */
-  const char *broker_url; /* mqtt://host:port, or NULL to spawn mosquitto */
+  const char *broker_url; /* mqtt://host:port or mqtts://host:port, or NULL to spawn mosquitto */
+  const char *broker_ca;  /* --broker-ca: the CA (PEM) an mqtts:// broker's certificate must chain to;
+                             NULL: the system's CAs */
   uint64_t seed;
   double timeout_multiplier;
   int jobs;

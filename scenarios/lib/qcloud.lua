@@ -327,9 +327,27 @@ end
 -- a device that rate-limits it need not report any).
 function Dev:upgrade(version, img)
   self:push_update { image = img, version = version }
+  self:finish_upgrade(version)
+end
+
+-- The end of an upgrade to `version` already pushed: burning, done, the new
+-- version reported.
+function Dev:finish_upgrade(version)
   self:expect_progress { state = "burning", timeout = self.step_wait + self.download_timeout }
   self:expect_progress { state = "done" }
   self:expect_version(version)
+end
+
+-- The end of an upgrade whose download of `img` was broken and resumed
+-- (seed 001, OTA断点续传): finish_upgrade, and the body bytes served add up to
+-- about one image (an eighth more for what a device fetches again around its
+-- breakpoint); more means the device downloaded again what it had.
+function Dev:finish_resumed(version, img)
+  self:finish_upgrade(version)
+  local served = cloud.net(self.t).http:body_bytes()
+  if served > img.size + img.size // 8 then
+    self:fail(2, "%d bytes served for an image of %d: the device downloaded again what it had", served, img.size)
+  end
 end
 
 M.range_start, M.net = cloud.range_start, cloud.net

@@ -17,7 +17,7 @@ check "fault API: handles, events, reset (old code: 'fault' on add, reset undone
 run keys unknown_key.lua
 check "unknown key: exit 1" [ $? -eq 1 ]
 check "unknown key: named with the accepted ones at the scenario's line" grep -q \
-  "unknown_key.lua:5: cut: unknown key 'at_body_bytes' (at_body_byte, at_byte, after_ms, rst, times, dir)" "$WORK/keys.txt"
+  "unknown_key.lua:5: cut: unknown key 'at_body_bytes' (at_body_byte, at_byte, after_ms, rst, tls_alert, times, dir)" "$WORK/keys.txt"
 grep -q "unknown key" "$WORK/keys.txt" || cat "$WORK/keys.txt"
 
 # keys_all uses t.serial: the device asks for the module-MCU line through its env

@@ -23,11 +23,17 @@ check "the TLS lab is made from lab/emulated.lua" tls_lab "$WORK/tls.lua"
 rc=$?
 check "qcloud suite over TLS: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || tail -30 "$WORK/good.txt"
-check "qcloud over TLS: 16 + 3 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 19 ]
+check "qcloud over TLS: 16 + 4 cases" [ "$(outcome "$WORK/good" '*' | wc -w)" -eq 20 ]
 check "qcloud over TLS: no case failed" bash -c "! grep -qw -e FAIL -e ERROR <<< \"$(outcome "$WORK/good" '*')\""
 check "the untrusted-certificate scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/01_*')" = PASS ]
 check "the handshake-faults scenario ran and passed" [ "$(outcome "$WORK/good" 'tls/02_*')" = PASS ]
 check "the signed-login scenario ran and passed over TLS" [ "$(outcome "$WORK/good" 'tls/03_*')" = PASS ]
+check "the alert-mid-body scenario ran and passed (old code: ERROR, cut takes no tls_alert)" \
+  [ "$(outcome "$WORK/good" 'tls/04_*')" = PASS ]
+A=$WORK/good/logs/tls/04_qcloud_alert_mid_body@emu-qcloud.log
+check "the alert acted at its body byte and the device resumed with a Range" \
+  bash -c "grep -q 'fault=cut id=1 action=alert .*body_offset=87381 detail=internal_error' '$A' &&
+           grep -q 'range=bytes=[1-9][0-9]*-' '$A'"
 accepted=$(cat "$WORK"/good/logs/qcloud/*.log | grep -c 'mqtt.login.result.*action=accept')
 check "every case of the suite logged in through the hold ($accepted accepted)" [ "$accepted" -ge 16 ]
 check "no CONNECT of the suite was refused or left to the timeout" \
@@ -50,6 +56,10 @@ check "no-cert-verify: tls/01_qcloud_untrusted_certificate FAILs" [ "$(outcome "
 L=logs/tls/01_qcloud_untrusted_certificate@emu-qcloud.log
 check "no-cert-verify: caught at the first (expired) certificate" \
   bash -c "grep -q 'presents the expired' '$WORK/bug/$L' && ! grep -q 'presents the wrong-name' '$WORK/bug/$L'"
+check "the no-resume defective lab is made" tls_lab "$WORK/bug3.lua" "--bug=no-resume"
+"$OTAHIL" run scenarios/tls/04_qcloud_alert_mid_body.lua --lab "$WORK/bug3.lua" --report "$WORK/bug3" > "$WORK/bug3.txt" 2>&1
+check "no-resume: tls/04_qcloud_alert_mid_body FAILs, from 0 again after the alert" \
+  bash -c "[ '$(outcome "$WORK/bug3" 'tls/04_*')' = FAIL ] && grep -q 'downloaded from 0 again' '$WORK/bug3.txt'"
 check "the host-name defective lab is made" tls_lab "$WORK/bug2.lua" "--bug=no-hostname-check"
 "$OTAHIL" run scenarios/tls --lab "$WORK/bug2.lua" --report "$WORK/bug2" > "$WORK/bug2.txt" 2>&1
 rc=$?
@@ -74,7 +84,8 @@ sed -e "s|\"tests/devices/qcloud_device.py\"|\"$DEV\"|" \
 rc=$?
 check "the Python device over TLS: qcloud suite and the TLS scenario pass (exit $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || grep -E '^(FAIL|ERROR|TIMEOUT) ' -A2 "$WORK/py.txt" | head -20
-check "the Python device over TLS: 19 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 19 ]
+check "the Python device over TLS: 20 cases" [ "$(outcome "$WORK/pyout" '*' | wc -w)" -eq 20 ]
+check "the Python device resumes after the alert: tls/04 PASS" [ "$(outcome "$WORK/pyout" 'tls/04_*')" = PASS ]
 check "the Python device signs its login (--secret): 03_qcloud_login PASS (old code: SKIP, no auth)" \
   [ "$(outcome "$WORK/pyout" 'tls/03_*')" = PASS ]
 check "... and every CONNECT of the other cases was judged and accepted" python3 - "$WORK/pyout/report.json" <<'PY'

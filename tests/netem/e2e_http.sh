@@ -2,13 +2,7 @@
 # End to end, HTTP: curl through netem-standalone --http to python3's http.server.
 NETEM=${1:?usage: e2e_http.sh path/to/netem-standalone}
 . "$(dirname "$0")/e2e_lib.sh"
-mkdir -p "$TMP/www/fw"
-head -c 1048576 /dev/urandom > "$TMP/www/fw/x.bin"
-HPORT=$(free_port)
-python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$TMP/www" > "$TMP/http.log" 2>&1 &
-PIDS+=($!)
-wait_port "$HPORT"
-URL_PATH=/fw/x.bin
+start_http
 CURL="curl -s --max-time 10"
 
 # 1. no fault: every byte unchanged

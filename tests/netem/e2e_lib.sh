@@ -46,3 +46,27 @@ stop_netem() {
   wait "$NETEM_PID" || rc=$?
   [ "$rc" = 0 ] || fail "netem exited $rc after SIGTERM"
 }
+# start_http: python3's http.server on a free port serving $TMP/www, with a 1 MiB random
+# $TMP/www/fw/x.bin; sets HPORT and URL_PATH
+start_http() {
+  mkdir -p "$TMP/www/fw"
+  head -c 1048576 /dev/urandom > "$TMP/www/fw/x.bin"
+  HPORT=$(free_port)
+  python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$TMP/www" > "$TMP/http.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$HPORT"
+  URL_PATH=/fw/x.bin
+}
+# start_mosquitto: a broker on a free 127.0.0.1 port, anonymous, no persistence; sets MPORT
+start_mosquitto() {
+  MPORT=$(free_port)
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
+  mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$MPORT"
+}
+# make_pki OTAHIL: the test PKI (otahil tls certs) in $TMP/pki, set PKI
+make_pki() {
+  PKI=$TMP/pki
+  "$1" tls certs --out "$PKI" localhost 127.0.0.1 ::1 > /dev/null || fail "otahil tls certs"
+}

@@ -3,11 +3,7 @@
 # mosquitto broker on a free port with a generated config.
 NETEM=${1:?usage: e2e_mqtt.sh path/to/netem-standalone}
 . "$(dirname "$0")/e2e_lib.sh"
-MPORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
-mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
-PIDS+=($!)
-wait_port "$MPORT"
+start_mosquitto
 
 # 1. a dropped topic is not delivered, others are (3.1.1 and 5)
 for v in mqttv311 mqttv5; do

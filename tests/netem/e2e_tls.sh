@@ -5,17 +5,10 @@
 NETEM=${1:?usage: e2e_tls.sh path/to/netem-standalone path/to/otahil}
 OTAHIL=${2:?usage: e2e_tls.sh path/to/netem-standalone path/to/otahil}
 . "$(dirname "$0")/e2e_lib.sh"
-PKI=$TMP/pki
-"$OTAHIL" tls certs --out "$PKI" localhost 127.0.0.1 ::1 > /dev/null || fail "otahil tls certs"
+make_pki "$OTAHIL"
 tls() { echo --tls-cert "$PKI/$1.pem" --tls-key "$PKI/$1.key"; }
-mkdir -p "$TMP/www/fw"
-head -c 1048576 /dev/urandom > "$TMP/www/fw/x.bin"
-HPORT=$(free_port)
-python3 -m http.server "$HPORT" --bind 127.0.0.1 --directory "$TMP/www" > "$TMP/http.log" 2>&1 &
-PIDS+=($!)
-wait_port "$HPORT"
+start_http
 CURL="curl -s --max-time 10 --cacert $PKI/ca.pem"
-URL_PATH=/fw/x.bin
 
 # 1. no fault: every byte unchanged, the certificate verifies for a name and both addresses
 start_netem plain --upstream 127.0.0.1:$HPORT --http --progress 262144 $(tls server)
@@ -91,11 +84,7 @@ done
 pass "handshake stall: curl timed out with no byte, no request reached the upstream"
 
 # 6. MQTT over TLS: a dropped topic is not delivered, others are
-MPORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$MPORT" > "$TMP/mosquitto.conf"
-mosquitto -c "$TMP/mosquitto.conf" > "$TMP/mosquitto.log" 2>&1 &
-PIDS+=($!)
-wait_port "$MPORT"
+start_mosquitto
 MQ="--cafile $PKI/ca.pem -h localhost"
 for v in mqttv311 mqttv5; do
   start_netem mdrop$v --upstream 127.0.0.1:$MPORT --mqtt --fault 'mqtt-drop:topic=$ota/update/+/+' $(tls server)
@@ -119,3 +108,29 @@ sleep 0.2
 grep -q 'close conn=1 .*(tls handshake: ' "$TMP/mbad.log" || fail "no handshake failure event: $(cat "$TMP/mbad.log")"
 stop_netem
 pass "mqtts, untrusted CA: mosquitto_pub refuses, the proxy logs the handshake failure"
+
+# 7. the other side: the proxy as a TLS client of its upstream (--upstream-ca), verifying it
+SPORT=$(free_port)
+cp "$PKI/server.key" "$TMP/broker.key" && chmod 0644 "$TMP/broker.key" # mosquitto may drop to another user
+printf 'user %s\nlistener %s 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\n' \
+  "$(id -un)" "$SPORT" "$PKI/ca.pem" "$PKI/server.pem" "$TMP/broker.key" > "$TMP/mosquitto_tls.conf"
+mosquitto -c "$TMP/mosquitto_tls.conf" > "$TMP/mosquitto_tls.log" 2>&1 &
+PIDS+=($!)
+wait_port "$SPORT"
+start_netem up --upstream 127.0.0.1:$SPORT --mqtt --upstream-ca "$PKI/ca.pem" --fault 'mqtt-drop:topic=drop/+'
+timeout 8 mosquitto_sub -h 127.0.0.1 -p "$NETEM_PORT" -t 'keep/#' -t 'drop/#' -v -C 1 -W 6 > "$TMP/usub.txt" &
+SUB=$!
+sleep 0.5
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t drop/x -m dropped || fail "plain pub through a TLS upstream"
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t keep/x -m kept
+wait $SUB || fail "upstream TLS: the subscriber got nothing: $(cat "$TMP/usub.txt")"
+grep -qx 'keep/x kept' "$TMP/usub.txt" || fail "upstream TLS: got '$(cat "$TMP/usub.txt")'"
+grep -q 'action=drop .*topic=drop/x' "$TMP/up.log" || fail "upstream TLS: the fault did not see the plaintext"
+stop_netem
+start_netem upbad --upstream 127.0.0.1:$SPORT --mqtt --upstream-ca "$PKI/untrusted.pem"
+timeout 5 mosquitto_pub -h 127.0.0.1 -p "$NETEM_PORT" -t keep/x -m no 2> /dev/null && fail "a broker the CA does not verify was used"
+sleep 0.2
+grep -q 'close conn=1 .*(upstream tls handshake: .*certificate verify failed' "$TMP/upbad.log" ||
+  fail "upstream TLS, wrong CA: no reason logged: $(cat "$TMP/upbad.log")"
+stop_netem
+pass "upstream TLS (--upstream-ca): plaintext view and faults in between, a wrong CA refused with the reason"

@@ -538,6 +538,27 @@ START_TEST(fault_spec_parse) {
 }
 END_TEST
 
+/* cut's alert= (a fatal TLS alert first): named as in RFC 8446, internal_error by default */
+START_TEST(fault_spec_tls_alert) {
+  struct netem_fault f;
+  char err[256], desc[256];
+  ck_assert_int_eq(netem_fault_parse("cut:body=100,alert", &f, err, sizeof err), 0);
+  ck_assert(f.has_alert && f.alert == 80);
+  ck_assert_str_eq(netem_fault_describe(&f, desc, sizeof desc), "cut:dir=down,body=100,alert=internal_error,times=1");
+  ck_assert_int_eq(netem_fault_parse("cut:body=1,alert=bad_record_mac,rst", &f, err, sizeof err), 0);
+  ck_assert_int_eq(f.alert, 20);
+  ck_assert_int_eq(netem_fault_parse("cut:ms=5,alert=decode_error", &f, err, sizeof err), 0);
+  ck_assert_int_eq(f.alert, 50);
+  ck_assert_int_eq(netem_fault_parse("cut:body=1,alert=oops", &f, err, sizeof err), UV_EINVAL);
+  ck_assert_str_eq(err, "netem fault: bad value for alert: 'oops'");
+  ck_assert_int_eq(netem_fault_parse("stall:body=1,alert", &f, err, sizeof err), UV_EINVAL);
+  ck_assert_ptr_nonnull(strstr(err, "alert= only for cut"));
+  ck_assert_int_eq(netem_tls_alert_from_name("unexpected_message"), 10);
+  ck_assert_str_eq(netem_tls_alert_name(80), "internal_error");
+  ck_assert_ptr_null(netem_tls_alert_name(0));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("netem_framers");
   TCase *tc = tcase_create("all");
@@ -550,6 +571,7 @@ int main(void) {
   tcase_add_test(tc, mqtt_malformed_is_an_error);
   tcase_add_test(tc, mqtt_topic_filters);
   tcase_add_test(tc, fault_spec_parse);
+  tcase_add_test(tc, fault_spec_tls_alert);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
