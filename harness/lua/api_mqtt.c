@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "mqttc.h"
+#include "mqtt_connect_lua.h" /* mqtt_connect.lua, compiled in */
 
 #define MT "otahil.mqtt"
 #define LOG_PAYLOAD_MAX (64 * 1024)
@@ -199,16 +200,6 @@ static int l_wait_connected(lua_State *L) {
   return rt_wait_yield(L, connack_check, q, NULL, timeout);
 }
 
-static const char connect_lua[] =
-    "local mqtt = ...\n"
-    "function mqtt.connect(opts)\n"
-    "  local c, err = mqtt.open(opts)\n"
-    "  if not c then return nil, err end\n"
-    "  local ok, why = c:wait_connected(opts.timeout)\n"
-    "  if not ok then c:close() return nil, why end\n"
-    "  return c\n"
-    "end\n";
-
 static int suback_wait(lua_State *L, mq *q, int mid, double timeout) {
   api_match *m = api_match_new();
   api_match_str(m, "kind", "mqtt.suback");
@@ -312,7 +303,7 @@ int api_open_mqtt(lua_State *L) {
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"open", l_open}, {NULL, NULL}};
   luaL_newlib(L, fns);
-  if (luaL_loadbuffer(L, connect_lua, sizeof connect_lua - 1, "=mqtt") != LUA_OK) lua_error(L);
+  if (luaL_loadbuffer(L, mqtt_connect_lua, sizeof mqtt_connect_lua - 1, "=mqtt") != LUA_OK) lua_error(L);
   lua_pushvalue(L, -2);
   lua_call(L, 1, 0);
   return 1;

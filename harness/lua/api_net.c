@@ -7,6 +7,7 @@
 
 #include "api_net_int.h"
 #include "tls_pki.h"
+#include "net_faults_lua.h" /* net_faults.lua, compiled in */
 
 static const char *dir_name(enum netem_dir d) {
   return d == NETEM_DIR_UP ? "up" : d == NETEM_DIR_DOWN ? "down" : NULL;
@@ -363,44 +364,6 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* The readable fault methods build SPEC strings; the C side parses and checks them. */
-static const char net_lua[] =
-    "local S, keys = ...\n"
-    "local function spec(kind, parts) if #parts == 0 then return kind end return kind .. ':' .. table.concat(parts, ',') end\n"
-    "local function add(parts, k, v) if v ~= nil and v ~= false then parts[#parts + 1] = (v == true) and k or (k .. '=' .. tostring(v)) end end\n"
-    "local function list(v) if type(v) == 'table' then return table.concat(v, ',') end return v end\n"
-    "local function common(p, o) add(p, 'times', o.times) add(p, 'dir', o.dir) end\n"
-    "function S:cut(o) keys(o, 'cut', 'at_body_byte', 'at_byte', 'after_ms', 'rst', 'tls_alert', 'times', 'dir')\n"
-    "  local p = {} add(p, 'body', o.at_body_byte) add(p, 'bytes', o.at_byte)\n"
-    "  add(p, 'ms', o.after_ms) add(p, 'rst', o.rst) add(p, 'alert', o.tls_alert) common(p, o) return self:fault(spec('cut', p)) end\n"
-    "function S:corrupt(o)\n"
-    "  if not self:is_http() then error('corrupt counts bytes from a connection\\'s start, and the device\\'s MQTT "
-    "connection is already open: use corrupt_publish{topic = ...}', 2) end\n"
-    "  keys(o, 'corrupt', 'body_bytes', 'bytes', 'random', 'within', 'xor', 'times', 'dir')\n"
-    "  local p = {} add(p, 'body', list(o.body_bytes)) add(p, 'bytes', list(o.bytes))\n"
-    "  add(p, 'random', o.random) if o.random and self:is_http() then add(p, 'body', true) end\n"
-    "  add(p, 'within', o.within) add(p, 'xor', o.xor) common(p, o) return self:fault(spec('corrupt', p)) end\n"
-    "function S:throttle(o) keys(o, 'throttle', 'rate', 'times', 'dir')\n"
-    "  local p = {} add(p, 'rate', o.rate) common(p, o) return self:fault(spec('throttle', p)) end\n"
-    "function S:latency(o) keys(o, 'latency', 'ms', 'jitter', 'times', 'dir')\n"
-    "  local p = {} add(p, 'ms', o.ms) add(p, 'jitter', o.jitter) common(p, o) return self:fault(spec('latency', p)) end\n"
-    "function S:stall(o) o = o or {} keys(o, 'stall', 'after_body_byte', 'after_byte', 'ms', 'times', 'dir')\n"
-    "  local p = {} add(p, 'body', o.after_body_byte) add(p, 'bytes', o.after_byte)\n"
-    "  add(p, 'ms', o.ms) common(p, o) return self:fault(spec('stall', p)) end\n"
-    "function S:flap(o) keys(o, 'flap', 'every', 'rst', 'times', 'dir')\n"
-    "  local p = {} add(p, 'every', o.every) add(p, 'rst', o.rst) common(p, o) return self:fault(spec('flap', p)) end\n"
-    "function S:drop(o) keys(o, 'drop', 'topic', 'count', 'dir')\n"
-    "  local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-drop', p)) end\n"
-    "function S:delay(o) keys(o, 'delay', 'topic', 'ms', 'count', 'dir')\n"
-    "  local p = {} add(p, 'topic', o.topic) add(p, 'ms', o.ms) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-delay', p)) end\n"
-    "function S:dup(o) keys(o, 'dup', 'topic', 'count', 'dir')\n"
-    "  local p = {} add(p, 'topic', o.topic) add(p, 'count', o.count) add(p, 'dir', o.dir) return self:fault(spec('mqtt-dup', p)) end\n"
-    "function S:corrupt_publish(o) keys(o, 'corrupt_publish', 'topic', 'random', 'at', 'count', 'dir')\n"
-    "  local p = {} add(p, 'topic', o.topic) add(p, 'random', o.random) add(p, 'count', o.count)\n"
-    "  add(p, 'dir', o.dir) add(p, 'at', list(o.at)) return self:fault(spec('mqtt-corrupt', p)) end\n"
-    "function S:cut_after_publish(o) keys(o, 'cut_after_publish', 'topic', 'nth', 'rst', 'dir')\n"
-    "  local p = {} add(p, 'topic', o.topic) add(p, 'nth', o.nth or 1) add(p, 'rst', o.rst) add(p, 'dir', o.dir) return self:fault(spec('mqtt-cut', p)) end\n";
-
 static int l_is_http(lua_State *L) {
   stream_ud *u = luaL_checkudata(L, 1, MT_STREAM);
   lua_pushboolean(L, u->s->http);
@@ -424,7 +387,8 @@ static void push_stream(lua_State *L, nstream *s) {
                                        {"tls_handshake", l_tls_handshake},
                                        {NULL, NULL}};
     luaL_newlib(L, methods);
-    if (luaL_loadbuffer(L, net_lua, sizeof net_lua - 1, "=net") != LUA_OK) lua_error(L);
+    /* the readable fault methods (net_faults.lua) build SPEC strings; l_fault parses and checks them */
+    if (luaL_loadbuffer(L, net_faults_lua, sizeof net_faults_lua - 1, "=net") != LUA_OK) lua_error(L);
     lua_pushvalue(L, -2);
     lua_pushcfunction(L, api_l_check_keys);
     lua_call(L, 2, 0);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_net_int.h"
+#include "net_login_lua.h" /* net_login.lua, compiled in */
 
 /* An MQTT string field (it may hold any byte; a NUL ends it in the event). */
 static void add_bytes(cJSON *ev, const char *key, const char *p, size_t n) {
@@ -77,30 +78,6 @@ static int l_login_refuse(lua_State *L) {
   return decide(L, s, c ? NETEM_LOGIN_NOT_AUTHORIZED : NETEM_LOGIN_BAD_CREDENTIALS, luaL_optstring(L, 4, NULL));
 }
 
-/* One task per stream, started by the first on_login, hands every held CONNECT to the
-   handler of the moment; with none (on_login(nil)) nobody decides and the hold times out. */
-static const char login_lua[] =
-    "local S = ...\n"
-    "local handlers, running = setmetatable({}, { __mode = 'k' }), setmetatable({}, { __mode = 'k' })\n"
-    "function S:on_login(fn)\n"
-    "  if fn ~= nil and type(fn) ~= 'function' then error('on_login: a function, or nil (nobody decides)', 2) end\n"
-    "  if not self:login_hold() then error(tostring(self) .. ': on_login needs the device\\'s lab key auth = \"platform\"', 2) end\n"
-    "  handlers[self] = fn or false\n"
-    "  if running[self] then return end\n"
-    "  running[self] = true\n"
-    "  otahil.spawn(function()\n"
-    "    while true do\n"
-    "      local l = self:next_login { timeout = 3600 }\n"
-    "      local h = handlers[self]\n"
-    "      if l and h then\n"
-    "        local ok, why, code = h(l)\n"
-    "        if ok == true then self:login_accept(l.conn, why and tostring(why))\n"
-    "        elseif ok == false then self:login_refuse(l.conn, code or 'bad_credentials', why and tostring(why)) end\n"
-    "      end\n"
-    "    end\n"
-    "  end)\n"
-    "end\n";
-
 void api_net__login_methods(lua_State *L, int methods) {
   static const luaL_Reg fns[] = {{"login_hold", l_login_hold},
                                  {"next_login", l_next_login},
@@ -109,7 +86,8 @@ void api_net__login_methods(lua_State *L, int methods) {
                                  {NULL, NULL}};
   lua_pushvalue(L, methods);
   luaL_setfuncs(L, fns, 0);
-  if (luaL_loadbuffer(L, login_lua, sizeof login_lua - 1, "=net") != LUA_OK) lua_error(L);
+  /* on_login (net_login.lua): a task per stream hands each held CONNECT to the handler */
+  if (luaL_loadbuffer(L, net_login_lua, sizeof net_login_lua - 1, "=net") != LUA_OK) lua_error(L);
   lua_insert(L, -2);
   lua_call(L, 1, 0);
 }
