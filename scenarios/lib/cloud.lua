@@ -179,14 +179,18 @@ end
 -- `what` and the last message seen, with its content and time ("last:
 -- report_version 1.0.0 at 3.2 s"). `level` is where the FAIL points, as for
 -- otahil.fail, counted from the caller of M.wait_for.
-function M.wait_for(dev, pred, timeout, what, level, describe)
+function M.wait_for(dev, pred, timeout, what, level, describe, idle)
   local mult = dev.t.timeout_multiplier or 1
   local deadline = otahil.now() + timeout * mult
   local last
   while true do
     local left = deadline - otahil.now()
     if left <= 0 then break end
-    local r = dev:next_report(left / mult)
+    local r = dev:next_report(idle and math.min(left / mult, idle) or left / mult)
+    if not r and idle and deadline - otahil.now() > 0 then
+      local seen = last and describe(last) or "nothing"
+      otahil.fail(("%s: silent for %gs while waiting for %s (last: %s)"):format(dev:who(), idle, what, seen), level + 1)
+    end
     if not r then break end
     local verdict = pred(r)
     if verdict == true then return r end
@@ -224,9 +228,9 @@ end
 -- Waits for a message for which pred(r) is true; a string from pred FAILs;
 -- `what` names it in the FAIL on timeout. `level` as for M.wait_for, counted
 -- from the caller of this method (default 2: its caller's caller).
-function Dev:wait_for(pred, timeout, what, level)
+function Dev:wait_for(pred, timeout, what, level, idle)
   local r = M.wait_for(self, pred, timeout, what, (level or 2) + 1,
-                       function(l) return self:describe(l) end)
+                       function(l) return self:describe(l) end, idle)
   return r -- not a tail call: FAIL levels count this frame
 end
 
@@ -395,15 +399,18 @@ end
 -- A dialect's login policy (the lab's auth = "platform") from its
 -- check_login(o): the harness holds each CONNECT and calls the policy with the
 -- "mqtt.login" event l (client_id, username, password); a login the check
--- accepts goes on, any other is refused with CONNACK 4 (bad user name or
--- password), as the platforms refuse a wrong signature. The decision and why
+-- accepts goes on, one it refuses (false, why) gets CONNACK 4 (bad user name
+-- or password), as the platforms refuse a wrong signature, and one it cannot
+-- judge (nil, why) makes the case an ERROR. The decision and why
 -- are the "mqtt.login.result" event.
 function M.login_policy(name, check)
   return function(t, l)
     local d = t.device
     local ok, why = check { client_id = l.client_id, username = l.username, password = l.password,
-                            product = d.product, device = d.device, secret = d.secret }
+                            product = d.product, device = d.device, secret = d.secret, tls = d.tls ~= nil }
     if ok then return true, name .. ".check_login: signed with the device secret" end
+    -- nil: a login the policy cannot judge (not a wrong one): the case is an ERROR
+    if ok == nil then error(name .. ".check_login: " .. why, 0) end
     return false, name .. ".check_login: " .. why, "bad_credentials"
   end
 end

@@ -48,6 +48,21 @@ check "no decision: the reason is logged" grep -q "mqtt.login.result.*action=ref
   "$logs/login_mosquitto@silent.log"
 check "no decision: not hung (the run took $secs s)" [ "$secs" -lt $((30 * M)) ]
 
+# a login the policy cannot judge (TLS, no password: Tencent's certificate or PSK
+# login) is an ERROR of the case naming why, not a refusal that FAILs the device
+cat > "$WORK/nopw.lua" <<'LUA'
+device "nopw" {
+  dialect = "qcloud", product = "S3EUVBRJLB", device = "nopw", version = "1.0.0",
+  kind = "process", auth = "platform", secret = "vX6PQqazsGsMyf5SMfs6OA6y", tls = true,
+  cmd = { "{root}/tests/e2e/auth/tencent_pub.sh", "{mqtt_host}", "{mqtt_port}", "{product}", "{device}",
+          "{secret}", "nopw", "mqttv311", "{ca_file}" },
+}
+LUA
+timeout $((60 * M)) "$OTAHIL" run tests/fixtures/auth/login_mosquitto.lua --lab "$WORK/nopw.lua" --report "$WORK/nopw" \
+  --timeout-multiplier "$M" > "$WORK/nopw.txt" 2>&1
+check "TLS login with no password: ERROR, not FAIL" [ "$(outcome "$WORK/nopw" '*')" = "ERROR" ]
+check "the ERROR says otahil cannot judge it" grep -q "no password (Tencent's certificate or PSK login" "$WORK/nopw.txt"
+
 cat > "$WORK/emu.lua" <<'LUA'
 device "emu-qcloud-auth" {
   dialect = "qcloud", product = "OTAHILQC01", device = "emu-qcloud-auth", version = "1.0.0",
