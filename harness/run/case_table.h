@@ -1,5 +1,5 @@
 /* case_table: the whole C <-> Lua contract of a case, the table `t` that its
- * scenario's run(t) gets (the Lua side: docs/lua-api.md, "t: the case").
+ * scenario's run(t) is given (the Lua side: docs/lua-api.md, "t: the case").
  *
  *   t.device              device_push     harness/device/device.h   the lab declaration, power, console
  *   t.device.uart         (in t.device)                             the console as raw bytes

@@ -3,7 +3,7 @@
  *   runner.c    the run's phases: folders, lab, cloud, signals, summary, teardown
  *   collect.c   scenarios -> cases (dialect, filter, shard, features), the plan
  *   cases.c     a case's life: start, deploy, scenario, deadline, cleanup, finish
- *   case_table.c the `t` table a scenario's run(t) gets (case_table.h: the contract)
+ *   case_table.c the `t` table given to a scenario's run(t) (case_table.h: the contract)
  *   run_doc.c   the run document and the reports it is written to (throttled)
  *   run_util.c  clock and folders
  *   list.c      otahil list
