@@ -29,7 +29,7 @@ check "unknown keys: every table-taking call (old code: silently ignored)" [ "$(
 
 run libkey lib_key.lua
 check "dialect helper: unknown key at the scenario's line (old code: qcloud.lua's assert)" grep -q \
-  "lib_key.lua:8: expect_progress: unknown key 'step' (state, timeout)" "$WORK/libkey.txt"
+  "lib_key.lua:8: expect_progress: unknown key 'step' (state, timeout, idle)" "$WORK/libkey.txt"
 grep -q "unknown key" "$WORK/libkey.txt" || cat "$WORK/libkey.txt"
 
 run uartopt uart_optional.lua
