@@ -329,3 +329,31 @@ int mqtt_topic_match(const char *filter, const char *topic, size_t tl) {
     t = tseg_end + 1;
   }
 }
+
+int mqtt_subscribe_filters(const struct mqtt_packet *pkt, int level, char *out, size_t outlen) {
+  if (outlen == 0) return -1;
+  out[0] = 0;
+  if (pkt->type != MQTT_SUBSCRIBE || pkt->len < pkt->hdr_len + 2) return -1;
+  const uint8_t *p = pkt->data + pkt->hdr_len + 2, *end = pkt->data + pkt->len; /* after the packet id */
+  if (level >= 5) { /* properties: a length, then that many bytes */
+    uint32_t plen;
+    int n = varint(p, (size_t)(end - p), &plen);
+    if (n <= 0 || plen > (size_t)(end - p - n)) return -1;
+    p += n + plen;
+  }
+  int count = 0;
+  size_t used = 0;
+  while (end - p >= 3) {
+    size_t tl = (size_t)p[0] << 8 | p[1];
+    if (tl + 3 > (size_t)(end - p)) return -1;
+    if (used + tl + 2 <= outlen) { /* filters that do not fit are counted, not copied */
+      if (used) out[used++] = ' ';
+      memcpy(out + used, p + 2, tl);
+      used += tl;
+      out[used] = 0;
+    }
+    p += 2 + tl + 1; /* the filter, then its options byte */
+    count++;
+  }
+  return p == end ? count : -1;
+}

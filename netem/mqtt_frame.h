@@ -13,6 +13,7 @@
 #define MQTT_CONNECT 1
 #define MQTT_CONNACK 2
 #define MQTT_PUBLISH 3
+#define MQTT_SUBSCRIBE 8
 #define MQTT_DISCONNECT 14
 
 struct mqtt_packet {
@@ -62,6 +63,11 @@ const char *mqtt_frame_error(const mqtt_frame *f);
 
 /* 1 if topic (topic_len bytes) matches filter (with + and #), else 0. Per the spec, a
  * filter starting with a wildcard does not match topics starting with '$'. */
+/* The topic filters of a SUBSCRIBE (protocol `level`: 5 has properties), joined
+ * by spaces into out (a filter that does not fit is left out). Returns how many
+ * there are, or -1 for a malformed packet or another type. */
+int mqtt_subscribe_filters(const struct mqtt_packet *pkt, int level, char *out, size_t outlen);
+
 int mqtt_topic_match(const char *filter, const char *topic, size_t topic_len);
 
 #endif

@@ -42,8 +42,9 @@ enum netem_event_kind {
   NETEM_EV_FRAMING_ERROR, /* detail = what is wrong; the direction then passes bytes unparsed */
   NETEM_EV_MQTT_LOGIN,    /* a CONNECT held (opts.login_hold): client_id, username, password (lengths
                              given: MQTT strings may hold NUL), protocol_level */
-  NETEM_EV_MQTT_LOGIN_DONE /* its decision: action "accept" or "refuse", status = the CONNACK return
+  NETEM_EV_MQTT_LOGIN_DONE, /* its decision: action "accept" or "refuse", status = the CONNACK return
                              code sent (refuse), detail = the reason given (or the timeout's) */
+  NETEM_EV_MQTT_SUBSCRIBE /* a SUBSCRIBE from the client: topic = its filters, space-separated */
 };
 
 /* One event. All pointers are borrowed and valid only during the callback. */

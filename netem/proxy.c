@@ -43,6 +43,7 @@ static const char *kind_name(enum netem_event_kind k) {
   case NETEM_EV_FRAMING_ERROR: return "framing-error";
   case NETEM_EV_MQTT_LOGIN: return "login";
   case NETEM_EV_MQTT_LOGIN_DONE: return "login-done";
+  case NETEM_EV_MQTT_SUBSCRIBE: return "subscribe";
   }
   return "?";
 }
@@ -85,6 +86,7 @@ char *netem_event_format(const struct netem_event *ev, char *buf, size_t size) {
     PUT(" %s", ev->action ? ev->action : "?");
     if (ev->status) PUT(" code=%d", ev->status);
     break;
+  case NETEM_EV_MQTT_SUBSCRIBE: PUT(" topics=%s", ev->topic ? ev->topic : ""); break;
   case NETEM_EV_FRAMING_ERROR: break;
   }
   if (ev->detail) PUT(" (%s)", ev->detail);

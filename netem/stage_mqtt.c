@@ -134,6 +134,18 @@ void stage_mqtt_conn_closed(struct conn *c) {
   }
 }
 
+/* What the client subscribes to: a cloud can wait for it before it pushes (a
+ * message published to a topic nobody has subscribed yet is lost). */
+static void subscribe_event(struct dir *d, const struct mqtt_packet *pkt) {
+  char filters[512];
+  if (mqtt_subscribe_filters(pkt, mqtt_frame_version(d->mf), filters, sizeof filters) < 0) return;
+  struct netem_event ev;
+  proxy__event_init(&ev, NETEM_EV_MQTT_SUBSCRIBE, d);
+  ev.offset = pkt->off;
+  ev.topic = filters;
+  proxy__emit(d->c->p, &ev);
+}
+
 void stage_mqtt_packet(struct dir *d, struct mqtt_packet *pkt) {
   struct conn *c = d->c;
   struct netem_proxy *p = c->p;
@@ -147,6 +159,7 @@ void stage_mqtt_packet(struct dir *d, struct mqtt_packet *pkt) {
   memcpy(ch->data, pkt->data, pkt->len);
   int drop = 0, dup = 0;
   struct fault *delay = NULL, *cut = NULL;
+  if (pkt->type == MQTT_SUBSCRIBE && d->which == NETEM_DIR_UP) subscribe_event(d, pkt);
   if (pkt->type == MQTT_PUBLISH) {
     struct netem_event ev;
     proxy__event_init(&ev, NETEM_EV_MQTT_PUBLISH, d);

@@ -33,6 +33,7 @@ static void on_event(const struct netem_event *e, void *user) {
   case NETEM_EV_MQTT_PUBLISH: return; /* the cloud's clients log MQTT already */
   case NETEM_EV_MQTT_LOGIN: api_net__login_event(s, e); return;
   case NETEM_EV_MQTT_LOGIN_DONE: kind = "mqtt.login.result"; break;
+  case NETEM_EV_MQTT_SUBSCRIBE: kind = "net.subscribe"; break;
   }
   cJSON *ev = evlog_add(log, kind);
   cJSON_AddStringToObject(ev, "stream", s->name);
@@ -66,6 +67,9 @@ static void on_event(const struct netem_event *e, void *user) {
     cJSON_AddStringToObject(ev, "reason", e->detail ? e->detail : "");
     evlog_commit(log);
     return;
+  case NETEM_EV_MQTT_SUBSCRIBE:
+    cJSON_AddStringToObject(ev, "topics", e->topic ? e->topic : "");
+    break;
   case NETEM_EV_FAULT:
     if (e->fault) cJSON_AddStringToObject(ev, "fault", e->fault);
     if (e->fault_id) cJSON_AddNumberToObject(ev, "id", e->fault_id);

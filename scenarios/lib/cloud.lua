@@ -234,6 +234,47 @@ function Dev:wait_for(pred, timeout, what, level, idle)
   return r -- not a tail call: FAIL levels count this frame
 end
 
+-- Does the MQTT topic filter `f` ("a/+/c", "a/#") match `topic`?
+local function filter_matches(f, topic)
+  local fs, ts = {}, {}
+  for x in (f .. "/"):gmatch("([^/]*)/") do fs[#fs + 1] = x end
+  for x in (topic .. "/"):gmatch("([^/]*)/") do ts[#ts + 1] = x end
+  for i, x in ipairs(fs) do
+    if x == "#" then return true end
+    if ts[i] == nil or (x ~= "+" and x ~= ts[i]) then return false end
+  end
+  return #fs == #ts
+end
+
+-- Waits, up to `timeout` s, until the device's current MQTT connection has
+-- subscribed to a filter matching `topic` (the proxy's net.subscribe events;
+-- a new connection starts with none). A message published before that is lost
+-- for the device on any broker, and a device may report before it subscribes
+-- (Aliyun's C SDK informs its version inside IOT_MQTT_Construct and subscribes
+-- to the upgrade topic afterwards, in IOT_OTA_Init). Returns true, or false
+-- when it did not within the time (the caller publishes anyway).
+function Dev:await_subscribed(topic, timeout)
+  local stream, mult = self.lab_name .. "/mqtt", self.t.timeout_multiplier or 1
+  local deadline = otahil.now() + timeout * mult
+  self.sub_cursor = self.sub_cursor or 0
+  while true do
+    local have = self.subscribed_to ~= nil and self.subscribed_to[topic] == true
+    local wait = have and 0 or math.max(deadline - otahil.now(), 0) / mult
+    local ev, cur = otahil.next_event({ stream = stream }, { from = self.sub_cursor, timeout = wait })
+    if not ev then return have end
+    self.sub_cursor = cur
+    if ev.kind == "net.open" then self.subscribed_to = nil end
+    if ev.kind == "net.subscribe" then
+      for f in tostring(ev.topics):gmatch("%S+") do
+        if filter_matches(f, topic) then
+          self.subscribed_to = self.subscribed_to or {}
+          self.subscribed_to[topic] = true
+        end
+      end
+    end
+  end
+end
+
 -- Publishes raw bytes on the device's downlink (garbage on purpose).
 function Dev:push_raw(payload)
   local ok, err = self.mq:publish(self.down, payload, { qos = 1 })

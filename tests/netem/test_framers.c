@@ -463,6 +463,29 @@ START_TEST(mqtt_malformed_is_an_error) {
 }
 END_TEST
 
+/* A SUBSCRIBE's filters (v3.1.1, and v5 with properties), what a cloud waits for
+ * before it pushes; a malformed one is -1. */
+START_TEST(mqtt_subscribe_filters_read) {
+  static const uint8_t v4[] = {0x82, 16, 0, 7, 0, 3, 'a', '/', 'b', 1, 0, 5, 'c', '/', '+', '/', 'd', 0};
+  static const uint8_t v5[] = {0x82, 9, 0, 7, 2, 0x0b, 1, 0, 1, 'x', 1};
+  static const uint8_t bad[] = {0x82, 6, 0, 7, 0, 9, 'a', 1};
+  struct mqtt_packet pkt = {.type = MQTT_SUBSCRIBE, .hdr_len = 2};
+  char out[64];
+  pkt.data = (uint8_t *)v4, pkt.len = sizeof v4;
+  ck_assert_int_eq(mqtt_subscribe_filters(&pkt, 4, out, sizeof out), 2);
+  ck_assert_str_eq(out, "a/b c/+/d");
+  ck_assert_int_eq(mqtt_subscribe_filters(&pkt, 4, out, 6), 2); /* the second does not fit */
+  ck_assert_str_eq(out, "a/b");
+  pkt.data = (uint8_t *)v5, pkt.len = sizeof v5;
+  ck_assert_int_eq(mqtt_subscribe_filters(&pkt, 5, out, sizeof out), 1);
+  ck_assert_str_eq(out, "x");
+  pkt.data = (uint8_t *)bad, pkt.len = sizeof bad;
+  ck_assert_int_eq(mqtt_subscribe_filters(&pkt, 4, out, sizeof out), -1);
+  pkt.type = MQTT_PUBLISH;
+  ck_assert_int_eq(mqtt_subscribe_filters(&pkt, 4, out, sizeof out), -1);
+}
+END_TEST
+
 START_TEST(mqtt_topic_filters) {
 #define M(f, t) mqtt_topic_match(f, t, strlen(t))
   ck_assert(M("$ota/update/+/+", "$ota/update/prod/dev"));
@@ -570,6 +593,7 @@ int main(void) {
   tcase_add_test(tc, mqtt_same_packets_in_any_split);
   tcase_add_test(tc, mqtt_malformed_is_an_error);
   tcase_add_test(tc, mqtt_topic_filters);
+  tcase_add_test(tc, mqtt_subscribe_filters_read);
   tcase_add_test(tc, fault_spec_parse);
   tcase_add_test(tc, fault_spec_tls_alert);
   suite_add_tcase(s, tc);
